@@ -1,0 +1,205 @@
+"""Run configuration: one dataclass, one table of field rules, one place that validates.
+
+Every front end (CLI flags, TOML files, the app's form) goes through :func:`parse_field`
+and :meth:`RunConfig.from_mapping`, so a bad value always gets the same message naming the
+field, the value and what is allowed. This module imports neither torch nor Textual.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; ``field`` names it so a UI can mark the right input."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def _spec(default, help: str, *, choices=None, lo=None, hi=None, special=(), kind=None):
+    """A dataclass field carrying its validation rules in ``metadata``."""
+    meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "special": tuple(special), "kind": kind}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run. Defaults are d2l's scratch LSTM experiment."""
+
+    preset: str = _spec("custom", "name of the preset this config came from (a label)")
+    cell: str = _spec("lstm", "recurrent cell", choices=("lstm", "gru", "rnn"))
+    impl: str = _spec("scratch", "implementation: gate equations written out, or torch.nn", choices=("scratch", "torch"))
+    layers: int = _spec(1, "number of stacked recurrent layers", lo=1, hi=8)
+    hidden: int = _spec(256, "hidden units per layer", lo=1, hi=8192)
+    bidirectional: bool = _spec(False, "read the sequence both ways (cannot generate text)")
+    lr: float = _spec(1.0, "learning rate", lo=1e-8, hi=1000.0)
+    optimizer: str = _spec("sgd", "optimizer (sgd is d2l's update)", choices=("sgd", "adam"))
+    epochs: int = _spec(500, "training epochs", lo=1, hi=1_000_000)
+    batch_size: int = _spec(32, "sequences per minibatch", lo=1, hi=65_536)
+    num_steps: int = _spec(35, "time steps per sequence", lo=1, hi=10_000)
+    clip: float = _spec(1.0, "gradient clipping threshold (global norm; 0 turns it off)", lo=0.0, hi=1e6)
+    max_tokens: int = _spec(10_000, "tokens of the corpus to use (0 or -1: the whole book)", lo=1, hi=10**10, special=(0, -1))
+    sampling: str = _spec("sequential", "minibatch sampling", choices=("sequential", "random"))
+    val_split: float = _spec(0.0, "fraction held out at the end for validation (0: off)", lo=0.0, hi=0.5)
+    seed: int = _spec(0, "random seed", lo=0, hi=2**32 - 1)
+    predict_every: int = _spec(10, "print predictions every N epochs (0: only at the end)", lo=0, hi=1_000_000)
+    prefix: tuple = _spec(("time traveller",), "prefixes to predict from (repeatable)", kind="strings")
+    predict_length: int = _spec(50, "characters predicted after each prefix", lo=1, hi=10_000)
+    device: str = _spec("auto", "device: auto, cpu, cuda, cuda:N or mps", kind="device")
+    corpus: str = _spec("", "corpus path or http(s) URL (empty: The Time Machine)")
+    data_dir: str = _spec("", "where the downloaded corpus is cached (empty: platform cache dir)")
+    token: str = _spec("char", "tokenise by character or by word", choices=("char", "word"))
+    raw: bool = _spec(False, "keep the raw text (no lower-casing, punctuation kept)")
+    checkpoint_every: int = _spec(50, "write a checkpoint every N epochs (0: only at the end)", lo=0, hi=1_000_000)
+    fused: bool = _spec(True, "fast engine paths (fused gates, hand-written backward)")
+    graphs: bool = _spec(True, "capture the training step in a CUDA graph (GPU only)")
+    compile: bool = _spec(False, "torch.compile the model")
+    amp: bool = _spec(False, "bf16 autocast (GPU only)")
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: "RunConfig | None" = None) -> "RunConfig":
+        """Build a config from ``values`` (TOML table, form values, flags) on top of ``base``.
+
+        Unknown keys, wrong types and out-of-range values raise :class:`ConfigError`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting; known settings are: {', '.join(sorted(known))}")
+        parsed = {name: parse_field(name, value) for name, value in values.items()}
+        config = dataclasses.replace(base or cls(), **parsed)
+        config.check()
+        return config
+
+    def replace(self, **changes) -> "RunConfig":
+        """A validated copy with ``changes`` applied."""
+        return RunConfig.from_mapping(changes, base=self)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["prefix"] = list(self.prefix)
+        return data
+
+    # ----------------------------------------------------------------- cross-field rules
+    def check(self) -> None:
+        """Rules that involve more than one field."""
+        if self.impl == "scratch" and self.bidirectional:
+            raise ConfigError("bidirectional", "the scratch implementation is one-directional; use impl=torch")
+        if self.val_split > 0 and self.max_tokens > 0 and self.max_tokens * self.val_split < 2:
+            raise ConfigError("val_split", f"{self.val_split} of {self.max_tokens} tokens leaves no validation data")
+
+    @property
+    def whole_corpus(self) -> bool:
+        return self.max_tokens in (0, -1)
+
+    @property
+    def can_generate(self) -> bool:
+        """A bidirectional model sees the future when trained, so it cannot write text."""
+        return not self.bidirectional
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
+
+
+def field_info(name: str) -> dict[str, Any]:
+    """Type, default and rules of one field (for help texts, flags and form widgets)."""
+    for f in fields(RunConfig):
+        if f.name == name:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            return {"name": name, "type": type(default), "default": default, **f.metadata}
+    raise ConfigError(name, "unknown setting")
+
+
+def allowed_text(name: str) -> str:
+    """A short human description of what ``name`` accepts, e.g. 'an integer from 1 to 8'."""
+    info = field_info(name)
+    if info["choices"]:
+        return "one of " + ", ".join(info["choices"])
+    kind = info["type"]
+    if kind is bool:
+        return "true or false"
+    if info["kind"] == "strings":
+        return "one or more non-empty texts"
+    if info["kind"] == "device":
+        return "auto, cpu, cuda, cuda:N or mps"
+    if kind is str:
+        return "a text"
+    noun = "an integer" if kind is int else "a number"
+    text = f"{noun} from {info['lo']:g} to {info['hi']:g}"
+    if info["special"]:
+        text += " (or " + " or ".join(str(s) for s in info["special"]) + ")"
+    return text
+
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n"}
+
+
+def parse_field(name: str, value: Any) -> Any:
+    """Convert ``value`` (typed or a string from a flag or form) and check its range."""
+    info = field_info(name)
+    kind = info["type"]
+    try:
+        converted = _convert(kind, info["kind"], value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"{value!r} is not valid; expected {allowed_text(name)}") from None
+    _check_range(name, info, converted)
+    return converted
+
+
+def _convert(kind: type, special_kind: str | None, value: Any) -> Any:
+    if special_kind == "strings":
+        items = [value] if isinstance(value, str) else list(value)
+        if not items or not all(isinstance(s, str) and s for s in items):
+            raise ValueError
+        return tuple(items)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError
+    if kind is int:
+        if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(str(value).strip().replace("_", "")) if isinstance(value, str) else int(value)
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        if not math.isfinite(number):
+            raise ValueError
+        return number
+    if not isinstance(value, str):
+        raise TypeError
+    if "\x00" in value:
+        raise ValueError
+    return value.strip()
+
+
+def _check_range(name: str, info: dict, value: Any) -> None:
+    if info["choices"] and value not in info["choices"]:
+        raise ConfigError(name, f"{value!r} is not allowed; expected {allowed_text(name)}")
+    if info["kind"] == "device" and not _is_device(value):
+        raise ConfigError(name, f"{value!r} is not a device; expected {allowed_text(name)}")
+    if info["lo"] is None or value in info["special"]:
+        return
+    if not info["lo"] <= value <= info["hi"]:
+        raise ConfigError(name, f"{value!r} is out of range; expected {allowed_text(name)}")
+
+
+def _is_device(text: str) -> bool:
+    if text in ("auto", "cpu", "cuda", "mps"):
+        return True
+    head, _, index = text.partition(":")
+    return head == "cuda" and index.isdigit()

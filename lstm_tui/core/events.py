@@ -1,0 +1,118 @@
+"""The small event interface between the training engine and any front end.
+
+The engine calls ``on_event(event)`` from its own thread; a front end turns each event into
+a UI update (the Textual app posts a Message) or a line of output (the CLI). Events are frozen
+dataclasses of plain values so they can cross threads and be written as JSON lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Optional
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Status(Event):
+    """Something the user should see that is not a metric: 'downloading corpus', 'resumed'."""
+
+    kind: ClassVar[str] = "status"
+    message: str
+
+
+@dataclass(frozen=True)
+class DownloadProgress(Event):
+    kind: ClassVar[str] = "download"
+    done_bytes: int
+    total_bytes: Optional[int]
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    kind: ClassVar[str] = "started"
+    device: str
+    parameters: int
+    vocab_size: int
+    corpus_tokens: int
+    batches_per_epoch: int
+    start_epoch: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class BatchProgress(Event):
+    """Within-epoch progress, throttled by the engine (a long epoch still moves the chart)."""
+
+    kind: ClassVar[str] = "progress"
+    epoch: int
+    batch: int
+    batches: int
+    perplexity: float
+    tokens_per_s: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class EpochEnd(Event):
+    kind: ClassVar[str] = "epoch"
+    epoch: int
+    epochs: int
+    perplexity: float
+    tokens_per_s: float
+    elapsed_s: float
+    val_perplexity: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Sample(Event):
+    kind: ClassVar[str] = "sample"
+    epoch: int
+    prefix: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Checkpointed(Event):
+    kind: ClassVar[str] = "checkpoint"
+    epoch: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The run ended normally or was stopped (``stopped``); the model is usable either way."""
+
+    kind: ClassVar[str] = "finished"
+    epoch: int
+    perplexity: float
+    tokens_per_s: float
+    elapsed_s: float
+    device: str
+    stopped: bool = False
+    val_perplexity: Optional[float] = None
+    generation_perplexity: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The run could not go on; ``reason`` is for people, ``hint`` suggests a fix."""
+
+    kind: ClassVar[str] = "failed"
+    reason: str
+    hint: str = ""
+    epoch: int = 0
+
+
+EventHandler = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The default handler: drop the event."""
