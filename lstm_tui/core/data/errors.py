@@ -1,0 +1,20 @@
+"""The one error type of the data layer.
+
+Every corpus problem (no network, bad checksum, a binary file, a corpus too short for one
+batch) becomes a :class:`CorpusError` with a ``reason`` (what went wrong) and a ``hint`` (what
+the user can do), so front ends can show it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CorpusError(Exception):
+    """A corpus could not be obtained or used; ``str()`` is "reason (hint)"."""
+
+    def __init__(self, reason: str, hint: str = ""):
+        super().__init__(reason, hint)
+        self.reason = reason
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.hint})" if self.hint else self.reason

@@ -1,0 +1,83 @@
+"""d2l's Vocab, plus an exact list round trip so a checkpoint restores the same indices."""
+
+from __future__ import annotations
+
+import collections
+from typing import Iterable, Sequence
+
+UNK = "<unk>"
+
+
+def count_corpus(tokens: Sequence) -> collections.Counter:
+    """Token frequencies of a flat or line-nested token list (first-seen order kept)."""
+    if len(tokens) == 0 or isinstance(tokens[0], (list, tuple)):
+        tokens = [token for line in tokens for token in line]
+    return collections.Counter(tokens)
+
+
+class Vocab:
+    """Token <-> index table: ``<unk>`` at 0, reserved tokens, then by falling frequency.
+
+    Ties keep first-seen order (Counter insertion order + stable sort), exactly as d2l.
+    """
+
+    def __init__(self, tokens: Sequence | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None):
+        counter = count_corpus(tokens if tokens is not None else [])
+        self._token_freqs = sorted(counter.items(), key=lambda item: item[1], reverse=True)
+        self.idx_to_token: list[str] = [UNK] + list(reserved_tokens or [])
+        self.token_to_idx: dict[str, int] = {token: idx for idx, token in enumerate(self.idx_to_token)}
+        for token, freq in self._token_freqs:
+            if freq < min_freq:
+                break
+            if token not in self.token_to_idx:
+                self.token_to_idx[token] = len(self.idx_to_token)
+                self.idx_to_token.append(token)
+
+    @classmethod
+    def from_list(cls, idx_to_token: Sequence[str]) -> "Vocab":
+        """Rebuild a vocabulary from :meth:`to_list` (token frequencies are not kept)."""
+        tokens = list(idx_to_token)
+        if not tokens or tokens[0] != UNK:
+            raise ValueError(f"a vocabulary list must start with {UNK!r}")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("a vocabulary list must not repeat tokens")
+        if not all(isinstance(token, str) for token in tokens):
+            raise ValueError("vocabulary tokens must be strings")
+        vocab = cls()
+        vocab.idx_to_token = tokens
+        vocab.token_to_idx = {token: idx for idx, token in enumerate(tokens)}
+        return vocab
+
+    def to_list(self) -> list[str]:
+        """The tokens in index order (plain strings: safe in a weights_only checkpoint)."""
+        return list(self.idx_to_token)
+
+    def __len__(self) -> int:
+        return len(self.idx_to_token)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.token_to_idx
+
+    def __getitem__(self, tokens):
+        """Index of a token (``unk`` if unknown), or a list of indices for a list/tuple."""
+        if not isinstance(tokens, (list, tuple)):
+            return self.token_to_idx.get(tokens, self.unk)
+        return [self.__getitem__(token) for token in tokens]
+
+    def to_tokens(self, indices):
+        """Token of an index, or a list of tokens for a list/tuple of indices."""
+        if not isinstance(indices, (list, tuple)):
+            return self.idx_to_token[indices]
+        return [self.idx_to_token[index] for index in indices]
+
+    @property
+    def unk(self) -> int:
+        return 0
+
+    @property
+    def token_freqs(self) -> list[tuple[str, int]]:
+        return self._token_freqs
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(t) for t in self.idx_to_token[:8])
+        return f"Vocab({len(self)} tokens: {head}{', ...' if len(self) > 8 else ''})"
