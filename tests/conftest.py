@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests use tiny tensors: one intra-op thread avoids OpenMP barrier stalls when the machine is
+# busy (a batch-1 LSTM step took 50 ms with 2 threads under load, 0.4 ms with one).
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LSTM_TUI_TEST_DATA", REPO.parent / "shared" / "data"))
