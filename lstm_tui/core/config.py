@@ -134,10 +134,15 @@ def allowed_text(name: str) -> str:
     if kind is str:
         return "a text"
     noun = "an integer" if kind is int else "a number"
-    text = f"{noun} from {info['lo']:g} to {info['hi']:g}"
+    text = f"{noun} from {_number(info['lo'])} to {_number(info['hi'])}"
     if info["special"]:
         text += " (or " + " or ".join(str(s) for s in info["special"]) + ")"
     return text
+
+
+def _number(x: float) -> str:
+    """1000000 -> '1,000,000', 0.5 -> '0.5', 1e-08 -> '1e-08': bounds as people read them."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
 _TRUE = {"1", "true", "yes", "on", "y"}

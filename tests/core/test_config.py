@@ -43,7 +43,7 @@ def test_unknown_preset_names_the_choices():
 
 @pytest.mark.parametrize(
     "name, value, fragment",
-    [("hidden", "0", "from 1 to 8192"), ("hidden", "abc", "integer"), ("lr", "-1", "out of range"),
+    [("hidden", "0", "from 1 to 8,192"), ("hidden", "abc", "integer"), ("lr", "-1", "out of range"),
      ("lr", "nan", "number"), ("sampling", "shuffled", "sequential, random"), ("layers", "2.5", "integer"),
      ("val_split", "0.9", "0 to 0.5"), ("device", "gpu", "cuda:N"), ("max_tokens", "-5", "(or 0 or -1)"),
      ("bidirectional", "maybe", "true or false"), ("prefix", [], "non-empty")],

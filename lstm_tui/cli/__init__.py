@@ -1,0 +1,188 @@
+"""The ``lstm-tui`` command line: the app (no subcommand), ``train``, ``generate``, ``runs``, ``serve``.
+
+Importing this package is cheap (no torch, no Textual): the commands import the engine and
+the app inside their functions, so ``lstm-tui --help`` answers at once.
+
+Exit codes: 0 success (a user stop too), 1 the run failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from .. import __version__
+from .options import CliError, add_config_flags
+
+DEBUG_ENV = "LSTM_TUI_DEBUG"
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EPILOG = """\
+examples:
+  lstm-tui                                   open the app with the scratch preset
+  lstm-tui --preset concise --autostart      open the app and start training at once
+  lstm-tui train --epochs 50 --hidden 128    train in the terminal, one line per 10 epochs
+  lstm-tui train --json > log.jsonl          machine-readable events, one JSON object a line
+  lstm-tui generate --checkpoint RUN --prefix "time traveller" --length 100
+  lstm-tui runs                              list saved runs
+
+exit status: 0 success (also a stopped run), 1 the run failed, 2 bad input, 130 interrupted.
+set LSTM_TUI_DEBUG=1 to see tracebacks of unexpected errors.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors raised as CliError (so ``main`` returns instead of exiting)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}\n(see '{self.prog} --help')")
+
+
+def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", help="folder of saved runs (default: $LSTM_TUI_RUNS_DIR or the user data dir)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="lstm-tui",
+        description="Train, watch and question character-level LSTMs (d2l's LSTM chapter) in the terminal. "
+        "Without a subcommand, opens the Textual app.",
+        epilog=_EPILOG,
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"lstm-tui {__version__}")
+    parser.add_argument("--autostart", action="store_true", help="start training as soon as the app opens")
+    _add_runs_dir(parser)
+    add_config_flags(parser)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser(
+        "train",
+        help="train in the terminal (no UI): epoch lines, samples and d2l's summary",
+        description="Train a model without the UI. A run folder (config, metrics, samples, checkpoint) is "
+        "created under the runs dir so no work is lost. Ctrl+C stops at the next batch and saves a "
+        "checkpoint (exit 0); a second Ctrl+C exits at once (130).",
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    out = train.add_argument_group("output and run folder")
+    out.add_argument("--json", action="store_true", help="print every event as one JSON object a line (nothing else on stdout)")
+    out.add_argument("--every", type=_positive_int("--every"), metavar="N", help="print an epoch line every N epochs (default: predict_every, or 10 when that is 0)")
+    out.add_argument("--quiet", "-q", action="store_true", help="print only the final summary and predictions")
+    out.add_argument("--save", metavar="PATH", help="also write the final checkpoint to PATH")
+    _add_runs_dir(out)
+    out.add_argument("--name", metavar="NAME", help="name of the run folder (default: date, time and preset)")
+    out.add_argument("--no-run-dir", action="store_true", help="do not keep a run folder (use --save to keep the model)")
+    out.add_argument("--resume", metavar="RUN", help="continue a stopped run (a run name or folder) to its configured epochs")
+    add_config_flags(train)
+
+    gen = sub.add_parser(
+        "generate",
+        help="write text with a trained model",
+        description="Load a checkpoint (a file, a run folder or a run name) and write text after a prefix; "
+        "the text streams as it is generated.",
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    gen.add_argument("--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name")
+    gen.add_argument("--prefix", "-p", metavar="TEXT", help="text to continue (default: the run's first prefix)")
+    gen.add_argument("--length", "-n", type=_positive_int("--length"), metavar="N", help="tokens to generate (default: the run's predict_length)")
+    gen.add_argument("--temperature", "-t", type=_non_negative_float("--temperature"), default=0.0, metavar="T", help="0 is greedy like d2l (default); higher is more random")
+    gen.add_argument("--top-k", "-k", type=_non_negative_int("--top-k"), default=0, metavar="K", help="sample only from the K likeliest tokens (0: all)")
+    gen.add_argument("--seed", type=_non_negative_int("--seed"), metavar="S", help="random seed for sampling")
+    gen.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
+    gen.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
+    _add_runs_dir(gen)
+
+    runs = sub.add_parser("runs", help="list saved runs", description="List the runs in the runs dir.", allow_abbrev=False)
+    _add_runs_dir(runs)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the app in a web browser (needs the 'serve' extra: textual-serve)",
+        description="Serve the app over HTTP with textual-serve; config flags are passed to each session.",
+        allow_abbrev=False,
+    )
+    serve.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
+    serve.add_argument("--port", type=_positive_int("--port"), default=8000, help="port (default: 8000)")
+    _add_runs_dir(serve)
+    add_config_flags(serve)
+    return parser
+
+
+def _number(flag: str, kind, lo, noun: str):
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not valid; expected {noun}") from None
+        if value < lo or value != value:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; expected {noun}")
+        return value
+
+    convert.__name__ = flag
+    return convert
+
+
+def _positive_int(flag: str):
+    return _number(flag, int, 1, "an integer of 1 or more")
+
+
+def _non_negative_int(flag: str):
+    return _number(flag, int, 0, "an integer of 0 or more")
+
+
+def _non_negative_float(flag: str):
+    return _number(flag, float, 0.0, "a number of 0 or more")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lstm-tui`` script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            ns = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        command = ns.command or "app"
+        from . import commands
+
+        return getattr(commands, f"cmd_{command}")(ns)
+    except CliError as exc:
+        _err(f"error: {exc.message}" if not exc.message.startswith("lstm-tui") else exc.message)
+        return exc.code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `lstm-tui train | head`: the reader left; don't complain on exit either.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become a line
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        _err(f"lstm-tui: unexpected error: {type(exc).__name__}: {exc}")
+        _err(f"run with {DEBUG_ENV}=1 for the traceback")
+        return EXIT_FAILED
+
+
+def _err(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+__all__ = ["main", "build_parser", "CliError"]

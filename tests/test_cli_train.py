@@ -1,0 +1,217 @@
+"""``lstm-tui train`` / ``generate`` / ``runs`` end to end on a tiny config (CPU, a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lstm_tui.cli import main
+from lstm_tui.cli import train as train_cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny(data_dir: Path, *extra: str) -> list[str]:
+    return [
+        "--data-dir", str(data_dir), "--max-tokens", "2000", "--hidden", "32", "--epochs", "3",
+        "--batch-size", "8", "--num-steps", "10", "--device", "cpu", *extra,
+    ]
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def only_run(runs_dir: Path) -> Path:
+    runs = [p for p in runs_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+# ----------------------------------------------------------------------------- train: text mode
+def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(shared_data_dir, tmp_path, capsys):
+    runs_dir, saved = tmp_path / "runs", tmp_path / "out" / "model.pt"
+    argv = ["train", *tiny(shared_data_dir, "--predict-every", "2"), "--runs-dir", str(runs_dir), "--save", str(saved)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    run = only_run(runs_dir)
+    assert f"run folder: {run}" in lines[0]
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]  # first, every 2nd, last
+    assert all("perplexity" in line and "tokens/s" in line and "elapsed" in line for line in epoch_lines)
+    after_2 = lines[lines.index(epoch_lines[1]) + 1]
+    assert after_2.startswith("  time traveller")  # the epoch-2 sample, indented
+    summary = next(i for i, line in enumerate(lines) if line.startswith("perplexity "))
+    assert " tokens/sec on cpu" in lines[summary]
+    predictions = [line for line in lines[summary + 1 :] if line.startswith(("time traveller", "traveller"))]
+    assert [p.split()[0] for p in predictions] == ["time", "traveller"]
+    assert all(len(p) >= len("traveller") + 50 for p in predictions)
+    assert (run / "checkpoint.pt").is_file() and saved.is_file()
+
+    # generate from the --save file and from the run's name: prefix + 20 characters, streamed
+    assert main(["generate", "--checkpoint", str(saved), "--prefix", "time traveller", "--length", "20"]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    assert text.startswith("time traveller") and len(text) == len("time traveller") + 20
+    assert main(["generate", "-c", run.name, "--runs-dir", str(runs_dir), "-p", "the", "-n", "5", "-t", "1", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.rstrip("\n")) == 8
+
+    # characters the model never saw: exit 2 naming them, nothing on stdout; --unk maps them
+    assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time Traveller!", "--length", "5"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "'T'" in captured.err and "'!'" in captured.err and "--unk" in captured.err
+    assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time!", "--length", "5", "--unk"]) == 0
+    assert capsys.readouterr().out.startswith("Time!")
+
+    # the run list
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    listing = capsys.readouterr().out
+    assert run.name in listing and "scratch" in listing and "3/3" in listing and "finished" in listing
+
+
+# ----------------------------------------------------------------------------- train: JSON
+def test_train_json_is_json_lines_only(shared_data_dir, tmp_path, capsys):
+    saved = tmp_path / "model.pt"
+    runs_dir = tmp_path / "runs"
+    argv = ["train", *tiny(shared_data_dir), "--json", "--no-run-dir", "--save", str(saved), "--runs-dir", str(runs_dir)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    events = json_lines(captured.out)  # every stdout line parses
+    assert all("event" in e for e in events)
+    assert events[0]["event"] == "started" and events[-1]["event"] == "finished"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    for e in epochs:
+        assert {"epoch", "perplexity", "tokens_per_s", "elapsed_s", "val_perplexity"} <= set(e)
+    assert events[-1]["stopped"] is False
+    assert saved.is_file()
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())  # --no-run-dir keeps nothing there
+
+
+# ----------------------------------------------------------------------------- failures and bad input
+def test_diverging_run_exits_1(shared_data_dir, tmp_path, capsys):
+    assert main(["train", *tiny(shared_data_dir, "--lr", "1000", "--clip", "0"), "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "hint:" in err and "Traceback" not in err
+
+
+def test_missing_corpus_exits_2(shared_data_dir, tmp_path, capsys):
+    missing = tmp_path / "no-such-book.txt"
+    assert main(["train", *tiny(shared_data_dir, "--corpus", str(missing)), "--runs-dir", str(tmp_path / "runs")]) == 2
+    captured = capsys.readouterr()
+    assert "corpus" in captured.err and str(missing) in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "runs").exists()  # no run folder for a run that never started
+
+
+def test_unknown_prefix_characters_exit_2_before_training(shared_data_dir, tmp_path, capsys):
+    assert main(["train", *tiny(shared_data_dir, "--prefix", "Time!"), "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "prefix" in err and "'T'" in err and "'!'" in err
+
+
+def test_resume_rejects_flags_that_change_the_model(tmp_path, capsys):
+    assert main(["train", "--resume", "x", "--hidden", "8"]) == 2
+    assert "--hidden" in capsys.readouterr().err
+    assert main(["train", "--resume", "x", "--preset", "deep"]) == 2
+    assert "--preset" in capsys.readouterr().err
+    assert main(["train", "--resume", "nope", "--runs-dir", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_generate_with_a_folder_that_is_no_run_exits_2(tmp_path, capsys):
+    assert main(["generate", "--checkpoint", str(tmp_path)]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- stopping and resuming
+def test_sigterm_stops_with_a_checkpoint_then_resume_finishes(shared_data_dir, tmp_path, monkeypatch, capsys):
+    runs_dir = tmp_path / "runs"
+    sent = []
+    original = train_cli.Printer.__call__
+
+    def call(self, event):
+        original(self, event)
+        if event.kind == "epoch" and not sent:
+            sent.append(event.epoch)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread: trainer.stop()
+
+    monkeypatch.setattr(train_cli.Printer, "__call__", call)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(runs_dir)]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers are put back
+    captured = capsys.readouterr()
+    run = only_run(runs_dir)
+    assert "SIGTERM" in captured.err
+    assert "stopped after 1 of 3 epochs" in captured.out and f"--resume {run.name}" in captured.out
+    assert (run / "checkpoint.pt").is_file()
+    assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
+
+    monkeypatch.setattr(train_cli.Printer, "__call__", original)
+    assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--json"]) == 0
+    events = json_lines(capsys.readouterr().out)
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [2, 3]
+    assert events[-1]["event"] == "finished" and events[-1]["epoch"] == 3 and not events[-1]["stopped"]
+
+    # a finished run can be taken further with a new total
+    assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--epochs", "4", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("perplexity ") and "tokens/sec" in out
+    assert [m["epoch"] for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3, 4]
+
+
+def test_ctrl_c_in_a_real_process_stops_and_resume_continues(shared_data_dir, tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "lstm_tui", "train", *tiny(shared_data_dir), "--json", "--runs-dir", str(runs_dir)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if json.loads(line)["event"] == "progress":  # mid-epoch 1
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    events = json_lines("".join(lines) + out)
+    assert events[-1]["event"] == "finished" and events[-1]["stopped"] is True
+    assert "Traceback" not in err and "stopping" in err
+    run = only_run(runs_dir)
+    assert (run / "checkpoint.pt").is_file() and str(run) in err
+
+    assert main(["train", "--resume", str(run), "--json"]) == 0
+    events = json_lines(capsys.readouterr().out)
+    assert events[-1]["event"] == "finished" and events[-1]["epoch"] == 3 and not events[-1]["stopped"]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"][-1] == 3
+
+
+def test_a_second_signal_exits_at_once(monkeypatch, capsys):
+    class FakeTrainer:
+        stops = 0
+
+        def stop(self):
+            self.stops += 1
+
+    exits = []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(train_cli.os, "_exit", fake_exit)
+    trainer = FakeTrainer()
+    handler = train_cli.StopOnSignal(trainer, train_cli.Printer(None, json_mode=True, every=1, quiet=False))
+    handler._handle(signal.SIGINT, None)
+    assert trainer.stops == 1 and exits == []
+    with pytest.raises(SystemExit):
+        handler._handle(signal.SIGINT, None)
+    assert exits == [130] and trainer.stops == 1
+    assert "Ctrl+C" in capsys.readouterr().err
