@@ -271,8 +271,8 @@ def _printed(every: int, config: RunConfig) -> list[str]:
         printer(EpochEnd(epoch, config.epochs, 10.0 / epoch, 1234.5, epoch * 0.5, None))
         if config.predict_every and epoch % config.predict_every == 0 and epoch < config.epochs:
             printer(Sample(epoch, "time traveller", f"time traveller sample {epoch}"))
-    printer(Sample(config.epochs, "time traveller", "time traveller final"))
-    printer(Sample(config.epochs, "traveller", "traveller final"))
+    printer(Sample(config.epochs, "time traveller", "time traveller final", final=True))
+    printer(Sample(config.epochs, "traveller", "traveller final", final=True))
     result = Finished(config.epochs, 1.25, 92314.2, 9.0, "cpu")
     printer(result)
     printer.print_summary(result)

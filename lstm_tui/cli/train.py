@@ -110,7 +110,6 @@ class Printer:
         self.err = err or sys.stderr
         self.start_epoch = 1
         self.printed_epochs: set[int] = set()
-        self.epoch_samples: dict[int, int] = {}  # samples seen per epoch (to tell the final ones apart)
         self.final_samples: list[Sample] = []
         self.checkpoint: str | None = None
         self.result: Finished | Failed | None = None
@@ -205,7 +204,7 @@ class Printer:
                 if not self.quiet:
                     self._write(self.out, epoch_line(event))
         elif isinstance(event, Sample):
-            if self._is_final(event):
+            if event.final:
                 self.final_samples.append(event)  # printed under d2l's summary line
             elif event.epoch in self.printed_epochs and not self.quiet:
                 self._sample(event)
@@ -214,15 +213,6 @@ class Printer:
 
     def _reports(self, epoch: int, epochs: int) -> bool:
         return epoch % self.every == 0 or epoch == self.start_epoch or epoch == epochs
-
-    def _is_final(self, sample: Sample) -> bool:
-        """The engine samples every ``predict_every`` epochs (not after the last one), then once
-        more at the end with the prefixes plus d2l's "traveller"; the latter go in the summary."""
-        cfg = self.config
-        seen = self.epoch_samples.get(sample.epoch, 0)
-        self.epoch_samples[sample.epoch] = seen + 1
-        periodic = bool(cfg.predict_every) and sample.epoch % cfg.predict_every == 0 and sample.epoch < cfg.epochs
-        return not periodic or seen >= len(cfg.prefix)
 
     def _sample(self, sample: Sample) -> None:
         self._write(self.out, f"  {sample.text}")

@@ -77,6 +77,7 @@ class Sample(Event):
     epoch: int
     prefix: str
     text: str
+    final: bool = False  # one of the predictions made once training has ended (d2l's last two)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Failed(Event):
     reason: str
     hint: str = ""
     epoch: int = 0
+    detail: str = ""  # the traceback of an unexpected error, for logs; never shown as the reason
 
 
 EventHandler = Callable[[Event], None]

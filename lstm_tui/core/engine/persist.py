@@ -1,0 +1,97 @@
+"""Run-folder writes of the trainer: checkpoints (save / restore), metrics, summary.
+
+A checkpoint holds everything needed to continue bit-for-bit: weights, optimizer state, the
+torch RNG, the Python RNG state at the start of the current epoch (to rebuild its minibatch
+order), and for a mid-epoch stop the carried hidden state and the partial loss sum.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
+from ..events import Checkpointed, Status
+from ..runs import RunError
+from .errors import NonFinite
+
+
+def params_finite(model) -> bool:
+    with torch.no_grad():
+        return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
+
+
+class PersistMixin:
+    """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
+
+    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None) -> None:
+        if self.run_dir is None or self._last_saved == (self.epoch, self.batch):
+            return
+        if not params_finite(model):  # never write NaN weights over the last good checkpoint
+            raise NonFinite(float("nan"), self.epoch + (1 if self.batch else 0), "weights")
+        mid_epoch = self.batch > 0
+        rng = {"torch": torch.get_rng_state(),
+               "python_epoch": self._epoch_rng_state if mid_epoch else self._rng.getstate()}
+        if self.device is not None and self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        payload = {
+            "config": self.config.to_dict(),
+            "vocab": self.vocab.to_list(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "history": [dict(row) for row in self.history],
+            "rng": rng,
+            "carry": carry if mid_epoch else None,
+            "accum": dict(accum) if mid_epoch and accum else {"loss_sum": 0.0, "tokens": 0},
+            "elapsed_s": self._elapsed(),
+        }
+        try:
+            path = self.run_dir.save_checkpoint(payload)
+        except (CheckpointError, RunError, OSError) as exc:
+            self._emit(Status(f"checkpoint not saved: {exc}; training goes on and the previous checkpoint is kept"))
+            return
+        self._last_saved = (self.epoch, self.batch)
+        self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
+
+    def _restore(self, checkpoint: Checkpoint, model, optimizer, device) -> None:
+        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(self.vocab))
+        if problem:
+            raise CheckpointError(f"the checkpoint does not fit the model of this config: {problem}", checkpoint.path)
+        model.load_state_dict(checkpoint.model_state, strict=True)
+        if checkpoint.optimizer_state and checkpoint.config.optimizer == self.config.optimizer:
+            optimizer.load_state_dict(checkpoint.optimizer_state)
+            for group in optimizer.param_groups:  # a resume may change the learning rate
+                group["lr"] = self.config.lr
+        elif checkpoint.optimizer_state:
+            self._emit(Status(f"optimizer changed from {checkpoint.config.optimizer} to {self.config.optimizer}: "
+                              "its state starts fresh"))
+        rng = checkpoint.rng or {}
+        if isinstance(rng.get("torch"), torch.Tensor):
+            torch.set_rng_state(rng["torch"])
+        if device.type == "cuda" and rng.get("cuda") is not None:
+            try:
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            except Exception:  # noqa: BLE001 - another GPU count: the CUDA RNG is not used by training
+                pass
+        if rng.get("python_epoch") is not None:
+            self._rng.setstate(rng["python_epoch"])
+        self._elapsed_base = checkpoint.elapsed_s
+        self._last_saved = (checkpoint.epoch, checkpoint.batch)
+
+    def _write_summary(self, status: str, fields: dict, **extra) -> None:
+        if self.run_dir is None:
+            return
+        summary = {"status": status, **{k: v for k, v in fields.items() if k != "event"}, **extra}
+        summary.setdefault("device", self._device_text)
+        summary.setdefault("epochs", self.config.epochs)
+        summary["history_epochs"] = len(self.history)
+        self._persist("summary", self.run_dir.write_summary, summary)
+
+    def _persist(self, what: str, write, *args) -> None:
+        """Write run files; a failure is reported (once per kind) and training goes on."""
+        try:
+            write(*args)
+        except (RunError, OSError, TypeError, ValueError) as exc:
+            self._report_once(f"persist:{what}", f"cannot write the run's {what}: {exc}")
+

@@ -1,0 +1,470 @@
+"""The training loop: d2l's ``train_ch8`` / ``train_epoch_ch8`` with events, control and checkpoints.
+
+Per epoch, as in the book: a new minibatch iterator (sequential partitioning by default, random
+sampling with ``sampling="random"``); sequential sampling starts from ``begin_state`` and carries
+the state from batch to batch, detached (truncated BPTT); random sampling starts every batch
+from ``begin_state``. The loss is the mean cross-entropy against ``Y.T.reshape(-1)``; SGD with
+``lr`` is d2l's ``sgd`` (``batch_size=1`` because the loss is already a mean); the gradient is
+clipped to a global norm of ``clip`` (d2l's ``grad_clipping``); the epoch perplexity is
+``exp(sum(loss * tokens) / sum(tokens))``. Predictions are greedy (d2l's ``predict_ch8``).
+
+Speed: the corpus is moved to the device once, batches are slices of it, the loss sum stays on
+the device and the host only waits for it at epoch end and for a (throttled) progress event.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import random
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..checkpoint import Checkpoint, CheckpointError
+from ..config import RunConfig
+from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
+from ..device import DeviceError, describe_device, resolve_device
+from ..events import (
+    BatchProgress,
+    DownloadProgress,
+    EpochEnd,
+    Event,
+    EventHandler,
+    Failed,
+    Finished,
+    Sample,
+    Started,
+    Status,
+    ignore,
+)
+from ..generate import GenerationError, generation_perplexity, predict
+from ..models import build_model
+from ..runs import RunDir
+from .control import RunControl
+from .errors import HandlerError, NonFinite, check_loss
+from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
+from .persist import PersistMixin
+from .step import make_optimizer, make_step
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.2
+DOWNLOAD_INTERVAL_S = 0.1
+END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training ends
+GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity
+
+
+class Trainer(PersistMixin):
+    """Train one run of ``config``; see the module docstring and ARCHITECTURE.md.
+
+    ``run()`` blocks (call it from a worker thread) and returns :class:`Finished` or
+    :class:`Failed`; :meth:`pause`, :meth:`resume`, :meth:`stop` and :meth:`snapshot` may be
+    called from any thread. A trainer runs once; continue a stopped run with :meth:`resume_from`.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        on_event: EventHandler | None = None,
+        run_dir: "RunDir | str | os.PathLike | None" = None,
+        data: CorpusData | None = None,
+    ):
+        self.config = config
+        self.on_event: EventHandler = on_event or ignore
+        self.run_dir = _as_run_dir(run_dir)
+        self.data = data
+        self.model = None
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.vocab = data.vocab if data is not None else None
+        self.device: Optional[torch.device] = None
+        self.history: list[dict] = []
+        self.epoch = 0  # completed epochs
+        self.batch = 0  # batches done in the current epoch
+        self.result: Finished | Failed | None = None
+        self.traceback: str = ""  # of an unexpected error, for logs and bug reports
+        self._control = RunControl()
+        self._model_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._started = False
+        self._running = False
+        self._checkpoint: Checkpoint | None = None
+        self._rng = random.Random(config.seed)
+        self._epoch_rng_state = self._rng.getstate()
+        self._elapsed_base = 0.0
+        self._clock_start = 0.0
+        self._paused_total = 0.0
+        self._device_text = ""
+        self._last_saved: tuple[int, int] | None = None
+        self._reported: set[str] = set()
+        self._last_download = 0.0
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def resume_from(
+        cls,
+        run_dir: "RunDir | str | os.PathLike",
+        on_event: EventHandler | None = None,
+        data: CorpusData | None = None,
+        **changes,
+    ) -> "Trainer":
+        """A trainer that continues ``run_dir`` from its checkpoint.
+
+        ``changes`` override config fields for the rest of the run (e.g. ``epochs=800`` for a
+        new total, ``lr=0.5``); fields that change the model's shape make ``run()`` fail.
+        Raises ``CheckpointError`` / ``RunError`` when there is no usable checkpoint and
+        ``ConfigError`` for a bad change; problems found while running come back as :class:`Failed`.
+        """
+        run = run_dir if isinstance(run_dir, RunDir) else RunDir.open(run_dir)
+        checkpoint = run.load_checkpoint()
+        config = checkpoint.config.replace(**changes) if changes else checkpoint.config
+        trainer = cls(config, on_event=on_event, run_dir=run, data=data)
+        trainer._checkpoint = checkpoint
+        trainer.vocab = checkpoint.vocab
+        trainer.epoch = checkpoint.epoch
+        trainer.batch = checkpoint.batch
+        trainer.history = [dict(row) for row in checkpoint.history]
+        return trainer
+
+    # ------------------------------------------------------------------ control (any thread)
+    def pause(self) -> None:
+        self._control.pause()
+
+    def resume(self) -> None:
+        self._control.resume()
+
+    def stop(self) -> None:
+        self._control.stop()
+
+    @property
+    def paused(self) -> bool:
+        return self._control.pause_requested and not self._control.stopping
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def stopping(self) -> bool:
+        return self._control.stopping
+
+    def snapshot(self):
+        """``(copy of the model on the CPU in eval mode, vocab)``; safe while training runs."""
+        with self._model_lock:
+            if self.model is None:
+                raise RuntimeError("the model is not built yet (the run has not started)")
+            model = copy.deepcopy(self.model)
+        model = model.to("cpu").eval()
+        for param in model.parameters():
+            param.grad = None
+            param.requires_grad_(False)
+        return model, self.vocab
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> Finished | Failed:
+        """Train; returns (and emits last) :class:`Finished` or :class:`Failed`. Never raises for run problems."""
+        with self._run_lock:
+            if self._started:
+                return Failed("this trainer has already run", "make a new Trainer, or use Trainer.resume_from(run_dir)")
+            self._started = True
+            self._running = True
+        try:
+            self.result = self._guarded()
+        finally:
+            self._running = False
+        return self.result
+
+    def _guarded(self) -> Finished | Failed:
+        try:
+            return self._train()
+        except HandlerError as exc:
+            log.error("event handler raised on %s", exc.event.kind, exc_info=exc.cause)
+            self.traceback = "".join(traceback.format_exception(exc.cause))
+            failed = Failed(
+                f"the event handler raised {type(exc.cause).__name__} on a {exc.event.kind} event: {exc.cause}",
+                "the run was stopped; event handlers must not raise",
+                epoch=self.epoch,
+            )
+        except NonFinite as exc:
+            failed = nonfinite_failure(self.config, exc.value, exc.epoch, exc.what)
+        except CorpusError as exc:
+            failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
+        except DeviceError as exc:
+            failed = Failed(exc.message, exc.hint or "pick another device, e.g. cpu or auto", epoch=self.epoch)
+        except CheckpointError as exc:
+            failed = Failed(f"cannot resume: {exc}", "start a new run", epoch=self.epoch)
+        except Exception as exc:  # noqa: BLE001 - run() reports every problem as Failed
+            self.traceback = traceback.format_exc()
+            if is_out_of_memory(exc):
+                failed = out_of_memory_failure(self.config, self._device_text or self.config.device, self.epoch + 1)
+                _free_memory(self.device)
+            else:
+                log.exception("training failed")
+                failed = Failed(
+                    f"{type(exc).__name__}: {exc}",
+                    "an unexpected error; the traceback is in the log and in the run's summary.json",
+                    epoch=self.epoch,
+                    detail=self.traceback,
+                )
+        self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
+        try:
+            self.on_event(failed)
+        except Exception:  # noqa: BLE001 - nothing left to report it to but the log
+            log.exception("event handler raised on the failed event")
+        return failed
+
+    # ------------------------------------------------------------------ the loop
+    def _train(self) -> Finished:
+        cfg = self.config
+        device = resolve_device(cfg.device)
+        self.device = device
+        self._device_text = describe_device(device)
+        if self.run_dir is not None:
+            self._persist("config", self.run_dir.write_config, cfg)
+            self._write_summary("running", {"device": self._device_text})
+
+        data = self.data
+        if data is None:
+            self._emit(Status("loading corpus"))
+            data = load_corpus(cfg, progress=self._download_progress)
+            self.data = data
+        checkpoint = self._checkpoint
+        if checkpoint is not None and checkpoint.vocab.to_list() != data.vocab.to_list():
+            raise CorpusError(
+                "the corpus gives another vocabulary than the one the checkpoint was trained on",
+                "resume with the same corpus, token and raw settings",
+            )
+        self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
+
+        torch.manual_seed(cfg.seed)
+        self._rng = random.Random(cfg.seed)
+        model = build_model(cfg, len(self.vocab)).to(device)
+        model.train()
+        optimizer = make_optimizer(cfg, model)
+        if checkpoint is not None:
+            self._restore(checkpoint, model, optimizer, device)
+        with self._model_lock:
+            self.model, self.optimizer = model, optimizer
+
+        train = data.train.to(device)
+        val = data.val.to(device) if data.val is not None and len(data.val) > 1 else None
+        batches = count_batches(len(train), cfg.batch_size, cfg.num_steps, cfg.sampling)
+        if batches < 1:
+            raise CorpusError(
+                f"the training corpus has {len(train)} tokens, too few for one batch of "
+                f"batch_size {cfg.batch_size} x num_steps {cfg.num_steps}",
+                "use a smaller batch_size or num_steps, or more tokens",
+            )
+        self._emit(Started(
+            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(self.vocab),
+            corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
+            batches_per_epoch=batches, start_epoch=self.epoch + 1, epochs=cfg.epochs,
+        ))
+        if checkpoint is not None:
+            where = f"epoch {checkpoint.epoch}" + (f", batch {checkpoint.batch}" if checkpoint.batch else "")
+            self._emit(Status(f"resumed from the checkpoint at {where}"))
+        if not cfg.can_generate:
+            self._emit(Status("a bidirectional model cannot generate text: no samples"))
+
+        step = self._make_step(model, optimizer, device)
+        self._clock_start = time.perf_counter()
+        stopped, partial = False, None
+        last = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
+        if self.history:
+            last.update({k: self.history[-1].get(k) for k in last})
+        for index in range(self.epoch, cfg.epochs):
+            number = index + 1
+            outcome = self._train_epoch(number, model, step, train, batches, device)
+            if outcome["stopped"]:
+                stopped, partial = True, outcome
+                break
+            ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
+            val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
+                       if val is not None else None)
+            self.epoch, self.batch = number, 0
+            record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
+                      "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
+            self.history.append(record)
+            last = record
+            self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
+                                elapsed_s=record["elapsed_s"], val_perplexity=val_ppl))
+            if self.run_dir is not None:
+                self._persist("metrics", self.run_dir.append_metric, dict(record))
+            if number < cfg.epochs:
+                if cfg.predict_every and number % cfg.predict_every == 0:
+                    self._samples(model, number, cfg.prefix)
+                if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
+                    self._save_checkpoint(model, optimizer)
+                if self._control.stopping:
+                    stopped = True
+                    break
+
+        # ---- the end (finished or stopped): checkpoint, d2l's final predictions, summary
+        if partial is not None and partial["batch"] > 0:
+            self._save_checkpoint(model, optimizer, carry=partial["carry"],
+                                  accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
+            last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
+                    "tokens_per_s": partial["tokens_per_s"],
+                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
+                                       if val is not None else None)}
+        else:
+            self._save_checkpoint(model, optimizer)
+        self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
+        finished = Finished(
+            epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
+            elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
+            val_perplexity=last.get("val_perplexity"),
+            generation_perplexity=self._generation_perplexity(model, val if val is not None else train),
+        )
+        self._write_summary("stopped" if stopped else "finished", finished.to_dict())
+        self._emit(finished)
+        return finished
+
+    def _train_epoch(self, number: int, model, step, train: torch.Tensor, batches: int, device) -> dict:
+        """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
+        cfg, control = self.config, self._control
+        self._epoch_rng_state = self._rng.getstate()
+        skip, carry, accum = self.batch, None, {}
+        if skip and self._checkpoint is not None:
+            carry, accum = self._checkpoint.carry, self._checkpoint.accum or {}
+        self._checkpoint = None  # consumed: later epochs start fresh
+        iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
+        fresh_state = cfg.sampling == "random"
+        state = tuple(s.to(device) for s in carry) if carry is not None else None
+        loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        tokens = 0
+        if skip:
+            loss_sum += float(accum.get("loss_sum", 0.0))
+            tokens = int(accum.get("tokens", 0))
+        tokens_before, done = tokens, skip
+        start = last_report = time.perf_counter()
+        paused = 0.0
+        for index, (X, Y) in enumerate(iterator):
+            if index < skip:
+                continue
+            if control.pause_requested:
+                paused += self._wait_paused(number, done)
+            if control.stopping:
+                wall = max(time.perf_counter() - start - paused, 1e-9)
+                total = loss_sum.item()
+                check_loss(total, tokens, number)
+                return {"stopped": True, "batch": done, "loss_sum": total, "tokens": tokens,
+                        "tokens_per_s": (tokens - tokens_before) / wall,
+                        "carry": None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)}
+            if state is None or fresh_state:
+                state = model.begin_state(X.shape[0], device)
+            else:
+                state = tuple(s.detach() for s in state)
+            with self._model_lock:
+                loss, state = step(X, Y, state)
+            count = Y.numel()
+            loss_sum += loss * count
+            tokens += count
+            done = self.batch = index + 1
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_INTERVAL_S:
+                total = loss_sum.item()  # the only host sync inside an epoch, at most every 0.2 s
+                check_loss(total, tokens, number)
+                wall = max(now - start - paused, 1e-9)
+                self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tokens),
+                                         tokens_per_s=(tokens - tokens_before) / wall, elapsed_s=self._elapsed()))
+                last_report = time.perf_counter()
+        total = loss_sum.item()
+        check_loss(total, tokens, number)
+        if tokens == 0:
+            raise CorpusError(f"epoch {number} had no batches", "use a smaller batch_size or num_steps, or more tokens")
+        wall = max(time.perf_counter() - start - paused, 1e-9)
+        return {"stopped": False, "loss_sum": total, "tokens": tokens, "tokens_per_s": (tokens - tokens_before) / wall}
+
+    def _make_step(self, model, optimizer, device):
+        forward = None
+        if self.config.compile:
+            forward = torch.compile(model)
+            self._emit(Status("torch.compile: the first batches are slow while it compiles"))
+        return make_step(self.config, model, optimizer, device, amp=self._amp(device), forward=forward)
+
+    def _amp(self, device) -> bool:
+        return bool(self.config.amp and device is not None and device.type == "cuda")
+
+    def _wait_paused(self, number: int, done: int) -> float:
+        self._emit(Status(f"paused at epoch {number}, batch {done}"))
+        waited = self._control.wait_while_paused()
+        self._paused_total += waited
+        if not self._control.stopping:
+            self._emit(Status("resumed"))
+        return waited
+
+    def _elapsed(self) -> float:
+        return self._elapsed_base + (time.perf_counter() - self._clock_start) - self._paused_total
+
+    # ------------------------------------------------------------------ samples and final numbers
+    def _samples(self, model, epoch: int, prefixes, final: bool = False) -> None:
+        if not self.config.can_generate:
+            return
+        for prefix in prefixes:
+            try:
+                text = predict(model, self.vocab, prefix, self.config.predict_length)
+            except GenerationError as exc:
+                self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc}")
+                continue
+            sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
+            self._emit(sample)
+            if self.run_dir is not None:
+                self._persist("samples", self.run_dir.append_sample, {"epoch": epoch, "prefix": prefix, "text": text})
+
+    def _generation_perplexity(self, model, tokens: torch.Tensor) -> float | None:
+        try:
+            value = generation_perplexity(model, tokens, max_tokens=GENERATION_PPL_TOKENS)
+        except Exception as exc:  # noqa: BLE001 - a missing extra number must not fail the run
+            self._report_once("genppl", f"generation perplexity not computed: {exc}")
+            return None
+        return value if math.isfinite(value) else None
+
+    # ------------------------------------------------------------------ events
+    def _emit(self, event: Event) -> None:
+        try:
+            self.on_event(event)
+        except Exception as exc:  # noqa: BLE001
+            raise HandlerError(event, exc) from exc
+
+    def _report_once(self, key: str, message: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self._emit(Status(message))
+
+    def _download_progress(self, done: int, total: int | None) -> None:
+        now = time.perf_counter()
+        if done == total or now - self._last_download >= DOWNLOAD_INTERVAL_S:
+            self._last_download = now
+            self._emit(DownloadProgress(done_bytes=int(done), total_bytes=total))
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_run_dir(run_dir) -> RunDir | None:
+    if run_dir is None or isinstance(run_dir, RunDir):
+        return run_dir
+    path = Path(run_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return RunDir(path)
+
+
+def _end_prefixes(prefixes) -> list[str]:
+    """The configured prefixes, then d2l's closing ``"traveller"`` (once)."""
+    out = list(dict.fromkeys(prefixes))
+    if END_PREFIX not in out:
+        out.append(END_PREFIX)
+    return out
+
+
+def _free_memory(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        try:
+            torch.cuda.empty_cache()
+        except Exception:  # noqa: BLE001
+            pass
