@@ -1,0 +1,26 @@
+"""Build the model a :class:`~lstm_tui.core.config.RunConfig` asks for."""
+
+from __future__ import annotations
+
+from .base import RecurrentLM
+from .scratch import ScratchGRU, ScratchLSTM, ScratchRNN
+from .torch_rnn import TorchRNNLM
+
+_SCRATCH = {"lstm": ScratchLSTM, "gru": ScratchGRU, "rnn": ScratchRNN}
+
+
+def build_model(config, vocab_size: int) -> RecurrentLM:
+    """The model for ``config.cell`` / ``impl`` / ``layers`` / ``hidden`` / ``bidirectional`` / ``fused``.
+
+    Parameters are created on the CPU from torch's global RNG, so the same seed gives the
+    same model; move it with ``.to(device)``.
+    """
+    if config.impl == "scratch":
+        if config.bidirectional:
+            raise ValueError("the scratch implementation is one-directional; use impl=torch")
+        if config.cell == "lstm":
+            return ScratchLSTM(vocab_size, config.hidden, config.layers, fused=config.fused)
+        return _SCRATCH[config.cell](vocab_size, config.hidden, config.layers)
+    if config.impl == "torch":
+        return TorchRNNLM(config.cell, vocab_size, config.hidden, config.layers, config.bidirectional)
+    raise ValueError(f"impl must be scratch or torch, got {config.impl!r}")
