@@ -36,3 +36,31 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LSTM_TUI_RUNS_DIR", str(home / "runs"))
     monkeypatch.setenv("LSTM_TUI_DATA_DIR", str(home / "data"))
+
+
+TINY_RUN = dict(
+    device="cpu", batch_size=8, num_steps=10, max_tokens=2000, predict_every=1,
+    checkpoint_every=0, predict_length=10, lr=1.0, seed=0,
+)
+TRAINED_RUNS = {
+    "small": dict(preset="scratch", impl="scratch", hidden=16, epochs=2),
+    "held-out": dict(preset="concise", impl="torch", hidden=32, epochs=3, val_split=0.1),
+}
+
+
+@pytest.fixture(scope="session")
+def trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
+    """A runs folder with two finished tiny runs (one with held-out data), trained once.
+
+    Tests that change runs copy the folder first (``shutil.copytree``).
+    """
+    from lstm_tui.core.config import RunConfig
+    from lstm_tui.core.engine import Trainer
+    from lstm_tui.core.events import Finished
+    from lstm_tui.core.runs import RunDir
+
+    root = tmp_path_factory.mktemp("trained-runs")
+    for name, changes in TRAINED_RUNS.items():
+        config = RunConfig.from_mapping({**TINY_RUN, "data_dir": str(shared_data_dir), **changes})
+        assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
+    return root

@@ -24,43 +24,23 @@ from lstm_tui.core.compare import (
     sort_rows,
 )
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer
-from lstm_tui.core.events import Finished
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
-BASE = dict(
-    device="cpu", batch_size=8, num_steps=10, max_tokens=2000, predict_every=1,
-    checkpoint_every=0, predict_length=10, lr=1.0, seed=0,
-)
-RUNS = {
-    "small": dict(preset="scratch", impl="scratch", hidden=16, epochs=2),
-    "held-out": dict(preset="concise", impl="torch", hidden=32, epochs=3, val_split=0.1),
-}
-
-
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory, shared_data_dir):
-    """A runs folder with two finished runs, trained once for the module."""
-    root = tmp_path_factory.mktemp("runs")
-    for name, changes in RUNS.items():
-        config = RunConfig.from_mapping({**BASE, "data_dir": str(shared_data_dir), **changes})
-        assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
-    return root
-
+from conftest import TRAINED_RUNS as RUNS
 
 @pytest.fixture
-def root(trained_root, tmp_path):
+def root(trained_runs_root, tmp_path):
     """A copy of the trained runs that a test may change."""
-    return shutil.copytree(trained_root, tmp_path / "runs")
+    return shutil.copytree(trained_runs_root, tmp_path / "runs")
 
 
 def by_name(rows, suffix):
     return next(row for row in rows if row.name.endswith(suffix))
 
 
-def test_rows_carry_the_numbers_of_their_summaries(trained_root):
-    rows = run_rows(trained_root)
-    assert [row.name for row in rows] == [info.name for info in list_runs(trained_root)]
+def test_rows_carry_the_numbers_of_their_summaries(trained_runs_root):
+    rows = run_rows(trained_runs_root)
+    assert [row.name for row in rows] == [info.name for info in list_runs(trained_runs_root)]
     for suffix, changes in RUNS.items():
         row = by_name(rows, suffix)
         summary = RunDir(row.path).read_summary()
@@ -86,10 +66,10 @@ def test_a_run_without_summary_falls_back_to_its_metrics(root):
     assert format_cell(bare, "gen_ppl") == "n/a"
 
 
-def test_listing_rows_does_not_import_torch(trained_root):
+def test_listing_rows_does_not_import_torch(trained_runs_root):
     code = (
         "import sys; from lstm_tui.core.compare import run_rows, curves; "
-        f"rows = run_rows({str(trained_root)!r}); curves(rows); assert len(rows) == 2; "
+        f"rows = run_rows({str(trained_runs_root)!r}); curves(rows); assert len(rows) == 2; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -110,8 +90,8 @@ def test_sort_rows_by_any_column_with_missing_values_last():
         sort_rows(rows, "speed")
 
 
-def test_sort_real_rows_by_perplexity(trained_root):
-    rows = run_rows(trained_root)
+def test_sort_real_rows_by_perplexity(trained_runs_root):
+    rows = run_rows(trained_runs_root)
     ordered = sort_rows(rows, "train_ppl")
     assert [r.train_ppl for r in ordered] == sorted(r.train_ppl for r in rows)
 
@@ -123,8 +103,8 @@ def test_format_cell_and_duration():
     assert (format_duration(4.25), format_duration(7322)) == ("4.2 s", "2 h 02 min")
 
 
-def test_curves_by_epoch_and_by_time(trained_root):
-    runs = list_runs(trained_root)
+def test_curves_by_epoch_and_by_time(trained_runs_root):
+    runs = list_runs(trained_runs_root)
     by_epoch = {c.name: c for c in curves(runs)}
     by_time = {c.name: c for c in curves(runs, x="time")}
     for info in runs:

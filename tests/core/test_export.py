@@ -9,9 +9,6 @@ import shutil
 import pytest
 
 from lstm_tui.core.compare import format_cell, run_row
-from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer
-from lstm_tui.core.events import Finished
 from lstm_tui.core.export import (
     METRIC_COLUMNS,
     comparison_report,
@@ -22,20 +19,10 @@ from lstm_tui.core.export import (
 )
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
-BASE = dict(
-    device="cpu", batch_size=8, num_steps=10, max_tokens=2000, predict_every=1,
-    checkpoint_every=0, predict_length=10, lr=1.0, seed=0, hidden=16,
-)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, shared_data_dir):
-    """Two finished runs (one with validation data), trained once for the module."""
-    root = tmp_path_factory.mktemp("runs")
-    for name, changes in {"scratch": dict(epochs=2), "torch": dict(impl="torch", epochs=3, val_split=0.1)}.items():
-        config = RunConfig.from_mapping({**BASE, "data_dir": str(shared_data_dir), "preset": name, **changes})
-        assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
-    return list_runs(root)
+@pytest.fixture
+def runs(trained_runs_root):
+    """The two shared tiny runs (one with validation data)."""
+    return list_runs(trained_runs_root)
 
 
 def test_csv_and_json_hold_the_runs_metrics(runs, tmp_path):
