@@ -1,0 +1,31 @@
+"""The Textual front end. ``run_app`` is the entry point used by ``lstm_tui.cli``.
+
+Importing this package is cheap: Textual and the app module are imported when ``run_app``
+is called, and torch only inside worker threads once a run starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lstm_tui.core.config import RunConfig
+
+__all__ = ["run_app"]
+
+
+def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
+            runs_dir: "str | os.PathLike | None" = None) -> int:
+    """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once.
+
+    Returns the process exit code (0 when the user quit normally).
+    """
+    from .main import LstmTuiApp
+
+    app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir)
+    result = app.run()
+    code = app.return_code
+    if code is None:
+        code = result if isinstance(result, int) else 0
+    return int(code)

@@ -1,0 +1,63 @@
+"""F1: every key and what each panel does."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+PANELS = [
+    ("Run setup (left)", "Every setting of a run. Pick a preset to fill the fields, then change any of them. "
+     "A wrong value is marked in red with what the field takes; Start refuses until it is fixed. "
+     "The fields lock while a run trains. Tab / shift+tab move between fields; Enter opens a choice list."),
+    ("Perplexity", "Training perplexity per epoch on a log scale (and validation perplexity when val split > 0). "
+     "Lower is better; 1 would be a model that is always sure and right."),
+    ("Predictions", "Every 'predict every' epochs, the model continues each prefix (greedy). "
+     "Also run start, stop, checkpoints and failures. Scroll up to read back; it follows new lines when at the end."),
+    ("Generate", "Type a prefix, the length, temperature (0 = greedy) and top-k (0 = all), then Enter. "
+     "Works while training (on a copy of the current model), after a run, or on a loaded run."),
+    ("Status line", "State, epoch, perplexity, tokens per second, elapsed time and ETA, device, progress."),
+]
+
+
+def key_label(key: str) -> str:
+    """``"f5,ctrl+r"`` -> ``"F5, ctrl+r"``."""
+    return ", ".join(k.upper() if k.startswith("f") and k[1:].isdigit() else k for k in key.split(","))
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q,question_mark", "close", "Close help", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        keys = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+        keys.add_column("Key", style="bold cyan", no_wrap=True)
+        keys.add_column("Action")
+        by_action: dict[str, list[Binding]] = {}
+        for binding in self.app.BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                by_action.setdefault(binding.action, []).append(binding)
+        for group in by_action.values():
+            group.sort(key=lambda b: not b.show)  # the key shown in the footer first
+            text = next((b.tooltip for b in group if b.tooltip), group[0].description)
+            keys.add_row(key_label(",".join(b.key for b in group)), text)
+        keys.add_row("tab, shift+tab", "Move between fields and panels")
+        keys.add_row("ctrl+p", "Command palette (every action by name)")
+        keys.add_row("escape", "Close this help / a dialog")
+        panels = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        panels.add_column(style="bold magenta", no_wrap=True)
+        panels.add_column()
+        for name, text in PANELS:
+            panels.add_row(name, text)
+        with VerticalScroll(id="help-body"):
+            yield Static(Text("lstm-tui — keys", style="bold"))
+            yield Static(keys)
+            yield Static(Text("\nPanels", style="bold"))
+            yield Static(panels)
+            yield Static(Text("\nPress Escape or F1 to close.", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

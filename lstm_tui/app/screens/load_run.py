@@ -1,0 +1,63 @@
+"""Pick a saved run (from the runs folder) or type a path to a run folder or checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class LoadRunScreen(ModalScreen["str | None"]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="load.cancel")]
+
+    def __init__(self, runs_dir: Path | None) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+
+    def compose(self) -> ComposeResult:
+        from lstm_tui.core.runs import RunError, default_runs_dir, list_runs
+
+        root = self.runs_dir or default_runs_dir()
+        try:
+            runs = [r for r in list_runs(root) if r.has_checkpoint]
+            problem = ""
+        except RunError as exc:
+            runs, problem = [], str(exc)
+        options = []
+        for run in runs:
+            summary = run.summary or {}
+            ppl = summary.get("perplexity")
+            text = f"{run.name}  {run.status}"
+            if isinstance(ppl, (int, float)):
+                text += f"  ppl {ppl:.2f}"
+            options.append(Option(Text(text), id=str(run.path)))
+        with Vertical(id="load-dialog"):
+            yield Label(Text(f"Load a run (from {root})"), id="load-title")
+            if options:
+                yield OptionList(*options, id="load-list")
+            else:
+                yield Label(Text(problem or "No saved runs with a checkpoint yet."), id="load-empty")
+            yield Label("…or a run folder / checkpoint path:")
+            yield Input(placeholder="path, then Enter", id="load-path")
+            yield Label("Enter loads · Escape cancels", classes="dim")
+
+    def on_mount(self) -> None:
+        lists = self.query(OptionList)
+        (lists.first() if lists else self.query_one("#load-path", Input)).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,127 @@
+"""Perplexity against epoch, log-scaled by hand (plotext 5's ``yscale("log")`` breaks on redraw).
+
+Points are added cheaply (``add``); a timer redraws at most a few times a second, and only
+when something changed. History is thinned to at most ``MAX_POINTS`` per line.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual_plotext import PlotextPlot
+
+MAX_POINTS = 500
+_NICE = (1, 2, 5)
+
+
+def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
+    """Every other point, keeping the newest, once ``limit`` is passed."""
+    if len(points) <= limit:
+        return points
+    last = points[-1]
+    kept = points[::2]
+    if kept[-1] != last:
+        kept.append(last)
+    return kept
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Readable perplexity ticks (1, 2, 5, 10, 20 ...) that cover [lo, hi]."""
+    lo, hi = max(lo, 1e-9), max(hi, 1e-9)
+    ticks: list[float] = []
+    start = math.floor(math.log10(lo)) - 1
+    stop = math.ceil(math.log10(hi)) + 1
+    for exp in range(start, stop + 1):
+        for step in _NICE:
+            value = step * 10.0 ** exp
+            if lo <= value <= hi:
+                ticks.append(value)
+    if len(ticks) < 2:  # a narrow range: finer steps
+        ticks = []
+        for exp in range(start, stop + 1):
+            for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9):
+                value = step * 10.0 ** exp
+                if lo <= value <= hi:
+                    ticks.append(value)
+    if len(ticks) < 2:
+        ticks = [lo, hi] if hi > lo else [lo]
+    return ticks
+
+
+def tick_label(value: float) -> str:
+    if value >= 1000:
+        return f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
+    if value >= 10 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+class PerplexityChart(PlotextPlot):
+    """x: epoch, y: perplexity (log scale); train and validation lines."""
+
+    can_focus = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.train: list[tuple[float, float]] = []
+        self.val: list[tuple[float, float]] = []
+        self.total_epochs: int = 0
+        self._dirty = True
+        self.draws = 0
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+        self.set_interval(0.4, self._tick)
+
+    def reset(self, total_epochs: int = 0) -> None:
+        self.train.clear()
+        self.val.clear()
+        self.total_epochs = total_epochs
+        self._dirty = True
+
+    def add(self, x: float, perplexity: float, val: float | None = None) -> None:
+        if perplexity is not None and math.isfinite(perplexity) and perplexity > 0:
+            if self.train and x <= self.train[-1][0]:
+                # an epoch-end value replaces within-epoch progress at the same x
+                while self.train and x <= self.train[-1][0]:
+                    self.train.pop()
+            self.train.append((x, perplexity))
+            self.train = thin(self.train)
+        if val is not None and math.isfinite(val) and val > 0:
+            self.val.append((x, val))
+            self.val = thin(self.val)
+        self._dirty = True
+
+    def _tick(self) -> None:
+        if self._dirty:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self._dirty = False
+        self.draws += 1
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        values = [p for _, p in self.train] + [p for _, p in self.val]
+        if not values:
+            plt.xlim(0, max(self.total_epochs, 1))
+            plt.ylim(0, 1)
+            plt.yticks([0, 1], ["1", "10"])
+            self.refresh()
+            return
+        lo, hi = min(values), max(values)
+        ticks = log_ticks(lo, hi)
+        plt.yticks([math.log10(t) for t in ticks], [tick_label(t) for t in ticks])
+        ylo, yhi = math.log10(lo), math.log10(hi)
+        pad = max((yhi - ylo) * 0.05, 0.01)
+        plt.ylim(ylo - pad, yhi + pad)
+        if self.train:
+            xs, ys = zip(*self.train)
+            plt.plot(list(xs), [math.log10(y) for y in ys], label="train", marker="braille", color="cyan")
+        if self.val:
+            xs, ys = zip(*self.val)
+            plt.plot(list(xs), [math.log10(y) for y in ys], label="val", marker="braille", color="orange")
+        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [1])
+        plt.xlim(0, max(last_x, 1))
+        self.refresh()

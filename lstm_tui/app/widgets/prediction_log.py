@@ -1,0 +1,84 @@
+"""The prediction log: one entry per ``predict_every`` epochs, plus run start/stop/failure lines.
+
+Follows new lines while it is scrolled to the end; keeps its place when the user scrolled up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.events import Resize
+from textual.widgets import RichLog
+
+MAX_ENTRIES = 2000
+
+
+class PredictionLog(RichLog):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(wrap=True, markup=False, highlight=False, max_lines=5000, auto_scroll=True, **kwargs)
+        self._sample_epoch: int | None = None
+        self.entries = 0  # samples written (for tests and the status of the log)
+        self._lines: deque[Text] = deque(maxlen=MAX_ENTRIES)
+        self._wrap_width = 0
+
+    def add(self, text: str | Text, style: str = "") -> None:
+        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        line = text if isinstance(text, Text) else Text(text, style=style)
+        self._lines.append(line)
+        width = self.scrollable_content_region.width
+        if width > 0:
+            self._wrap_width = width
+            self.write(line, width=width, scroll_end=follow)
+
+    def on_resize(self, event: Resize) -> None:
+        """Re-wrap every entry to the new width (RichLog keeps lines as first wrapped)."""
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._wrap_width:
+            return
+        self._wrap_width = width
+        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        super().clear()
+        for line in self._lines:
+            self.write(line, width=width, scroll_end=False)
+        if follow:
+            self.scroll_end(animate=False, immediate=False)
+
+    @property
+    def plain(self) -> str:
+        """Everything in the log as plain text."""
+        return "\n".join(line.plain for line in self._lines)
+
+    def info(self, text: str) -> None:
+        self.add(text, "dim")
+
+    def good(self, text: str) -> None:
+        self.add(text, "bold green")
+
+    def warn(self, text: str) -> None:
+        self.add(text, "bold yellow")
+
+    def error(self, text: str) -> None:
+        self.add(text, "bold red")
+
+    def sample(self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str) -> None:
+        """One prediction; ``text`` is the prefix and its continuation (d2l's ``predict_ch8``)."""
+        continuation = text[len(prefix):] if text.startswith(prefix) else text
+        if self._sample_epoch != epoch:
+            self._sample_epoch = epoch
+            head = Text(f"epoch {epoch}", style="bold")
+            if perplexity is not None:
+                head.append(f"  perplexity {perplexity:.2f}", style="cyan")
+            if val is not None:
+                head.append(f"  val {val:.2f}", style="yellow")
+            self.add(head)
+        line = Text("  ")
+        line.append(prefix, style="bold magenta")
+        line.append(continuation)
+        self.add(line)
+        self.entries += 1
+
+    def clear(self) -> "PredictionLog":
+        self._sample_epoch = None
+        self._lines.clear()
+        return super().clear()

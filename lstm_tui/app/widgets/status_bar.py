@@ -1,0 +1,147 @@
+"""The status line: state, epoch/total, perplexity (and val), tokens/s, elapsed, ETA, device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import ProgressBar
+
+STATE_STYLES = {
+    "idle": "bold", "loading": "bold yellow", "training": "bold green", "paused": "bold yellow",
+    "stopping": "bold yellow", "stopped": "bold cyan", "finished": "bold cyan", "failed": "bold red",
+    "loaded": "bold cyan",
+}
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def rate(tokens_per_s: float | None) -> str:
+    if not tokens_per_s:
+        return "-"
+    if tokens_per_s >= 1e6:
+        return f"{tokens_per_s / 1e6:.1f}M"
+    if tokens_per_s >= 1e3:
+        return f"{tokens_per_s / 1e3:.1f}k"
+    return f"{tokens_per_s:.0f}"
+
+
+@dataclass
+class RunStatus:
+    state: str = "idle"
+    epoch: float = 0
+    epochs: int = 0
+    perplexity: float | None = None
+    val_perplexity: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    device: str = ""
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class StatusText(Widget):
+    """One line; parts are dropped from the end of the list when the line is too narrow."""
+
+    DEFAULT_CSS = "StatusText { height: 1; width: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.status = RunStatus()
+
+    def parts(self) -> list[tuple[Text, Text | None]]:
+        """(long, short or None) forms of each part, most important first."""
+        s = self.status
+        out: list[tuple[Text, Text | None]] = [
+            (Text(f" {s.state} ", style=STATE_STYLES.get(s.state, "bold") + " reverse"), None)]
+        if s.epochs:
+            out.append((Text(f"epoch {int(s.epoch)}/{s.epochs}"), Text(f"{int(s.epoch)}/{s.epochs}")))
+        if s.perplexity is not None:
+            ppl = Text(f"ppl {s.perplexity:.2f}", style="cyan")
+            if s.val_perplexity is not None:
+                ppl.append(f" val {s.val_perplexity:.2f}", style="yellow")
+            out.append((ppl, None))
+        if s.tokens_per_s:
+            out.append((Text(f"{rate(s.tokens_per_s)} tok/s"), None))
+        if s.elapsed_s is not None:
+            long = Text(clock(s.elapsed_s))
+            short = None
+            if s.state in ("training", "paused") and s.eta_s is not None:
+                long.append(f" ETA {clock(s.eta_s)}")
+                short = Text(f"ETA {clock(s.eta_s)}")
+            out.append((long, short))
+        if s.device:
+            short_device = s.device.split(" (")[0]
+            out.append((Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None))
+        if s.message:
+            out.append((Text(s.message, style="italic"), None))
+        return out
+
+    def line(self, width: int) -> Text:
+        parts = self.parts()
+        chosen = [long for long, _ in parts]
+
+        def total() -> int:
+            return sum(p.cell_len for p in chosen) + 2 * (len(chosen) - 1)
+
+        for index in range(len(parts) - 1, 0, -1):  # short forms, least important first
+            if total() <= width:
+                break
+            if parts[index][1] is not None:
+                chosen[index] = parts[index][1]
+        if total() > width and self.status.message:  # a long message is cut, then dropped
+            room = width - (total() - chosen[-1].cell_len)
+            if room >= 12:
+                chosen[-1] = chosen[-1][: room - 1] + Text("…")
+        while len(chosen) > 1 and total() > width:
+            chosen.pop()
+        line = Text()
+        for i, part in enumerate(chosen):
+            if i:
+                line.append("  ")
+            line.append_text(part)
+        return line
+
+    def render(self) -> Text:
+        return self.line(self.size.width or 80)
+
+
+class StatusBar(Horizontal):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; }
+    StatusBar ProgressBar { width: auto; }
+    StatusBar ProgressBar Bar { width: 12; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield StatusText(id="status-text")
+        yield ProgressBar(total=1, show_eta=False, id="progress")
+
+    @property
+    def status(self) -> RunStatus:
+        return self.query_one(StatusText).status
+
+    def update_status(self, **changes) -> None:
+        text = self.query_one(StatusText)
+        for key, value in changes.items():
+            setattr(text.status, key, value)
+        text.refresh()
+
+    def set_progress(self, done: float | None, total: float | None) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.update(total=total, progress=done if done is not None else 0)
+
+    @property
+    def text(self) -> str:
+        return " ".join(long.plain for long, _ in self.query_one(StatusText).parts())

@@ -1,0 +1,284 @@
+"""The Textual app driven through Pilot: runs, form validation, generation, dialogs, loading."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.widgets import Input
+
+from lstm_tui.app.main import LstmTuiApp
+from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
+from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    """Let the app run until ``predicate()`` holds (polling, no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+DONE = ("finished", "stopped", "failed")
+
+
+def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:
+    """The app without the device probe (it imports torch; tests pin device=cpu)."""
+    return LstmTuiApp(config, runs_dir=runs_dir, detect_devices=False, **kwargs)
+
+
+async def test_short_run_fills_chart_log_and_status(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        assert app.state == "finished", app.log_view.plain
+        assert len(app.chart.train) >= tiny_config.epochs
+        assert app.chart.draws >= 1
+        assert app.log_view.entries >= 2  # epochs 2 and 4
+        assert "epoch 2" in app.log_view.plain and "time traveller" in app.log_view.plain
+        assert "tok/s" in app.status_bar.text
+        assert f"{tiny_config.epochs}/{tiny_config.epochs}" in app.status_bar.text
+        assert not app.form.disabled
+        assert any(p.is_dir() for p in Path(runs_dir).iterdir())
+
+
+async def test_pause_resume_and_stop(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(epochs=2000, predict_every=0), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state == "training" and app._trainer is not None, 60, "training")
+        assert app.form.disabled
+        await pilot.press("f6")
+        assert app.state == "paused"
+        await wait_for(pilot, lambda: app._trainer.paused, 10, "the pause")
+        await pilot.press("f6")
+        assert app.state == "training"
+        await wait_for(pilot, lambda: app.chart.train, 30, "a chart point")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.state in DONE, 30, "the stop")
+        assert app.state == "stopped"
+        assert "stopped at epoch" in app.log_view.plain
+        await app.workers.wait_for_complete()
+
+
+async def test_invalid_field_is_marked_and_blocks_start(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        hidden = app.query_one("#field-hidden", Input)
+        hidden.focus()
+        hidden.value = ""
+        await pilot.pause()
+        await pilot.press(*"abc")
+        await pilot.pause()
+        assert hidden.has_class("-invalid")
+        error = app.query_one("#error-hidden")
+        assert error.display and "an integer from 1 to 8,192" in str(error.render())
+        assert "abc" in app.form.errors["hidden"]
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.state == "idle"
+        assert app._run_id == 0
+        # fix it: the mark goes and Start works
+        hidden.value = "16"
+        await pilot.pause()
+        assert not hidden.has_class("-invalid") and "hidden" not in app.form.errors
+
+
+async def test_garbage_in_every_field_never_crashes(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    garbage = "\x00\x1b[2J💥 1e999 nan -0x10 ; DROP TABLE " + "9" * 5000
+    async with app.run_test(size=(100, 30)) as pilot:
+        for name, editor in app.form.editors.items():
+            if isinstance(editor, Input):
+                editor.value = garbage
+        await pilot.pause()
+        assert app.form.errors
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.state == "idle"
+
+
+async def test_cross_field_rule_blocks_start(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.query_one("#field-bidirectional").value = True  # scratch cannot be bidirectional
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.state == "idle"
+        assert "bidirectional" in app.form.errors
+
+
+async def test_generate_during_and_after_training(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(epochs=300, predict_every=0), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        box = app.generate_box
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.chart.train, 60, "training to produce a point")
+        await pilot.press("ctrl+g")
+        app.query_one("#gen-length", Input).value = "40"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert box.error == ""
+        assert len(box.generated) == 40
+        assert app.state in ("training", "finished")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.state in DONE, 30, "the stop")
+        # after the run, and an unknown character shown in place
+        app.query_one("#gen-length", Input).value = "25"
+        app.query_one("#gen-temperature", Input).value = "0.8"
+        app.query_one("#gen-top-k", Input).value = "5"
+        app.query_one("#gen-prefix", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert len(box.generated) == 25
+        app.query_one("#gen-prefix", Input).value = "TIME Ü"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and box.error, 30, "the error")
+        assert "Ü" in box.error or "unknown" in box.error.lower()
+
+
+async def test_generate_without_model_says_so(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+g", "enter")
+        await pilot.pause()
+        assert "no model yet" in app.generate_box.error
+
+
+async def test_quit_while_training_asks_first(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(epochs=2000, predict_every=0), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state == "training", 60, "training")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmQuit)
+        assert app.is_running
+        assert app.state == "training"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, 30, "the app to exit")
+    assert app.return_code == 0
+    run = next(Path(runs_dir).iterdir())
+    assert (run / "checkpoint.pt").is_file()
+
+
+async def test_quit_when_idle_exits_at_once(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_load_saved_run_and_generate(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(epochs=2, predict_every=0), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+    app = make_app(tiny_config.replace(hidden=8), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, LoadRunScreen)
+        await pilot.press("enter")  # the newest run is highlighted
+        await wait_for(pilot, lambda: app.state in ("loaded", "idle"), 30, "loading")
+        assert app.state == "loaded", app.log_view.plain
+        assert app.form.values["hidden"] == 32  # the form shows the loaded run's config
+        await pilot.press("ctrl+g")
+        app.query_one("#gen-length", Input).value = "30"
+        await pilot.press("enter")
+        box = app.generate_box
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert len(box.generated) == 30, box.error
+
+
+async def test_load_bad_path_shows_reason(tiny_config, runs_dir, tmp_path):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        app.screen.query_one("#load-path", Input).focus()
+        await pilot.press(*str(tmp_path / "nope"), "enter")
+        await wait_for(pilot, lambda: "cannot load" in app.log_view.plain, 30, "the load error")
+        assert app.state == "idle"
+
+
+async def test_missing_corpus_reports_reason_and_stays_usable(tiny_config, runs_dir, tmp_path):
+    config = tiny_config.replace(corpus=str(tmp_path / "no-such-book.txt"))
+    app = make_app(config, runs_dir, autostart=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to fail")
+        assert app.state == "failed"
+        assert "no-such-book" in app.log_view.plain
+        assert "failed" in app.status_bar.text
+        assert not app.form.disabled
+        # still usable: fix the corpus and start again
+        app.query_one("#field-corpus", Input).value = ""
+        await pilot.pause()
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state == "training" or app.state in DONE, 60, "the second run")
+        assert app.state in ("training", "finished"), app.log_view.plain
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the stop")
+
+
+async def test_bidirectional_preset_shows_note(tiny_config, runs_dir):
+    for size in ((120, 40), (80, 24)):
+        app = make_app(tiny_config, runs_dir)
+        async with app.run_test(size=size) as pilot:
+            note = app.query_one("#bidi-note")
+            assert not note.display
+            app.form.query_one("#field-preset").value = "bidirectional"
+            await pilot.pause()
+            assert app.form.values["bidirectional"] is True and app.form.values["impl"] == "torch"
+            assert app.form.values["data_dir"] == tiny_config.data_dir  # where the data is stays
+            if size[1] >= 34:
+                assert note.display and BIDIRECTIONAL_NOTE in str(note.render())
+            else:  # short terminals show it in the generate box
+                assert BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
+
+
+async def test_small_terminal_shows_enlarge_note(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        note = app.query_one("#too-small")
+        assert note.display and "enlarge" in str(note.render())
+        assert not app.query_one("#main").display
+
+
+async def test_help_screen_lists_every_key(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keys_work_while_typing_in_an_input(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.query_one("#field-hidden", Input).focus()
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        assert app.focused is app.query_one("#gen-prefix", Input)
+        await pilot.press("ctrl+f")
+        assert app.focused is app.query_one("#field-preset")
+        await pilot.press("ctrl+l")
+        assert app.log_view.plain == ""
