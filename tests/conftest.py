@@ -64,3 +64,9 @@ def trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
         config = RunConfig.from_mapping({**TINY_RUN, "data_dir": str(shared_data_dir), **changes})
         assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_runs_spec() -> dict:
+    """What each run in ``trained_runs_root`` was trained with, by run name."""
+    return TRAINED_RUNS

@@ -26,7 +26,6 @@ from lstm_tui.core.compare import (
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
-from conftest import TRAINED_RUNS as RUNS
 
 @pytest.fixture
 def root(trained_runs_root, tmp_path):
@@ -38,10 +37,10 @@ def by_name(rows, suffix):
     return next(row for row in rows if row.name.endswith(suffix))
 
 
-def test_rows_carry_the_numbers_of_their_summaries(trained_runs_root):
+def test_rows_carry_the_numbers_of_their_summaries(trained_runs_root, trained_runs_spec):
     rows = run_rows(trained_runs_root)
     assert [row.name for row in rows] == [info.name for info in list_runs(trained_runs_root)]
-    for suffix, changes in RUNS.items():
+    for suffix, changes in trained_runs_spec.items():
         row = by_name(rows, suffix)
         summary = RunDir(row.path).read_summary()
         assert (row.preset, row.impl, row.cell, row.hidden, row.layers) == (changes["preset"], changes["impl"], "lstm", changes["hidden"], 1)
