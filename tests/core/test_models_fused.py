@@ -55,6 +55,26 @@ def test_gradcheck_of_the_sequence_function():
     assert torch.autograd.gradcheck(LSTMSequence.apply, args)
 
 
+def test_gradcheck_of_the_sequence_function_with_a_row_table():
+    """Layer 0's form: ``xw`` is the (vocab, 4H) table ``W_x + b`` and ``index`` picks its rows."""
+    torch.manual_seed(0)
+    steps, batch, hidden, vocab = 3, 2, 3, 4
+    index = torch.tensor([[0, 2], [2, 2], [3, 0]])  # a repeated row and an unused one (1)
+    args = (
+        torch.randn(vocab, 4 * hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(hidden, 4 * hidden, dtype=torch.float64, requires_grad=True),
+        index,
+    )
+    assert torch.autograd.gradcheck(LSTMSequence.apply, args)
+    rows = args[0][index]  # the same numbers as the per-step form
+    out_table = LSTMSequence.apply(*args)
+    out_steps = LSTMSequence.apply(rows, *args[1:4])
+    for a, b in zip(out_table, out_steps):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("layers", [1, 2])
 def test_fused_and_plain_train_the_same(layers):
     def train(fused):
