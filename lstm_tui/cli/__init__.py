@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="serve the app in a web browser (needs the 'serve' extra: textual-serve)",
+        help="serve the app in a web browser (textual-serve); bind to localhost and use an SSH tunnel",
         description="Serve the app over HTTP with textual-serve; config flags are passed to each session.",
         allow_abbrev=False,
     )

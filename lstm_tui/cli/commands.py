@@ -159,12 +159,52 @@ def _ppl_text(summary: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- serve
-def cmd_serve(ns: argparse.Namespace) -> int:
-    build_config(ns)  # bad flags fail here, not in every browser session
+SERVE_INSTALL_HINT = "serve needs textual-serve: pip install textual-serve (or pip install 'lstm-tui[serve]')"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (localhost, 127.x.x.x, ::1)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name in ("localhost", "localhost.localdomain", "ip6-localhost") or name.endswith(".localhost"):
+        return True
     try:
-        from textual_serve.server import Server
-    except ImportError:
-        raise CliError("serve needs textual-serve: pip install 'lstm-tui[serve]'") from None
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_warning(host: str, port: int) -> str:
+    """What to tell the user when the server listens beyond this machine."""
+    return (
+        f"warning: serving on {host}:{port}, which is not only this machine: anyone who can reach this port can "
+        "use the app (start and stop runs, read and write files in the runs and data folders). "
+        f"The safe way to use it from another computer is an SSH tunnel to the default localhost binding: "
+        f"run 'lstm-tui serve --port {port}' here and 'ssh -L {port}:localhost:{port} THIS_HOST' there, "
+        f"then open http://localhost:{port}/"
+    )
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail with a sentence (not a traceback from inside aiohttp) when ``host:port`` cannot be listened on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(f"--host: cannot use {host!r}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)") from None
+
+
+def app_command(ns: argparse.Namespace) -> list[str]:
+    """The command each browser session runs: this Python, the app, the same settings."""
     args = [sys.executable, "-m", "lstm_tui"]
     if getattr(ns, "preset", None):
         args += ["--preset", ns.preset]
@@ -173,6 +213,8 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     if ns.runs_dir:
         args += ["--runs-dir", os.path.abspath(ns.runs_dir)]
     for name, value in flag_values(ns).items():
+        if name in ("preset", "config"):
+            continue
         flag = flag_name(name)
         if isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
@@ -181,5 +223,41 @@ def cmd_serve(ns: argparse.Namespace) -> int:
                 args += [flag, item]
         else:
             args += [flag, str(value)]
-    Server(shlex.join(args), host=ns.host, port=ns.port, title="lstm-tui").serve()
+    return args
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    build_config(ns)  # bad flags fail here, not in every browser session
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise CliError(SERVE_INSTALL_HINT) from None
+    import asyncio
+
+    host, port = ns.host, ns.port
+    if not is_loopback(host):
+        print(serve_warning(host, port), file=sys.stderr, flush=True)
+    check_address(host, port)
+
+    class _Server(Server):
+        async def handle_index(self, request):  # type: ignore[override]
+            # textual-serve writes the websocket address into the page from the address it listens
+            # on, which a browser cannot use for 0.0.0.0 (or through a tunnel to another port):
+            # answer with the address the browser used instead.
+            self.public_url = f"{request.scheme}://{request.host}"
+            return await super().handle_index(request)
+
+    server = _Server(shlex.join(app_command(ns)), host=host, port=port, title="lstm-tui")
+    # textual-serve asks for the current event loop, which Python 3.12+ warns about (3.14 fails)
+    # when there is none yet: give it one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        server.serve()
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    finally:
+        asyncio.set_event_loop(None)
+        if not loop.is_closed():
+            loop.close()
     return EXIT_OK
