@@ -165,34 +165,6 @@ def test_sigterm_stops_with_a_checkpoint_then_resume_finishes(shared_data_dir, t
     assert [m["epoch"] for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3, 4]
 
 
-def test_ctrl_c_in_a_real_process_stops_and_resume_continues(shared_data_dir, tmp_path, capsys):
-    runs_dir = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "lstm_tui", "train", *tiny(shared_data_dir), "--json", "--runs-dir", str(runs_dir)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if json.loads(line)["event"] == "progress":  # mid-epoch 1
-                proc.send_signal(signal.SIGINT)
-                break
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    events = json_lines("".join(lines) + out)
-    assert events[-1]["event"] == "finished" and events[-1]["stopped"] is True
-    assert "Traceback" not in err and "stopping" in err
-    run = only_run(runs_dir)
-    assert (run / "checkpoint.pt").is_file() and str(run) in err
-
-    assert main(["train", "--resume", str(run), "--json"]) == 0
-    events = json_lines(capsys.readouterr().out)
-    assert events[-1]["event"] == "finished" and events[-1]["epoch"] == 3 and not events[-1]["stopped"]
-    assert [e["epoch"] for e in events if e["event"] == "epoch"][-1] == 3
-
-
 def test_a_second_signal_exits_at_once(monkeypatch, capsys):
     class FakeTrainer:
         stops = 0

@@ -7,8 +7,11 @@ order), and for a mid-epoch stop the carried hidden state and the partial loss s
 
 from __future__ import annotations
 
+import json
+
 import torch
 
+from ..atomic import atomic_write_bytes
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
 from ..events import Checkpointed, Status
 from ..runs import RunError
@@ -23,14 +26,23 @@ def params_finite(model) -> bool:
 class PersistMixin:
     """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
 
-    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None) -> None:
-        if self.run_dir is None or self._last_saved == (self.epoch, self.batch):
+    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None, in_epoch=False, requested=False) -> None:
+        """Write the checkpoint at (epoch, batch). ``in_epoch``: called inside an epoch (its
+        minibatch order is rebuilt from the RNG state at its start); ``requested``: asked for
+        with ``checkpoint_now()``, so always answer with an event."""
+        if self.run_dir is None:
+            if requested:
+                self._emit(Status("this run has no run folder: there is nowhere to save a checkpoint"))
+            return
+        if self._last_saved == (self.epoch, self.batch):
+            if requested:
+                self._emit(Checkpointed(epoch=self.epoch, path=str(self.run_dir.checkpoint_path)))
             return
         if not params_finite(model):  # never write NaN weights over the last good checkpoint
             raise NonFinite(float("nan"), self.epoch + (1 if self.batch else 0), "weights")
         mid_epoch = self.batch > 0
         rng = {"torch": torch.get_rng_state(),
-               "python_epoch": self._epoch_rng_state if mid_epoch else self._rng.getstate()}
+               "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate()}
         if self.device is not None and self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
         payload = {
@@ -78,6 +90,31 @@ class PersistMixin:
             self._rng.setstate(rng["python_epoch"])
         self._elapsed_base = checkpoint.elapsed_s
         self._last_saved = (checkpoint.epoch, checkpoint.batch)
+
+    def _trim_run_files(self, epoch: int) -> None:
+        """Drop metrics/sample lines of epochs after ``epoch`` (the resumed checkpoint's): an
+        interruption between an epoch's metrics line and its checkpoint left them, and they are
+        trained again, so each epoch stays listed once. Torn lines are dropped too."""
+        for path in (self.run_dir.metrics_path, self.run_dir.samples_path):
+            try:
+                lines = path.read_bytes().split(b"\n")
+            except FileNotFoundError:
+                continue
+            keep, changed = [], False
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    changed = True
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] > epoch:
+                    changed = True
+                    continue
+                keep.append(line)
+            if changed:
+                atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
 
     def _write_summary(self, status: str, fields: dict, **extra) -> None:
         if self.run_dir is None:

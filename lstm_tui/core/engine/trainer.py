@@ -142,6 +142,14 @@ class Trainer(PersistMixin):
     def stop(self) -> None:
         self._control.stop()
 
+    def checkpoint_now(self) -> None:
+        """Ask for a checkpoint at the next batch boundary (also while paused); thread-safe.
+
+        The training thread writes it (mid-epoch checkpoints resume exactly) and emits
+        :class:`Checkpointed`; a run without a run folder emits a :class:`Status` saying so.
+        """
+        self._control.request_checkpoint()
+
     @property
     def paused(self) -> bool:
         return self._control.pause_requested and not self._control.stopping
@@ -269,6 +277,8 @@ class Trainer(PersistMixin):
         if checkpoint is not None:
             where = f"epoch {checkpoint.epoch}" + (f", batch {checkpoint.batch}" if checkpoint.batch else "")
             self._emit(Status(f"resumed from the checkpoint at {where}"))
+            if self.run_dir is not None:  # epochs logged after that checkpoint are trained again
+                self._persist("metrics", self._trim_run_files, checkpoint.epoch)
         if not cfg.can_generate:
             self._emit(Status("a bidirectional model cannot generate text: no samples"))
 
@@ -301,20 +311,23 @@ class Trainer(PersistMixin):
                     self._samples(model, number, cfg.prefix)
                 if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
                     self._save_checkpoint(model, optimizer)
+                if self._control.take_checkpoint_request():
+                    self._save_checkpoint(model, optimizer, requested=True)
                 if self._control.stopping:
                     stopped = True
                     break
 
         # ---- the end (finished or stopped): checkpoint, d2l's final predictions, summary
-        if partial is not None and partial["batch"] > 0:
-            self._save_checkpoint(model, optimizer, carry=partial["carry"],
+        if partial is not None:  # stopped inside an epoch (maybe before its first batch)
+            self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
                                   accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
+        else:
+            self._save_checkpoint(model, optimizer)
+        if partial is not None and partial["batch"] > 0:
             last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
                     "tokens_per_s": partial["tokens_per_s"],
                     "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
                                        if val is not None else None)}
-        else:
-            self._save_checkpoint(model, optimizer)
         self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
         finished = Finished(
             epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
@@ -345,11 +358,21 @@ class Trainer(PersistMixin):
         tokens_before, done = tokens, skip
         start = last_report = time.perf_counter()
         paused = 0.0
+
+        def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
+            total = loss_sum.item()
+            check_loss(total, tokens, number)
+            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True,
+                                  carry=None if state is None or fresh_state else tuple(s.detach().cpu() for s in state),
+                                  accum={"loss_sum": total, "tokens": tokens})
+
         for index, (X, Y) in enumerate(iterator):
             if index < skip:
                 continue
             if control.pause_requested:
-                paused += self._wait_paused(number, done)
+                paused += self._wait_paused(number, done, save_now)
+            if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
+                save_now()
             if control.stopping:
                 wall = max(time.perf_counter() - start - paused, 1e-9)
                 total = loss_sum.item()
@@ -392,9 +415,9 @@ class Trainer(PersistMixin):
     def _amp(self, device) -> bool:
         return bool(self.config.amp and device is not None and device.type == "cuda")
 
-    def _wait_paused(self, number: int, done: int) -> float:
+    def _wait_paused(self, number: int, done: int, save_now=None) -> float:
         self._emit(Status(f"paused at epoch {number}, batch {done}"))
-        waited = self._control.wait_while_paused()
+        waited = self._control.wait_while_paused(save_now)
         self._paused_total += waited
         if not self._control.stopping:
             self._emit(Status("resumed"))
