@@ -16,15 +16,23 @@ __all__ = ["run_app"]
 
 
 def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
-            runs_dir: "str | os.PathLike | None" = None) -> int:
+            runs_dir: "str | os.PathLike | None" = None, headless: bool = False) -> int:
     """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once.
 
-    Returns the process exit code (0 when the user quit normally).
+    Returns the process exit code (0 when the user quit normally). When a run was stopped on the
+    way out (quit, SIGTERM, SIGHUP), where its checkpoint is and how to continue it go to stderr.
     """
+    import sys
+
     from .main import LstmTuiApp
 
     app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir)
-    result = app.run()
+    result = app.run(headless=headless)
+    if app.exit_note:
+        try:
+            print(app.exit_note, file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # the terminal is gone (SSH dropped)
+            pass
     code = app.return_code
     if code is None:
         code = result if isinstance(result, int) else 0

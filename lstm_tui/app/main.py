@@ -1,6 +1,7 @@
 """LstmTuiApp: set up a run, start it, watch it learn and talk to the model, from the keyboard.
 
-Threads: training runs in a thread worker (group "train") that calls ``Trainer.run()``;
+Threads: training runs in a thread worker (group "train", in :mod:`.training` with save now,
+resume and stop-on-signal) that calls ``Trainer.run()``;
 generation in another (group "generate"). Workers never touch widgets: they post the small
 messages in :mod:`lstm_tui.app.messages`, which the app handles on its own thread. torch is
 imported only inside workers, so the first screen comes up fast.
@@ -8,7 +9,6 @@ imported only inside workers, so the first screen comes up fast.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -24,29 +24,31 @@ from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
-from lstm_tui.core import events as ev
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
-from .messages import DevicesFound, EngineEvent, GenerateChunk, GenerateDone, LoadFailed, RunLoaded
+from .messages import DevicesFound, GenerateChunk, GenerateDone, LoadFailed, RunLoaded
 from .screens import ConfirmQuit, HelpScreen, LoadRunScreen
+from .screens.runs import RUNS_SCREEN, book_running, open_runs_screen
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
+from .training import PROGRESS_INTERVAL_S, TrainingMixin  # noqa: F401 - the train worker, save, resume, signals
 from .widgets.generate_box import GenerateRequest
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-PROGRESS_INTERVAL_S = 0.1  # at most ~10 BatchProgress messages a second
 RUNNING = ("loading", "training", "paused", "stopping")
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(App[int]):
+class LstmTuiApp(TrainingMixin, App[int]):
     """The lstm-tui app."""
 
     TITLE = "lstm-tui"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
 
+    # Footer order: what a person needs first comes first (the footer cuts the rest at 80 columns).
     BINDINGS = [
+        Binding("f1", "help", "Help", id="help", priority=True, tooltip="Every key and what each panel does"),
         Binding("ctrl+r", "start", "Start", id="start.alt", priority=True, show=False),
         Binding("f5", "start", "Start", id="start", priority=True,
                 tooltip="Start a run with the settings in the form"),
@@ -56,7 +58,14 @@ class LstmTuiApp(App[int]):
         Binding("ctrl+x", "stop", "Stop", id="stop.alt", priority=True, show=False),
         Binding("f7", "stop", "Stop", id="stop", priority=True,
                 tooltip="Stop the run; it saves a checkpoint (ctrl+x cuts text when no run goes)"),
-        Binding("ctrl+s", "save", "Save", id="save", priority=True, tooltip="Where the run is saved"),
+        Binding("f8", "resume", "Resume", id="resume", priority=True,
+                tooltip="Continue a stopped or interrupted run from its checkpoint (this run, or pick one)"),
+        Binding("f2", "runs", "Runs", id="runs", priority=True,
+                tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
+        Binding("f3", "gates", "Gates", id="gates", priority=True,
+                tooltip="Gate inspector: the input, forget and output gates per character of a text"),
+        Binding("ctrl+s", "save", "Save", id="save", priority=True,
+                tooltip="Save a checkpoint now (while a run trains), or say where the run is saved"),
         Binding("ctrl+o", "load", "Load", id="load", priority=True, tooltip="Load a saved run to talk to it"),
         Binding("ctrl+g", "focus_generate", "Generate", id="focus_generate", priority=True, show=False,
                 tooltip="Go to the generate box"),
@@ -64,7 +73,6 @@ class LstmTuiApp(App[int]):
                 tooltip="Go to the run setup form"),
         Binding("ctrl+l", "clear_log", "Clear log", id="clear_log", priority=True, show=False,
                 tooltip="Clear the prediction log"),
-        Binding("f1", "help", "Help", id="help", priority=True, tooltip="Every key and what each panel does"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True,
                 tooltip="Quit (asks first while a run trains)"),
     ]
@@ -113,7 +121,7 @@ class LstmTuiApp(App[int]):
                 yield gen
         yield Static("", id="too-small")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def form(self) -> ConfigForm:
@@ -136,6 +144,7 @@ class LstmTuiApp(App[int]):
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
+        self._install_signal_handlers()
         self.log_view.info(WELCOME)
         self.status_bar.update_status(device=self.initial_config.device)
         self._update_bidi_note()
@@ -146,6 +155,9 @@ class LstmTuiApp(App[int]):
             self.call_after_refresh(self.action_start)
         else:
             self.call_after_refresh(self._focus_first_field)
+
+    def on_unmount(self) -> None:
+        self._remove_signal_handlers()
 
     def _focus_first_field(self) -> None:
         try:
@@ -186,9 +198,14 @@ class LstmTuiApp(App[int]):
         if bidi and not box.busy:
             box.show_note(BIDIRECTIONAL_NOTE)
 
+    @property
+    def _main_actions(self) -> set[str]:
+        return {binding.action for binding in self.BINDINGS}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # While a dialog or the help is open, its own keys win (F1 still closes the help).
-        if isinstance(self.screen, ModalScreen) and action not in ("help",):
+        # While a dialog or the help is open, its own keys win over the main screen's bindings
+        # (F1 still closes the help); Textual's own actions such as focus_next (Tab) still work.
+        if isinstance(self.screen, ModalScreen) and action in self._main_actions and action != "help":
             return False
         if action == "stop" and not self.run_active:
             return False  # so ctrl+x still cuts text in an input when no run goes
@@ -244,6 +261,10 @@ class LstmTuiApp(App[int]):
         if self.run_active:
             self.notify("A run is already going: F7 stops it.", severity="warning")
             return
+        if book_running(self):
+            self.notify("The book's experiments are training: F2 shows them (b there stops them).",
+                        severity="warning")
+            return
         try:
             config = self.form.build_config()
         except ConfigError as exc:
@@ -260,7 +281,7 @@ class LstmTuiApp(App[int]):
         if editor is not None:
             editor.focus()
 
-    def _begin_run(self, config: RunConfig) -> None:
+    def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None) -> None:
         self._run_id += 1
         self._trainer = None
         self._loaded = None
@@ -275,12 +296,14 @@ class LstmTuiApp(App[int]):
                                       message="preparing")
         self.status_bar.set_progress(0, None)
         self._set_state("loading")
-        self.log_view.add(f"▶ start: {config.preset} · {config.impl} {config.cell} · {config.layers}x{config.hidden}"
+        if resume:
+            self.form.set_config(config)
+        self.log_view.add(f"▶ {'resume' if resume else 'start'}: {config.preset} · {config.impl} {config.cell} · {config.layers}x{config.hidden}"
                           f"{' bidirectional' if config.bidirectional else ''} · {config.optimizer} lr {config.lr:g}"
                           f" · {config.epochs} epochs", "bold")
         if config.bidirectional:
             self.log_view.warn(BIDIRECTIONAL_NOTE)
-        self._train(config, self._run_id)
+        self._train(config, self._run_id, resume, changes)
 
     def action_pause(self) -> None:
         trainer = self._trainer
@@ -308,32 +331,18 @@ class LstmTuiApp(App[int]):
             self._set_state("stopping", message="stopping at the next batch…")
             self.log_view.info("stopping (a checkpoint is saved)…")
 
-    def action_save(self) -> None:
-        trainer = self._trainer
-        if trainer is None or self.run_path is None:
-            if self._loaded is not None:
-                self.notify(f"This run is saved in {self._loaded[3]}.", markup=False)
-            else:
-                self.notify("Nothing to save yet: start a run (F5).", severity="warning")
-            return
-        request = getattr(trainer, "request_checkpoint", None) or getattr(trainer, "checkpoint_now", None)
-        if self.run_active and callable(request):
-            request()
-            self.notify(f"A checkpoint will be written at the next batch to {self.run_path}.", markup=False)
-        elif self.run_active:
-            self.notify(f"The run saves itself to {self.run_path} every {self.run_config.checkpoint_every} epochs "
-                        "and when it stops (F7).", markup=False)
-        else:
-            self.notify(f"The run is saved in {self.run_path}.", markup=False)
-
     def action_load(self) -> None:
         if self.run_active:
             self.notify("Stop the run (F7) before loading another.", severity="warning")
             return
-        self.push_screen(LoadRunScreen(self.runs_dir), self._load_chosen)
+        screen = LoadRunScreen(self.runs_dir)
+        self.push_screen(screen, lambda path: self._load_chosen(path, screen.mode))
 
-    def _load_chosen(self, path: str | None) -> None:
+    def _load_chosen(self, path: str | None, mode: str = "load") -> None:
         if not path:
+            return
+        if mode == "resume":
+            self.resume_run(path)
             return
         self._set_state("loading", message=f"loading {Path(path).name}…")
         self.log_view.info(f"loading {path}…")
@@ -351,6 +360,14 @@ class LstmTuiApp(App[int]):
     def action_clear_log(self) -> None:
         self.log_view.clear()
 
+    def action_gates(self) -> None:
+        from .screens.gates import GateScreen
+
+        self.push_screen(GateScreen())
+
+    def action_runs(self) -> None:
+        open_runs_screen(self)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
@@ -358,7 +375,7 @@ class LstmTuiApp(App[int]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        if self.run_active:
+        if self.run_active or book_running(self):
             self.push_screen(ConfirmQuit(), self._quit_answer)
         else:
             self.exit(0)
@@ -367,133 +384,13 @@ class LstmTuiApp(App[int]):
         if not confirmed:
             return
         self._quit_after_stop = True
-        self._request_stop()
+        if book_running(self):
+            # The book's trainer checkpoints when it stops; leave once its worker has returned.
+            self.get_screen(RUNS_SCREEN).stop_book()
+            self.set_interval(0.2, lambda: None if book_running(self) or self.run_active else self.exit(0))
+        if self.run_active:
+            self._request_stop()
         self.set_timer(30, lambda: self.exit(0))  # never hang on a stuck run
-
-    # ------------------------------------------------------------------ training worker
-    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, config: RunConfig, run_id: int) -> None:
-        last_progress = 0.0
-
-        def on_event(event: Any) -> None:
-            nonlocal last_progress
-            if isinstance(event, (ev.Finished, ev.Failed)):
-                return  # the result of run() is posted once, below
-            if isinstance(event, (ev.BatchProgress, ev.DownloadProgress)):
-                now = time.monotonic()
-                if now - last_progress < PROGRESS_INTERVAL_S:
-                    return
-                last_progress = now
-            self.post_message(EngineEvent(event, run_id))
-
-        try:
-            from lstm_tui.core.engine import Trainer
-            from lstm_tui.core.runs import RunDir, RunError
-
-            try:
-                run_dir = RunDir.create(self.runs_dir, config).path
-                self.post_message(EngineEvent(ev.Status(f"run folder: {run_dir}"), run_id))
-            except RunError as exc:
-                run_dir = None
-                self.post_message(EngineEvent(ev.Status(f"not saving this run: {exc}"), run_id))
-            trainer = Trainer(config, on_event=on_event, run_dir=run_dir)
-            self.call_from_thread(self._trainer_ready, trainer, run_id, str(run_dir) if run_dir else None)
-            if self._stop_requested:
-                trainer.stop()
-            result = trainer.run()
-        except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
-            result = ev.Failed(reason=f"{type(exc).__name__}: {exc}",
-                               hint="this is a bug in lstm-tui; the app is still usable")
-        self.post_message(EngineEvent(result, run_id))
-
-    def _trainer_ready(self, trainer: Any, run_id: int, run_path: str | None) -> None:
-        if run_id == self._run_id:
-            self._trainer = trainer
-            self.run_path = run_path
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if message.run_id != self._run_id:
-            return
-        event = message.event
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        if handler is not None:
-            handler(event)
-
-    def _on_Status(self, event: ev.Status) -> None:
-        self.log_view.info(event.message)
-        self.status_bar.update_status(message=event.message[:60])
-
-    def _on_DownloadProgress(self, event: ev.DownloadProgress) -> None:
-        done = event.done_bytes / 1000
-        total = f"/{event.total_bytes / 1000:.0f}" if event.total_bytes else ""
-        self.status_bar.update_status(message=f"downloading corpus {done:.0f}{total} kB")
-        self.status_bar.set_progress(event.done_bytes, event.total_bytes)
-
-    def _on_Started(self, event: ev.Started) -> None:
-        self._start_epoch = event.start_epoch
-        self._set_state("training", message="", device=event.device, epochs=event.epochs, epoch=event.start_epoch)
-        self.status_bar.set_progress(event.start_epoch, event.epochs)
-        self.log_view.info(f"training on {event.device}: {event.parameters:,} parameters, vocabulary {event.vocab_size},"
-                           f" {event.corpus_tokens:,} tokens, {event.batches_per_epoch} batches per epoch")
-
-    def _eta(self, done_epochs: float, epochs: int, elapsed: float) -> float | None:
-        run = done_epochs - self._start_epoch
-        if run <= 0 or elapsed <= 0:
-            return None
-        return elapsed / run * max(epochs - done_epochs, 0)
-
-    def _on_BatchProgress(self, event: ev.BatchProgress) -> None:
-        if self.state not in ("training", "stopping"):
-            if self.state != "paused":
-                return
-        epochs = self.status_bar.status.epochs or 1
-        done = (event.epoch - 1) + event.batch / max(event.batches, 1)
-        self.chart.add(done, event.perplexity)
-        self.status_bar.update_status(epoch=event.epoch - 1, perplexity=event.perplexity,
-                                      tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s,
-                                      eta_s=self._eta(done, epochs, event.elapsed_s))
-        self.status_bar.set_progress(done, epochs)
-
-    def _on_EpochEnd(self, event: ev.EpochEnd) -> None:
-        self._last_ppl, self._last_val = event.perplexity, event.val_perplexity
-        self.chart.add(event.epoch, event.perplexity, event.val_perplexity)
-        self.status_bar.update_status(epoch=event.epoch, epochs=event.epochs, perplexity=event.perplexity,
-                                      val_perplexity=event.val_perplexity, tokens_per_s=event.tokens_per_s,
-                                      elapsed_s=event.elapsed_s,
-                                      eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s))
-        self.status_bar.set_progress(event.epoch, event.epochs)
-
-    def _on_Sample(self, event: ev.Sample) -> None:
-        self.log_view.sample(event.epoch, self._last_ppl, self._last_val, event.prefix, event.text)
-
-    def _on_Checkpointed(self, event: ev.Checkpointed) -> None:
-        self.log_view.info(f"checkpoint (epoch {event.epoch}): {event.path}")
-
-    def _on_Finished(self, event: ev.Finished) -> None:
-        state = "stopped" if event.stopped else "finished"
-        self._set_state(state, message="", perplexity=event.perplexity, val_perplexity=event.val_perplexity,
-                        tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s, eta_s=None, epoch=event.epoch)
-        if not event.stopped:
-            self.status_bar.set_progress(event.epoch, self.status_bar.status.epochs or event.epoch)
-        text = (f"■ {state} at epoch {event.epoch}: perplexity {event.perplexity:.2f}"
-                + (f", val {event.val_perplexity:.2f}" if event.val_perplexity is not None else "")
-                + f", {event.tokens_per_s:,.0f} tokens/s on {event.device}")
-        self.log_view.good(text)
-        if self.run_path:
-            self.log_view.info(f"saved in {self.run_path}")
-        if self._quit_after_stop:
-            self.exit(0)
-
-    def _on_Failed(self, event: ev.Failed) -> None:
-        reason = event.reason + (f" — {event.hint}" if event.hint else "")
-        self._set_state("failed", message=event.reason[:80], eta_s=None)
-        self.status_bar.set_progress(0, 1)
-        self.log_view.error(f"✗ run failed: {event.reason}")
-        if event.hint:
-            self.log_view.warn(f"  fix: {event.hint}")
-        self.notify(reason, title="Run failed", severity="error", timeout=8, markup=False)
-        if self._quit_after_stop:
-            self.exit(0)
 
     # ------------------------------------------------------------------ loading a run
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)

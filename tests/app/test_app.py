@@ -172,6 +172,10 @@ async def test_quit_while_training_asks_first(tiny_config, runs_dir):
     assert app.return_code == 0
     run = next(Path(runs_dir).iterdir())
     assert (run / "checkpoint.pt").is_file()
+    from lstm_tui.core.checkpoint import load_model
+
+    _, vocab, config, _ = load_model(run / "checkpoint.pt")  # a usable model, not just a file
+    assert config.epochs == 2000 and len(vocab) > 20
 
 
 async def test_quit_when_idle_exits_at_once(tiny_config, runs_dir):

@@ -56,6 +56,17 @@ def tick_label(value: float) -> str:
     return f"{value:.3g}"
 
 
+def log_y_axis(plt, values: list[float]) -> None:
+    """Set plotext's y axis for perplexities plotted as ``log10(value)``: limits with a little
+    padding and readable tick labels in perplexity units. ``values`` must be positive."""
+    lo, hi = min(values), max(values)
+    ticks = log_ticks(lo, hi)
+    plt.yticks([math.log10(t) for t in ticks], [tick_label(t) for t in ticks])
+    ylo, yhi = math.log10(lo), math.log10(hi)
+    pad = max((yhi - ylo) * 0.05, 0.01)
+    plt.ylim(ylo - pad, yhi + pad)
+
+
 class PerplexityChart(PlotextPlot):
     """x: epoch, y: perplexity (log scale); train and validation lines."""
 
@@ -110,12 +121,7 @@ class PerplexityChart(PlotextPlot):
             plt.yticks([0, 1], ["1", "10"])
             self.refresh()
             return
-        lo, hi = min(values), max(values)
-        ticks = log_ticks(lo, hi)
-        plt.yticks([math.log10(t) for t in ticks], [tick_label(t) for t in ticks])
-        ylo, yhi = math.log10(lo), math.log10(hi)
-        pad = max((yhi - ylo) * 0.05, 0.01)
-        plt.ylim(ylo - pad, yhi + pad)
+        log_y_axis(plt, values)
         if self.train:
             xs, ys = zip(*self.train)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="train", marker="braille", color="cyan")
