@@ -91,22 +91,24 @@ def markdown(results: list[dict], info: dict, args) -> str:
         "",
         f"Machine: {machine_line(info)}.",
         "",
-        "| preset | epochs | final ppl (book) | wall time | tokens/s (median) | after \"time traveller\" | after \"traveller\" |",
-        "|---|---:|---|---:|---:|---|---|",
+        "| preset | epochs | final ppl (book) | generation ppl | wall time | tokens/s (median) | after \"time traveller\" | after \"traveller\" |",
+        "|---|---:|---|---:|---:|---:|---|---|",
     ]
     for r in results:
         if "failed" in r:
-            lines.append(f"| {r['preset']} | {r['epochs_done']} | failed: {r['failed']} | | | | |")
+            lines.append(f"| {r['preset']} | {r['epochs_done']} | failed: {r['failed']} | | | | | |")
             continue
         preds = r["predictions"]
         if preds is None:
             first = second = "(bidirectional: cannot generate)"
         else:
             first, second = (f"`{preds.get(p) or ''}`" for p in PREFIXES)
+        gen = r.get("generation_perplexity")
         lines.append(f"| {r['preset']} | {r['epochs']} | {r['final_perplexity']:.2f} ({r['book_perplexity']}) "
-                     f"| {r['wall_s']:.0f}s | {fmt_rate(r['tokens_per_s_median'])} | {first} | {second} |")
+                     f"| {'n/a' if gen is None else f'{gen:.2f}'} | {r['wall_s']:.0f}s | {fmt_rate(r['tokens_per_s_median'])} | {first} | {second} |")
     lines += ["", "Final ppl: the engine's training perplexity of the last epoch (the book prints the same "
-              "number, in brackets). Wall time includes the final predictions.", ""]
+              "number, in brackets). Generation ppl: the same text scored one character at a time, as the model "
+              "writes, never seeing what comes next. Wall time includes the final predictions.", ""]
     return "\n".join(lines)
 
 

@@ -1,10 +1,10 @@
 """Pictures of lstm-tui on a real short run, saved as SVG in screenshots/.
 
-    python scripts/screenshots.py [--data-dir DIR] [--epochs 30]
+    python scripts/screenshots.py [--data-dir DIR] [--epochs 200]
 
-Runs the app headless (``App.run_test``) on the concise preset (hidden 64, 10,000 characters),
-and saves: mid-training with chart and samples, the generate box answering, the help screen
-(120x40), and mid-training at 80x24.
+Runs the app headless (``App.run_test``) on real runs of the book's presets (a scratch run at
+80x24, then a concise run at 120x40) and saves: mid-training with chart and samples, the
+generate box answering, the gate inspector, the help screen, and the two runs compared.
 """
 
 from __future__ import annotations
@@ -30,21 +30,39 @@ async def until(pilot, predicate, timeout: float) -> None:
         await pilot.pause(0.1)
 
 
-async def shoot(size: tuple[int, int], config, out: Path, runs_dir: Path, full: bool) -> None:
+async def save(app, pilot, out: Path, name: str) -> None:
+    await pilot.pause(0.6)  # let the chart timer and workers redraw
+    app.save_screenshot(str(out / name))
+    print("saved", out / name)
+
+
+async def train_until(app, pilot, config, epoch: int) -> None:
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    await pilot.press("f5")
+    await until(pilot, lambda: app.status_bar.status.epoch >= epoch and app.log_view.entries >= 2, 900)
+
+
+async def stop(app, pilot) -> None:
+    await pilot.press("f7")
+    await until(pilot, lambda: app.state in ("stopped", "finished", "failed"), 120)
+
+
+async def small_terminal(config, out: Path, runs_dir: Path) -> None:
+    """80x24, mid-training: everything must still be there."""
     app = LstmTuiApp(config, runs_dir=runs_dir)
-    tag = f"{size[0]}x{size[1]}"
-    async with app.run_test(size=size) as pilot:
-        for widget in app.query(Input):
-            widget.cursor_blink = False
-        await pilot.press("f5")
-        await until(pilot, lambda: app.status_bar.status.epoch >= config.epochs // 2 and app.log_view.entries >= 2, 600)
-        await pilot.pause(0.6)  # let the chart timer redraw
-        app.save_screenshot(str(out / f"training-{tag}.svg"))
-        print("saved", out / f"training-{tag}.svg")
-        if not full:
-            await pilot.press("f7")
-            await until(pilot, lambda: app.state in ("stopped", "finished", "failed"), 120)
-            return
+    async with app.run_test(size=(80, 24)) as pilot:
+        await train_until(app, pilot, config, config.epochs // 2)
+        await save(app, pilot, out, "training-80x24.svg")
+        await stop(app, pilot)
+
+
+async def tour(config, out: Path, runs_dir: Path) -> None:
+    """120x40: training, the generate box, the gate inspector, help, runs and a comparison."""
+    app = LstmTuiApp(config, runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await train_until(app, pilot, config, config.epochs * 3 // 5)
+        await save(app, pilot, out, "training-120x40.svg")
         await pilot.press("ctrl+g")
         app.query_one("#gen-length", Input).value = "120"
         app.query_one("#gen-temperature", Input).value = "0.7"
@@ -52,33 +70,37 @@ async def shoot(size: tuple[int, int], config, out: Path, runs_dir: Path, full: 
         await pilot.press("enter")
         box = app.generate_box
         await until(pilot, lambda: not box.busy and (box.generated or box.error), 60)
-        await pilot.pause(0.6)
-        app.save_screenshot(str(out / f"generate-{tag}.svg"))
-        print("saved", out / f"generate-{tag}.svg")
-        await pilot.press("f1")
-        await pilot.pause(0.3)
-        app.save_screenshot(str(out / f"help-{tag}.svg"))
-        print("saved", out / f"help-{tag}.svg")
+        await save(app, pilot, out, "generate-120x40.svg")
+        await until(pilot, lambda: app.state in ("finished", "failed"), 900)
+        await pilot.press("f3")
+        await until(pilot, lambda: getattr(app.screen, "strip", None) is not None and app.screen.strip.trace, 60)
+        await save(app, pilot, out, "gates-120x40.svg")
         await pilot.press("escape")
-        await pilot.press("f7")
-        await until(pilot, lambda: app.state in ("stopped", "finished", "failed"), 120)
+        await pilot.press("f1")
+        await save(app, pilot, out, "help-120x40.svg")
+        await pilot.press("escape")
+        await pilot.press("f2")
+        await pilot.pause(0.5)
+        for _ in range(2):
+            await pilot.press("space")
+        await pilot.press("c")
+        await save(app, pilot, out, "compare-120x40.svg")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import tempfile
 
-    config = PRESETS["concise"].config.replace(data_dir=args.data_dir, hidden=64, epochs=args.epochs,
-                                              max_tokens=10_000, predict_every=5, device="cpu", seed=0)
+    common = dict(data_dir=args.data_dir, device="cpu", seed=0, predict_every=args.epochs // 10)
     with tempfile.TemporaryDirectory() as runs:
-        asyncio.run(shoot((120, 40), config, out, Path(runs), full=True))
-        asyncio.run(shoot((80, 24), config, out, Path(runs), full=False))
+        asyncio.run(small_terminal(PRESETS["scratch"].config.replace(**common, epochs=args.epochs // 2), out, Path(runs)))
+        asyncio.run(tour(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
     return 0
 
 

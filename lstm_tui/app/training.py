@@ -235,12 +235,15 @@ class TrainingMixin:
                                       elapsed_s=event.elapsed_s,
                                       eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s))
         self.status_bar.set_progress(event.epoch, event.epochs)
+        if event.generation_perplexity is not None:
+            self.log_view.info(f"epoch {event.epoch}: generation perplexity {event.generation_perplexity:.2f} "
+                               "(one character at a time, as the model writes)")
 
     def _on_Sample(self, event: ev.Sample) -> None:
         self.log_view.sample(event.epoch, self._last_ppl, self._last_val, event.prefix, event.text)
 
     def _on_Checkpointed(self, event: ev.Checkpointed) -> None:
-        self.log_view.info(f"checkpoint (epoch {event.epoch}): {event.path}")
+        self.log_view.info(f"checkpoint saved (epoch {event.epoch})")
         if self._save_asked:
             self._save_asked = False
             self.notify(f"Checkpoint saved (after epoch {event.epoch}) to {event.path}", title="Saved", markup=False)

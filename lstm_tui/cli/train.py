@@ -54,6 +54,8 @@ def epoch_line(event: EpochEnd) -> str:
     parts = [f"epoch {event.epoch:>{width + 1}}/{event.epochs}", f"perplexity {_num(event.perplexity)}"]
     if event.val_perplexity is not None:
         parts.append(f"val {_num(event.val_perplexity)}")
+    if event.generation_perplexity is not None:
+        parts.append(f"generation {_num(event.generation_perplexity)}")
     parts.append(f"tokens/s {event.tokens_per_s:,.0f}" if math.isfinite(event.tokens_per_s) else "tokens/s -")
     parts.append(f"elapsed {_duration(event.elapsed_s)}")
     return "  ".join(parts)

@@ -69,6 +69,7 @@ class EpochEnd(Event):
     tokens_per_s: float
     elapsed_s: float
     val_perplexity: Optional[float] = None
+    generation_perplexity: Optional[float] = None  # only on epochs asked for with gen_ppl_every
 
 
 @dataclass(frozen=True)

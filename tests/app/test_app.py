@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from textual.widgets import Input
@@ -10,18 +9,10 @@ from textual.widgets import Input
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
+from app_helpers import DONE, wait_for
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    """Let the app run until ``predicate()`` holds (polling, no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
-DONE = ("finished", "stopped", "failed")
 
 
 def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:

@@ -19,19 +19,12 @@ from lstm_tui.cli import main as cli_main
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.data import CorpusError
 from lstm_tui.core.runs import RunDir
+from app_helpers import DONE, wait_for
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-DONE = ("finished", "stopped", "failed")
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -16,15 +15,9 @@ from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.gates import gate_activations
 from lstm_tui.core.models import build_model
 from lstm_tui.core.presets import PRESETS
+from app_helpers import wait_for
 
 
-async def wait_for(pilot, predicate, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def make_app(config=None) -> LstmTuiApp:

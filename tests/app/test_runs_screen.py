@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,11 @@ from lstm_tui.app.screens.prompt import Prompt
 from lstm_tui.app.screens.runs import BOOK_PRESETS, RunsScreen
 from lstm_tui.core.compare import format_cell, run_rows, sort_rows
 from lstm_tui.core.events import Finished
+from app_helpers import wait_for
 
 SIZE = (120, 40)
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 @pytest.fixture

@@ -427,3 +427,18 @@ def test_other_cells_and_a_bidirectional_model(shared_data_dir):
     assert isinstance(result, Finished) and not rec.of(Sample)
     assert any("bidirectional" in s.message for s in rec.of(Status))
     assert result.generation_perplexity is not None
+
+
+def test_generation_perplexity_every_n_epochs_on_request(shared_data_dir, tmp_path):
+    """gen_ppl_every=2: epochs 2 and 4 carry generation perplexity (events and metrics file)."""
+    config = make_config(shared_data_dir, impl="torch", epochs=4, gen_ppl_every=2, predict_every=0)
+    run = RunDir.create(tmp_path, config)
+    rec = Recorder()
+    result = Trainer(config, on_event=rec, run_dir=run).run()
+    assert isinstance(result, Finished), result
+    values = [e.generation_perplexity for e in rec.of(EpochEnd)]
+    assert values[0] is None and values[2] is None
+    assert values[1] > 1 and values[3] > 1
+    # a one-directional model writes as it trains: close to its ordinary perplexity
+    assert values[3] == pytest.approx(result.generation_perplexity)
+    assert [m.get("generation_perplexity") for m in run.read_metrics()] == values

@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 
 from lstm_tui.core.compare import Curve
 
-from .perplexity_chart import log_y_axis
+from .perplexity_chart import epoch_ticks, log_y_axis
 
 #: plotext colour names, one per run (cycled), and the Rich colour of each for the legend.
 PALETTE: tuple[tuple[str, str], ...] = (
@@ -97,4 +97,5 @@ class CompareChart(PlotextPlot):
                 if vxs:
                     plt.scatter(vxs, [math.log10(y) for y in vys], marker="dot", color=colour)
         plt.xlim(first_x, last_x)
+        plt.xticks(epoch_ticks(first_x, last_x))
         self.refresh()

@@ -25,6 +25,17 @@ def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tup
     return kept
 
 
+def epoch_ticks(lo: float, hi: float, most: int = 6) -> list[int]:
+    """Whole-number x ticks (epochs) at a 1-2-5 step, at most ``most`` of them."""
+    span, scale = max(hi - lo, 1), 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if span / step <= most - 1:
+                first = math.ceil(lo / step) * step
+                return list(range(int(first), int(hi) + 1, step))
+        scale *= 10
+
+
 def log_ticks(lo: float, hi: float) -> list[float]:
     """Readable perplexity ticks (1, 2, 5, 10, 20 ...) that cover [lo, hi]."""
     lo, hi = max(lo, 1e-9), max(hi, 1e-9)
@@ -130,4 +141,5 @@ class PerplexityChart(PlotextPlot):
             plt.plot(list(xs), [math.log10(y) for y in ys], label="val", marker="braille", color="orange")
         last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [1])
         plt.xlim(0, max(last_x, 1))
+        plt.xticks(epoch_ticks(0, last_x))
         self.refresh()

@@ -300,10 +300,13 @@ class Trainer(PersistMixin):
             self.epoch, self.batch = number, 0
             record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
                       "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
+            if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
+                record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
             self.history.append(record)
             last = record
             self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
-                                elapsed_s=record["elapsed_s"], val_perplexity=val_ppl))
+                                elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
+                                generation_perplexity=record.get("generation_perplexity")))
             if self.run_dir is not None:
                 self._persist("metrics", self.run_dir.append_metric, dict(record))
             if number < cfg.epochs:

@@ -1,0 +1,137 @@
+"""In-app training speed against headless training, same config, one process.
+
+The app trains in a Textual thread worker while the chart, log and status line update live;
+this bench checks that all of that costs little: in-app tokens/s should stay >= 90% of
+headless (the same Trainer with no UI). Both write a run folder, and both read their per-epoch
+tokens/s back from that folder's metrics.jsonl, so they are measured the same way. Runs
+alternate (headless, app, headless, app, ...) so a load spike hits both.
+
+    python bench/app_throughput.py                      # concise and scratch, book config, 40 epochs
+    python bench/app_throughput.py --presets concise --epochs 100 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: F401  (puts the repository on sys.path)
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, fmt_rate, machine_info, machine_line, now_iso, write_results
+
+import torch
+
+from textual.events import Key
+
+from lstm_tui.app.main import LstmTuiApp
+from lstm_tui.core.engine import Trainer
+from lstm_tui.core.presets import PRESETS
+from lstm_tui.core.runs import RunDir
+
+TARGET = 0.90
+
+
+def epoch_rates(run_path: Path) -> list[float]:
+    """tokens/s of each epoch after the first (warm-up), from the run's metrics file."""
+    return [m["tokens_per_s"] for m in RunDir(run_path).read_metrics()[1:]]
+
+
+def headless(config, root: Path) -> Path:
+    run = RunDir.create(root, config, name="headless")
+    Trainer(config, run_dir=run).run()
+    return run.path
+
+
+async def in_app(config, root: Path, latencies: list[float]) -> Path:
+    """Start the run from the app (F5, as a person would) and wait until it is done.
+
+    Meanwhile a key (ctrl+l, clear the log) is sent every 0.5 s the way a terminal sends it (a
+    Key event, no test-harness waiting), and the time until its action runs goes into
+    ``latencies``: the UI must stay responsive while it trains.
+    """
+    app = LstmTuiApp(config, runs_dir=root, detect_devices=False)
+    handled: list[float] = []
+    clear_log = app.action_clear_log
+
+    def timed_clear_log() -> None:
+        handled.append(time.perf_counter())
+        clear_log()
+
+    app.action_clear_log = timed_clear_log
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        deadline = time.monotonic() + 3600
+        while app.state not in ("finished", "stopped", "failed") and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            if app.state == "training":
+                sent, seen = time.perf_counter(), len(handled)
+                app.post_message(Key("ctrl+l", None))
+                while len(handled) == seen and time.perf_counter() - sent < 5:
+                    await asyncio.sleep(0.002)
+                if len(handled) > seen:
+                    latencies.append(handled[-1] - sent)
+        if app.state != "finished":
+            raise RuntimeError(f"the in-app run ended as {app.state}")
+        return Path(app.run_path)
+
+
+def measure(preset: str, args) -> dict:
+    config = PRESETS[preset].config.replace(
+        epochs=args.epochs, data_dir=str(args.data_dir), device="cpu", seed=0, checkpoint_every=0)
+    rates, latencies = {"headless": [], "app": []}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.repeat):
+            root = Path(tmp) / f"round{round_}"
+            rates["headless"].append(statistics.median(epoch_rates(headless(config, root / "headless"))))
+            rates["app"].append(statistics.median(epoch_rates(asyncio.run(in_app(config, root / "app", latencies)))))
+    best = {side: max(values) for side, values in rates.items()}
+    ratio = best["app"] / best["headless"]
+    return {"preset": preset, "epochs": args.epochs, "repeat": args.repeat, "headless_tokens_per_s": best["headless"],
+            "app_tokens_per_s": best["app"], "ratio": ratio, "target": TARGET, "pass": ratio >= TARGET,
+            "rounds": rates, "key_latency_ms": _latency_ms(latencies)}
+
+
+def _latency_ms(latencies: list[float]) -> dict:
+    if not latencies:
+        return {"median": None, "p95": None, "max": None, "count": 0}
+    ordered = sorted(latencies)
+    return {"median": 1000 * statistics.median(ordered), "p95": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
+            "max": 1000 * ordered[-1], "count": len(ordered)}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| preset | headless tok/s | in-app tok/s | app / headless | target | result | key latency ms (median / p95, n) |",
+             "|---|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        lat = r["key_latency_ms"]
+        keys = f"{lat['median']:.0f} / {lat['p95']:.0f}, {lat['count']}" if lat["count"] else "n/a"
+        lines.append(f"| {r['preset']} | {fmt_rate(r['headless_tokens_per_s'])} | {fmt_rate(r['app_tokens_per_s'])} "
+                     f"| {r['ratio']:.2f} | >= {TARGET:.2f} | {'PASS' if r['pass'] else 'FAIL'} | {keys} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", default="concise,scratch", help="comma-separated presets (default concise,scratch)")
+    p.add_argument("--epochs", type=int, default=40, help="epochs per run (default 40; medians skip the first)")
+    p.add_argument("--repeat", type=int, default=2, help="alternating rounds; the best median of each side counts")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    rows = [measure(name.strip(), args) for name in args.presets.split(",") if name.strip()]
+    info = machine_info(torch.device("cpu"))
+    text = table(rows)
+    header = (f"# In-app vs headless training speed (cpu)\n\nMeasured {now_iso()} with "
+              f"`python bench/app_throughput.py --epochs {args.epochs} --repeat {args.repeat}`.\n\n{machine_line(info)}\n\n")
+    write_results(args.out, "app-throughput-cpu", {"machine": info, "rows": rows, "measured": now_iso()}, header + text + "\n")
+    print(machine_line(info))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Helpers shared by the app tests (imported by module name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import time
+
+DONE = ("finished", "stopped", "failed")
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    """Let the app run until ``predicate()`` holds (polling, no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.02)
+    await pilot.pause()
