@@ -20,13 +20,6 @@ from lstm_tui.core.models import build_model
 TEXT = "the time machine by h g wells"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """torch.nn.LSTM on a busy multi-core CPU is much slower with more than one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small(config: RunConfig | None = None, vocab: Vocab | None = None, seed: int = 0):

@@ -22,13 +22,6 @@ from lstm_tui.core.models import build_model
 TEXT = "the time machine by h g wells the time traveller for so it will be convenient to speak of him"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Step-by-step torch.nn.LSTM on a busy multi-core CPU is ~100x slower with >1 thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
