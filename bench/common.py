@@ -168,3 +168,18 @@ def fmt_rate(value: float | None) -> str:
     if value >= 1e4:
         return f"{value / 1e3:.1f}k"
     return f"{value:,.0f}"
+
+
+def start(args, argv: list[str], script: str) -> tuple[torch.device, dict]:
+    """What every bench does first: note the command and start time, set threads, pick the
+    device and print the machine line. Returns (device, machine info)."""
+    from lstm_tui.core.device import resolve_device
+
+    args.argv = ["python", script, *argv]
+    args.started = now_iso()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    info = machine_info(device)
+    print(f"Machine: {machine_line(info)}", flush=True)
+    return device, info

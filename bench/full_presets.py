@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_info, machine_line, now_iso, write_results
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, start, write_results
 
 import torch
 
 from lstm_tui.core.data import load_corpus
-from lstm_tui.core.device import resolve_device
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import EpochEnd, Failed, Finished, Sample
 from lstm_tui.core.presets import PRESETS
@@ -127,13 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [n for n in names if n not in PRESET_NAMES]
     if bad:
         p.error(f"unknown preset(s) {', '.join(bad)}; expected {', '.join(PRESET_NAMES)}")
-    args.argv = ["python", "bench/full_presets.py", *argv]
-    args.started = now_iso()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    info = machine_info(device)
-    print(f"Machine: {machine_line(info)}", flush=True)
+    device, info = start(args, argv, "bench/full_presets.py")
     results, data_cache = [], {}
     for name in names:
         results.append(run_preset(name, args, device, data_cache))

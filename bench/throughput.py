@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_info, machine_line, now_iso, write_results
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, start, write_results
 
 import torch
 
 import reference_d2l
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.data import load_corpus
-from lstm_tui.core.device import resolve_device
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import EpochEnd, Failed, Started
 from lstm_tui.core.presets import PRESETS
@@ -296,13 +295,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    args.argv = ["python", "bench/throughput.py", *argv]
-    args.started = now_iso()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    info = machine_info(device)
-    print(f"Machine: {machine_line(info)}", flush=True)
+    device, info = start(args, argv, "bench/throughput.py")
     known, data_cache, results = bench_configs(), {}, []
     for name in args.config_names:
         results.append(bench_one(known[name], args, device, data_cache))

@@ -198,14 +198,10 @@ class LstmTuiApp(TrainingMixin, App[int]):
         if bidi and not box.busy:
             box.show_note(BIDIRECTIONAL_NOTE)
 
-    @property
-    def _main_actions(self) -> set[str]:
-        return {binding.action for binding in self.BINDINGS}
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog or the help is open, its own keys win over the main screen's bindings
         # (F1 still closes the help); Textual's own actions such as focus_next (Tab) still work.
-        if isinstance(self.screen, ModalScreen) and action in self._main_actions and action != "help":
+        if isinstance(self.screen, ModalScreen) and action in MAIN_ACTIONS and action != "help":
             return False
         if action == "stop" and not self.run_active:
             return False  # so ctrl+x still cuts text in an input when no run goes
@@ -488,3 +484,7 @@ class LstmTuiApp(TrainingMixin, App[int]):
     def on_generate_done(self, message: GenerateDone) -> None:
         if message.request == self._gen_request:
             self.generate_box.done(message.error)
+
+
+#: The main screen's own actions: switched off while a dialog is open (see check_action).
+MAIN_ACTIONS = frozenset(binding.action for binding in LstmTuiApp.BINDINGS)
