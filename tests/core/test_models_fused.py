@@ -139,3 +139,55 @@ def test_fused_under_bf16_autocast_stays_close_to_plain():
     for gf, gp in zip(grads_f, grads_p):
         assert gf.dtype == torch.float32 and torch.isfinite(gf).all()
         assert (gf - gp).norm() <= 0.05 * gp.norm() + 1e-6
+
+
+def _grads_of(model, X, Y):
+    logits, _ = model(X)
+    loss = torch.nn.functional.cross_entropy(logits, Y.T.reshape(-1))
+    return loss, logits
+
+
+def test_reused_workspaces_never_mix_two_live_graphs():
+    """Two forwards before either backward get their own buffers: both gradients stay exact."""
+    torch.manual_seed(0)
+    model = ScratchLSTM(V, H, 1, fused=True)
+    X1, Y1, X2, Y2 = (torch.randint(0, V, (B, T)) for _ in range(4))
+
+    def grads_alone(X, Y):
+        model.zero_grad(set_to_none=True)
+        loss, _ = _grads_of(model, X, Y)
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    g1, g2 = grads_alone(X1, Y1), grads_alone(X2, Y2)
+    model.zero_grad(set_to_none=True)
+    loss1, _ = _grads_of(model, X1, Y1)
+    loss2, _ = _grads_of(model, X2, Y2)  # graph 1 is still alive: it must not lend its buffers
+    params = list(model.parameters())
+    for loss, expected in ((loss2, g2), (loss1, g1)):
+        for got, want in zip(torch.autograd.grad(loss, params), expected):
+            torch.testing.assert_close(got, want)
+
+
+def test_a_workspace_is_reused_after_backward_and_handed_back_once():
+    from lstm_tui.core.models.fused_lstm import WorkspacePool
+
+    pool = WorkspacePool()
+    ws = pool.take(3, 2, 4, torch.float32, torch.device("cpu"))
+    assert ws.in_use
+    pool.give(ws)
+    pool.give(ws)  # a second hand-back (say, a retained graph run backward twice) is ignored
+    assert pool.take(3, 2, 4, torch.float32, torch.device("cpu")) is ws
+    assert pool.take(3, 2, 4, torch.float32, torch.device("cpu")) is not ws
+
+
+def test_a_retained_graph_run_again_after_a_new_forward_fails_loudly():
+    """The reused buffers are saved tensors: autograd notices they were overwritten."""
+    torch.manual_seed(0)
+    model = ScratchLSTM(V, H, 1, fused=True)
+    X, Y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    loss, _ = _grads_of(model, X, Y)
+    loss.backward(retain_graph=True)
+    _grads_of(model, X, Y)  # takes (and overwrites) the workspace the first graph used
+    with pytest.raises(RuntimeError, match="modified (by an )?inplace"):
+        loss.backward()

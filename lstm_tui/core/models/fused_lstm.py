@@ -6,17 +6,22 @@ reorganised here:
 
 * the input term ``X W_x + b`` of all four gates and all time steps is computed in one go
   before the loop (layer 0: the one-hot input makes ``X W_x + b`` a row of the small table
-  ``W_x + b``, picked by index straight into the gate buffer inside the Function, whose
-  backward adds the rows' gradients back with ``index_add_``; deeper layers: one
+  ``W_x + b``, gathered by index straight into the gate buffer inside the Function, whose
+  backward sums the rows' gradients with a one-hot matmul; deeper layers: one
   ``(steps*batch, hidden) x (hidden, 4*hidden)`` matmul);
 * each step does ONE ``(batch, hidden) x (hidden, 4*hidden)`` matmul for the recurrence,
   accumulated in place into that buffer (no copy), the gate blocks being laid out
-  ``[I | F | O | C~]`` along the last dimension (one sigmoid for the [I | F | O] block);
+  ``[O | I | F | C~]`` along the last dimension (:data:`GATE_ORDER`): one sigmoid covers the
+  [O | I | F] block, and the backward multiplies the [I | F | C~] block by dC in one go;
 * the whole recurrence over the sequence is one :class:`LSTMSequence` autograd Function with
-  a hand-written backward: it saves the gate activations, walks the steps backwards doing
-  one ``dgates @ W_h^T`` matmul per step, and computes the recurrent weight gradient as one
-  large matmul ``H_prev_all^T @ dgates_all`` after the loop;
-* the output layer runs once over the whole sequence (in ``scratch.py``).
+  a hand-written backward: it walks the steps backwards doing one ``dZ @ W_h^T`` matmul per
+  step, and computes the recurrent weight gradient as one large matmul
+  ``H_prev_all^T @ dZ_all`` after the loop;
+* the output layer runs once over the whole sequence (in ``scratch.py``);
+* while training, the buffers and their per-step views live in a :class:`Workspace` that is
+  reused from batch to batch (:data:`WORKSPACES`): a fresh set would cost ~20 MB of page
+  touching and ~600 view objects per batch. A workspace is taken by a forward that will be
+  differentiated and handed back by its backward, so two graphs alive at once never share one.
 
 Gate equations (the same as the plain path, with ``Z`` the pre-activations):
 
@@ -30,10 +35,9 @@ and their derivatives (backward, with dH, dC the gradients flowing into H_t, C_t
     dZ_o = dH * tanh(C_t) * O(1-O)                dZ_c = dC * I * (1 - C~^2)
     dC_{t-1} = dC * F            dH_{t-1} = dZ @ W_h^T  (+ the gradient from the layer above)
 
-Every factor of ``dZ`` that does not depend on ``dH``/``dC`` is computed for all steps at
-once before the backward loop (seven whole-sequence operations: ``S - S*S`` is the sigmoid
-derivative of the [I | F | O] block in one go, ``O - H*tanh(C)`` is ``O(1 - tanh(C)^2)``),
-so each step is five tensor operations, written into preallocated buffers.
+Every factor that does not depend on ``dH``/``dC`` is computed for all steps at once before
+the backward loop, into ``p = [p_o | p_i | p_f | p_c | F]`` (so that ``dZ_i, dZ_f, dZ_c`` and
+``dC * F`` are ONE multiplication by dC per step), which leaves four operations per step.
 
 Under autocast (bf16) the recurrence runs in the parameters' dtype (float32) with autocast
 switched off inside: the cell state is accumulated over many steps and bf16 would lose it.
@@ -42,124 +46,218 @@ The input projection and the output layer outside the Function still autocast.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F_
 from torch import Tensor
+
+#: The order of the gate blocks in the fused weights: output, input, forget, candidate.
+GATE_ORDER = ("o", "i", "f", "c")
+
+
+class Workspace:
+    """The buffers of one sequence shape, and their per-step views, made once.
+
+    Forward: ``gates (steps, batch, 4H)`` starts as the input term and becomes the gate
+    activations; ``hs``/``cs (steps + 1, batch, H)`` hold H and C (``[0]`` = the initial
+    state); ``tanh_c (steps, batch, H)``. Backward (made on first use): ``p`` and ``d_z``
+    ``(steps, batch, 5, H)`` laid out ``[o | i | f | c | carry]`` and ``k (steps, batch, H)``.
+    """
+
+    def __init__(self, steps: int, batch: int, hidden: int, dtype: torch.dtype, device: torch.device):
+        self.key = (steps, batch, hidden, dtype, device)
+        self.steps, self.batch, self.hidden = steps, batch, hidden
+        self.in_use = False
+        self._empty = dict(dtype=dtype, device=device)
+        H = hidden
+        self.gates = torch.empty((steps, batch, 4 * H), **self._empty)
+        self.hs = torch.empty((steps + 1, batch, H), **self._empty)
+        self.cs = torch.empty((steps + 1, batch, H), **self._empty)
+        self.tanh_c = torch.empty((steps, batch, H), **self._empty)
+        g = self.gates
+        self.z_t = g.unbind(0)
+        self.sig_t = g[..., : 3 * H].unbind(0)  # [O | I | F]
+        self.o_t, self.i_t = g[..., :H].unbind(0), g[..., H : 2 * H].unbind(0)
+        self.f_t, self.ct_t = g[..., 2 * H : 3 * H].unbind(0), g[..., 3 * H :].unbind(0)
+        self.h_t, self.c_t, self.tc_t = self.hs.unbind(0), self.cs.unbind(0), self.tanh_c.unbind(0)
+        self.p = None  # backward buffers: see ensure_backward
+
+    def ensure_backward(self) -> None:
+        """Make the backward's buffers and views (once; a no-grad workspace never needs them)."""
+        if self.p is not None:
+            return
+        T, B, H = self.steps, self.batch, self.hidden
+        self.p = torch.empty((T, B, 5, H), **self._empty)
+        self.k = torch.empty((T, B, H), **self._empty)
+        self.d_z = torch.empty((T, B, 5, H), **self._empty)
+        self.d_c = torch.empty((B, 1, H), **self._empty)  # dC of the current step
+        self.d_h = torch.empty((B, H), **self._empty)  # dH of the current step
+        self.p_o_t, self.p_ifcf_t = self.p[:, :, 0].unbind(0), self.p[:, :, 1:].unbind(0)
+        self.k_t = self.k.unbind(0)
+        flat = self.d_z.view(T, B, 5 * H)
+        self.d_z4_t = flat[..., : 4 * H].unbind(0)  # dZ [o|i|f|c], the rows of the matmuls
+        self.d_zo_t, self.d_zifcf_t = self.d_z[:, :, 0].unbind(0), self.d_z[:, :, 1:].unbind(0)
+        self.carry_t = self.d_z[:, :, 4].unbind(0)  # dC_t * F_t: dC flowing to step t-1
+
+    def d_z4_all(self) -> Tensor:
+        """dZ of every step as ``(steps * batch, 4H)`` (a strided view: rows 5H apart)."""
+        return self.d_z.view(-1, 5 * self.hidden)[:, : 4 * self.hidden]
+
+
+class WorkspacePool:
+    """Free workspaces by shape; the few most recent shapes are kept."""
+
+    def __init__(self, max_shapes: int = 4):
+        self._free: OrderedDict[tuple, list[Workspace]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_shapes = max_shapes
+
+    def take(self, steps, batch, hidden, dtype, device) -> Workspace:
+        key = (steps, batch, hidden, dtype, device)
+        with self._lock:
+            free = self._free.get(key)
+            ws = free.pop() if free else None
+        ws = ws or Workspace(*key)
+        ws.in_use = True
+        return ws
+
+    def give(self, ws: Workspace) -> None:
+        """Hand ``ws`` back (a second hand-back of the same workspace is ignored)."""
+        with self._lock:
+            if not ws.in_use:
+                return
+            ws.in_use = False
+            self._free.setdefault(ws.key, []).append(ws)
+            self._free.move_to_end(ws.key)
+            while len(self._free) > self.max_shapes:
+                self._free.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+
+#: The process-wide pool the training path draws from.
+WORKSPACES = WorkspacePool()
 
 
 class LSTMSequence(torch.autograd.Function):
     """One LSTM layer over a whole sequence.
 
-    Inputs:  ``xw`` = the input term ``X W_x + b`` of the gates [I|F|O|C~], either for every
+    Inputs:  ``xw`` = the input term ``X W_x + b`` of the gates [O|I|F|C~], either for every
              step, ``(steps, batch, 4H)``, or -- with ``index`` ``(steps, batch)`` token ids --
              as a table ``(vocab, 4H)`` = ``W_x + b`` whose row ``index[t, b]`` is step ``t``'s
              input term (layer 0: one-hot ``X`` picks rows);
-             ``h0``, ``c0`` (batch, H), ``w_h`` (H, 4H).
-    Outputs: ``H_all`` (steps, batch, H) with ``H_all[t] = H_t`` (a view of the internal
-             ``hs`` (steps + 1, batch, H), ``hs[0] = h0``; returning it directly spares
-             autograd a zero-filled slice gradient), ``c_last`` (batch, H) = C after the last step.
+             ``h0``, ``c0`` (batch, H), ``w_h`` (H, 4H); ``pool``: a :class:`WorkspacePool`
+             to take the buffers from (``None``: fresh buffers, for direct calls and no-grad).
+    Outputs: ``H_all`` (steps, batch, H) with ``H_all[t] = H_t`` (a view of the workspace's
+             ``hs``; with a pool it stays valid until the next forward after this backward),
+             ``c_last`` (batch, H) = C after the last step.
     """
 
     @staticmethod
-    def forward(ctx, xw: Tensor, h0: Tensor, c0: Tensor, w_h: Tensor, index: Tensor | None = None):  # noqa: D102
+    def forward(ctx, xw, h0, c0, w_h, index=None, pool=None):  # noqa: D102
         hidden = w_h.shape[0]
         dtype, device = w_h.dtype, w_h.device
         with torch.autocast(device.type, enabled=False):
-            # ``gates`` starts as the input term Z_x and becomes the activations, step by step.
+            steps, batch = index.shape if index is not None else xw.shape[:2]
+            ws = pool.take(steps, batch, hidden, dtype, device) if pool else Workspace(steps, batch, hidden, dtype, device)
             if index is None:
-                gates = xw.to(dtype, copy=True)
+                ws.gates.copy_(xw)
             else:
-                steps, batch = index.shape
-                gates = torch.index_select(xw.to(dtype), 0, index.reshape(-1)).view(steps, batch, 4 * hidden)
-            steps, batch, _ = gates.shape
-            hs = torch.empty((steps + 1, batch, hidden), dtype=dtype, device=device)
-            cs = torch.empty((steps + 1, batch, hidden), dtype=dtype, device=device)
-            tanh_c = torch.empty((steps, batch, hidden), dtype=dtype, device=device)
-            hs[0].copy_(h0)
-            cs[0].copy_(c0)
-            # Per-step views made once, outside the loop (unbind is one call for all steps).
-            z_t = gates.unbind(0)
-            sig_t = gates[..., : 3 * hidden].unbind(0)
-            i_t = gates[..., :hidden].unbind(0)
-            f_t = gates[..., hidden : 2 * hidden].unbind(0)
-            o_t = gates[..., 2 * hidden : 3 * hidden].unbind(0)
-            ct_t = gates[..., 3 * hidden :].unbind(0)
-            h_t, c_t, tc_t = hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
-            for t in range(steps):
-                z_t[t].addmm_(h_t[t], w_h)  # Z = (X W_x + b) + H W_h, in place: no copy
-                sig_t[t].sigmoid_()  # I, F, O (one contiguous block)
-                ct_t[t].tanh_()  # C~
-                torch.mul(f_t[t], c_t[t], out=c_t[t + 1])  # C = F*C
-                c_t[t + 1].addcmul_(i_t[t], ct_t[t])  #     + I*C~
-                torch.tanh(c_t[t + 1], out=tc_t[t])
-                torch.mul(o_t[t], tc_t[t], out=h_t[t + 1])  # H = O*tanh(C)
-        if index is None:
-            ctx.save_for_backward(gates, hs, cs, tanh_c, w_h)
-        else:
-            ctx.save_for_backward(gates, hs, cs, tanh_c, w_h, index)
+                torch.index_select(xw.to(dtype), 0, index.reshape(-1), out=ws.gates.view(-1, 4 * hidden))
+            ws.hs[0].copy_(h0)
+            ws.cs[0].copy_(c0)
+            _forward_steps(ws, w_h)
+        ctx.save_for_backward(ws.gates, ws.hs, ws.cs, ws.tanh_c, w_h, *(() if index is None else (index,)))
+        ctx.ws, ctx.pool = ws, pool
         ctx.table_shape = None if index is None else xw.shape
         ctx.xw_dtype = xw.dtype
-        return hs[1:], cs[steps].clone()
+        return ws.hs[1:], ws.cs[steps].clone()
 
     @staticmethod
     def backward(ctx, d_hs: Tensor, d_c_last: Tensor):  # noqa: D102
-        gates, hs, cs, tanh_c, w_h, *rest = ctx.saved_tensors
-        steps, batch, four_h = gates.shape
-        hidden = four_h // 4
+        _gates, hs, _cs, _tanh_c, w_h, *rest = ctx.saved_tensors  # checks nothing was overwritten
+        ws = ctx.ws
         dtype = w_h.dtype
+        need_xw, need_h0, need_c0, need_w = ctx.needs_input_grad[:4]
         with torch.autocast(w_h.device.type, enabled=False):
-            d_hs = d_hs.to(dtype)
-            I, F, O, C_tilda = gates.split(hidden, dim=-1)
-            S = gates[..., : 3 * hidden]  # [I | F | O]
-            # Factors of dZ that do not depend on dH/dC, for all steps at once (7 whole-sequence ops):
-            # p = [C~*I(1-I), C_prev*F(1-F), tanh(C)*O(1-O), I*(1-C~^2)], laid out (steps, batch, 4, H)
-            p = torch.empty_like(gates)
-            p_i, p_f, p_o, p_c = p.split(hidden, dim=-1)
-            torch.addcmul(S, S, S, value=-1, out=p[..., : 3 * hidden])  # sigmoid' = S - S^2
-            p_i.mul_(C_tilda)
-            p_f.mul_(cs[:-1])
-            p_o.mul_(tanh_c)
-            torch.mul(C_tilda, C_tilda, out=p_c)
-            torch.addcmul(I, I, p_c, value=-1, out=p_c)  # I - I*C~^2
-            k = torch.addcmul(O, hs[1:], tanh_c, value=-1)  # O - H*tanh(C) = O(1 - tanh(C)^2): dC += dH * k
-            d_z = torch.empty_like(gates)
-            d_cs = torch.empty((steps, batch, 1, hidden), dtype=dtype, device=gates.device)  # dC_t
-            d_z4_t = d_z.view(steps, batch, 4, hidden).unbind(0)
-            p4_t = p.view(steps, batch, 4, hidden).unbind(0)
-            d_zo_t = d_z[..., 2 * hidden : 3 * hidden].unbind(0)
-            p_o_t, k_t, f_t = p_o.unbind(0), k.unbind(0), F.unbind(0)
-            d_z_t, d_hs_t = d_z.unbind(0), d_hs.unbind(0)
-            d_c4_t, d_c_t = d_cs.unbind(0), d_cs.squeeze(2).unbind(0)
-            w_h_t = w_h.t().contiguous()  # (4H, H): a contiguous copy makes the per-step matmul faster
+            ws.ensure_backward()
+            _backward_factors(ws)
+            d_hs = d_hs.to(dtype).unbind(0)
+            d_h0 = _backward_steps(ws, w_h, d_hs, d_c_last.to(dtype), need_h0)
+            d_c0 = ws.carry_t[0].clone() if need_c0 else None
+            d_w_h = hs[:-1].reshape(-1, ws.hidden).t() @ ws.d_z4_all() if need_w else None
+            d_xw = _input_gradient(ctx, ws, rest) if need_xw else None
+        if ctx.pool is not None:
+            ctx.pool.give(ws)
+        return d_xw, d_h0, d_c0, d_w_h, None, None
 
-            d_h = d_hs_t[steps - 1]  # dH of the last step: only what came from outside
-            d_c = d_c_last.to(dtype)
-            need_h0, need_c0 = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-            for t in range(steps - 1, -1, -1):
-                torch.addcmul(d_c, d_h, k_t[t], out=d_c_t[t])  # dC at step t
-                torch.mul(p4_t[t], d_c4_t[t], out=d_z4_t[t])  # dZ_i, dZ_f, dZ_c (and O, redone next)
-                torch.mul(p_o_t[t], d_h, out=d_zo_t[t])  # dZ_o uses dH
-                if t > 0 or need_c0:
-                    d_c = d_c_t[t] * f_t[t]  # dC_{t-1}
-                if t > 0:
-                    d_h = torch.addmm(d_hs_t[t - 1], d_z_t[t], w_h_t)  # dH_{t-1} (+ its gradient from outside)
-                elif need_h0:
-                    d_h = d_z_t[0] @ w_h_t  # dH_0
 
-            d_w_h = None
-            if ctx.needs_input_grad[3]:
-                # One big matmul instead of one per step: sum_t H_{t-1}^T dZ_t.
-                d_w_h = hs[:-1].reshape(-1, hidden).t() @ d_z.reshape(-1, four_h)
-            d_xw = None
-            if ctx.needs_input_grad[0]:
-                if ctx.table_shape is None:
-                    d_xw = d_z
-                else:  # the rows picked by the index get the dZ of the steps that picked them
-                    (index,) = rest
-                    d_xw = torch.zeros(ctx.table_shape, dtype=dtype, device=d_z.device)
-                    d_xw.index_add_(0, index.reshape(-1), d_z.view(-1, four_h))
-                d_xw = d_xw.to(ctx.xw_dtype)
-        return d_xw, (d_h if need_h0 else None), (d_c if need_c0 else None), d_w_h, None
+def _forward_steps(ws: Workspace, w_h: Tensor) -> None:
+    """The recurrence, seven in-place operations a step into the workspace's buffers."""
+    z_t, sig_t, o_t, i_t, f_t, ct_t = ws.z_t, ws.sig_t, ws.o_t, ws.i_t, ws.f_t, ws.ct_t
+    h_t, c_t, tc_t = ws.h_t, ws.c_t, ws.tc_t
+    for t in range(ws.steps):
+        z_t[t].addmm_(h_t[t], w_h)  # Z = (X W_x + b) + H W_h, in place: no copy
+        sig_t[t].sigmoid_()  # O, I, F (one contiguous block)
+        ct_t[t].tanh_()  # C~
+        torch.mul(f_t[t], c_t[t], out=c_t[t + 1])  # C = F*C
+        c_t[t + 1].addcmul_(i_t[t], ct_t[t])  #     + I*C~
+        torch.tanh(c_t[t + 1], out=tc_t[t])
+        torch.mul(o_t[t], tc_t[t], out=h_t[t + 1])  # H = O*tanh(C)
+
+
+def _backward_factors(ws: Workspace) -> None:
+    """``p = [tanh(C) O(1-O) | C~ I(1-I) | C_prev F(1-F) | I(1-C~^2) | F]`` and ``k = O(1-tanh(C)^2)``
+    for every step at once (eight whole-sequence operations)."""
+    H = ws.hidden
+    g = ws.gates.view(ws.steps, ws.batch, 4, H)
+    O, I, F, C_tilda = g.unbind(2)
+    p = ws.p
+    S = g[:, :, :3]  # [O | I | F]
+    torch.addcmul(S, S, S, value=-1, out=p[:, :, :3])  # sigmoid' = S - S^2
+    p[:, :, 0].mul_(ws.tanh_c)
+    p[:, :, 1].mul_(C_tilda)
+    p[:, :, 2].mul_(ws.cs[:-1])
+    p_c = p[:, :, 3]
+    torch.mul(C_tilda, C_tilda, out=p_c)
+    torch.addcmul(I, I, p_c, value=-1, out=p_c)  # I - I*C~^2
+    p[:, :, 4].copy_(F)
+    torch.addcmul(O, ws.hs[1:], ws.tanh_c, value=-1, out=ws.k)  # O - H*tanh(C) = O(1 - tanh(C)^2)
+
+
+def _backward_steps(ws: Workspace, w_h: Tensor, d_hs: tuple[Tensor, ...], d_c_last: Tensor, need_h0: bool):
+    """Walk the steps backwards filling ``ws.d_z``; returns dH_0 (or None)."""
+    d_c, d_c3 = ws.d_c.squeeze(1), ws.d_c
+    k_t, p_o_t, p_ifcf_t = ws.k_t, ws.p_o_t, ws.p_ifcf_t
+    d_z4_t, d_zo_t, d_zifcf_t, carry_t = ws.d_z4_t, ws.d_zo_t, ws.d_zifcf_t, ws.carry_t
+    w_h_t = w_h.t().contiguous()  # (4H, H): a contiguous copy makes the per-step matmul faster
+    d_h = d_hs[-1]  # dH of the last step: only what came from outside
+    carry = d_c_last
+    for t in range(ws.steps - 1, 0, -1):
+        torch.addcmul(carry, d_h, k_t[t], out=d_c)  # dC at step t
+        torch.mul(p_ifcf_t[t], d_c3, out=d_zifcf_t[t])  # dZ_i, dZ_f, dZ_c and dC*F, at once
+        torch.mul(p_o_t[t], d_h, out=d_zo_t[t])  # dZ_o uses dH
+        carry = carry_t[t]
+        d_h = torch.addmm(d_hs[t - 1], d_z4_t[t], w_h_t, out=ws.d_h)  # dH_{t-1} (+ its gradient from outside)
+    torch.addcmul(carry, d_h, k_t[0], out=d_c)
+    torch.mul(p_ifcf_t[0], d_c3, out=d_zifcf_t[0])
+    torch.mul(p_o_t[0], d_h, out=d_zo_t[0])
+    return d_z4_t[0] @ w_h_t if need_h0 else None
+
+
+def _input_gradient(ctx, ws: Workspace, rest: list[Tensor]) -> Tensor:
+    """The gradient of ``xw``: dZ of every step, or for a row table the rows' sums of it."""
+    d_z = ws.d_z4_all()
+    if ctx.table_shape is None:
+        d_xw = d_z.reshape(ws.steps, ws.batch, -1).clone(memory_format=torch.contiguous_format)
+    else:  # each row gets the sum of the dZ of the steps that picked it: one_hot(index)^T @ dZ
+        (index,) = rest  # (a matmul: index_add_ was twice as slow on CPU)
+        d_xw = F_.one_hot(index.reshape(-1), ctx.table_shape[0]).to(d_z.dtype).t() @ d_z
+    return d_xw.to(ctx.xw_dtype)
 
 
 def fused_lstm_layer(
@@ -170,7 +268,9 @@ def fused_lstm_layer(
     ``inputs`` are token indices ``(steps, batch)`` for layer 0 (one-hot rows: ``X W_x + b``
     is the row ``(W_x + b)[X]``, picked inside the Function) or the previous layer's outputs
     ``(steps, batch, in)``. ``W_x (in, 4H)``, ``W_h (H, 4H)`` and ``b (4H)`` hold the gate
-    blocks [I | F | O | C~].
+    blocks in :data:`GATE_ORDER`. When the result will be differentiated, the buffers come
+    from :data:`WORKSPACES` (``H_all`` then stays valid until the next such forward after
+    its backward; ``H_last`` and ``C_last`` are copies, safe to keep as the state).
     """
     index = None
     if inputs.dtype in (torch.int64, torch.int32):
@@ -179,14 +279,16 @@ def fused_lstm_layer(
     else:
         steps, batch, width = inputs.shape
         xw = torch.addmm(b, inputs.reshape(steps * batch, width), W_x).view(steps, batch, -1)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xw, h0, c0, W_h))
+    pool = WORKSPACES if grad else None
     device_type = xw.device.type
     if _autocast_on(device_type):
         with torch.autocast(device_type, enabled=False):
             dtype = W_h.dtype
-            outputs, c_last = LSTMSequence.apply(xw.to(dtype), h0.to(dtype), c0.to(dtype), W_h, index)
+            outputs, c_last = LSTMSequence.apply(xw.to(dtype), h0.to(dtype), c0.to(dtype), W_h, index, pool)
     else:
-        outputs, c_last = LSTMSequence.apply(xw, h0, c0, W_h, index)
-    return outputs, outputs[-1], c_last
+        outputs, c_last = LSTMSequence.apply(xw, h0, c0, W_h, index, pool)
+    return outputs, outputs[-1].clone(), c_last
 
 
 def _autocast_on(device_type: str) -> bool:

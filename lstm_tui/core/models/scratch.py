@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import RecurrentLM, State
-from .fused_lstm import fused_lstm_layer
+from .fused_lstm import GATE_ORDER, fused_lstm_layer
 
 
 def _normal(*shape: int) -> nn.Parameter:
@@ -69,17 +69,18 @@ class LSTMCellParams(nn.Module):
             outputs.append(H)
         return torch.stack(outputs), (H, C)
 
-    def fused_weights(self) -> tuple[Tensor, Tensor, Tensor]:
-        """``W_x (in, 4H)``, ``W_h (H, 4H)``, ``b (4H)`` with the gate blocks [I | F | O | C~]."""
-        W_x = torch.cat((self.W_xi, self.W_xf, self.W_xo, self.W_xc), dim=1)
-        W_h = torch.cat((self.W_hi, self.W_hf, self.W_ho, self.W_hc), dim=1)
-        b = torch.cat((self.b_i, self.b_f, self.b_o, self.b_c))
+    def fused_weights(self, order: str | tuple[str, ...] = "ifoc") -> tuple[Tensor, Tensor, Tensor]:
+        """``W_x (in, 4H)``, ``W_h (H, 4H)``, ``b (4H)`` with the gate blocks in ``order``
+        (letters of i, f, o, c; the default is [I | F | O | C~])."""
+        W_x = torch.cat([getattr(self, f"W_x{g}") for g in order], dim=1)
+        W_h = torch.cat([getattr(self, f"W_h{g}") for g in order], dim=1)
+        b = torch.cat([getattr(self, f"b_{g}") for g in order])
         return W_x, W_h, b
 
     def forward_fused(self, inputs: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """The same numbers as :meth:`forward`, computed by :mod:`.fused_lstm`."""
         H, C = state
-        outputs, H, C = fused_lstm_layer(inputs, H, C, *self.fused_weights())
+        outputs, H, C = fused_lstm_layer(inputs, H, C, *self.fused_weights(GATE_ORDER))
         return outputs, (H, C)
 
 
