@@ -4,7 +4,7 @@ The app trains in a Textual thread worker while the chart, log and status line u
 this bench checks that all of that costs little: in-app tokens/s should stay >= 90% of
 headless (the same Trainer with no UI). Both write a run folder, and both read their per-epoch
 tokens/s back from that folder's metrics.jsonl, so they are measured the same way. Runs
-alternate (headless, app, headless, app, ...) so a load spike hits both.
+alternate (headless, app, headless, app, ...) so a load spike hits both, each in a fresh process.
 
     python bench/app_throughput.py                      # concise and scratch, book config, 40 epochs
     python bench/app_throughput.py --presets concise --epochs 100 --repeat 3
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from lstm_tui.core.presets import PRESETS
 from lstm_tui.core.runs import RunDir
 
 TARGET = 0.90
+KEY_EVERY_S = 1.0  # a key a second: a busy user, not a stress test of the log
 
 
 def epoch_rates(run_path: Path) -> list[float]:
@@ -49,16 +52,19 @@ def headless(config, root: Path) -> Path:
 async def in_app(config, root: Path, latencies: list[float]) -> Path:
     """Start the run from the app (F5, as a person would) and wait until it is done.
 
-    Meanwhile a key (ctrl+l, clear the log) is sent every 0.5 s the way a terminal sends it (a
-    Key event, no test-harness waiting), and the time until its action runs goes into
-    ``latencies``: the UI must stay responsive while it trains.
+    Meanwhile a key (ctrl+l, clear the log) is sent every :data:`KEY_EVERY_S` seconds the way a
+    terminal sends it (a Key event, no test-harness waiting), and the time until its action runs
+    goes into ``latencies``: the UI must stay responsive while it trains.
     """
     app = LstmTuiApp(config, runs_dir=root, detect_devices=False)
-    handled: list[float] = []
     clear_log = app.action_clear_log
+    handled = asyncio.Event()
+    handled_at = 0.0
 
     def timed_clear_log() -> None:
-        handled.append(time.perf_counter())
+        nonlocal handled_at
+        handled_at = time.perf_counter()
+        handled.set()
         clear_log()
 
     app.action_clear_log = timed_clear_log
@@ -66,28 +72,49 @@ async def in_app(config, root: Path, latencies: list[float]) -> Path:
         await pilot.press("f5")
         deadline = time.monotonic() + 3600
         while app.state not in ("finished", "stopped", "failed") and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(KEY_EVERY_S)
             if app.state == "training":
-                sent, seen = time.perf_counter(), len(handled)
+                handled.clear()
+                sent = time.perf_counter()
                 app.post_message(Key("ctrl+l", None))
-                while len(handled) == seen and time.perf_counter() - sent < 5:
-                    await asyncio.sleep(0.002)
-                if len(handled) > seen:
-                    latencies.append(handled[-1] - sent)
+                try:  # an event, not a polling loop: the bench must not add UI-thread work of its own
+                    await asyncio.wait_for(handled.wait(), timeout=5)
+                    latencies.append(handled_at - sent)
+                except asyncio.TimeoutError:
+                    pass
         if app.state != "finished":
             raise RuntimeError(f"the in-app run ended as {app.state}")
         return Path(app.run_path)
 
 
-def measure(preset: str, args) -> dict:
+def one_side(side: str, preset: str, epochs: int, data_dir: Path) -> dict:
+    """Train ``preset`` once, headless or in the app, in THIS process; median tokens/s and latencies."""
     config = PRESETS[preset].config.replace(
-        epochs=args.epochs, data_dir=str(args.data_dir), device="cpu", seed=0, checkpoint_every=0)
-    rates, latencies = {"headless": [], "app": []}, []
+        epochs=epochs, data_dir=str(data_dir), device="cpu", seed=0, checkpoint_every=0)
+    latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for round_ in range(args.repeat):
-            root = Path(tmp) / f"round{round_}"
-            rates["headless"].append(statistics.median(epoch_rates(headless(config, root / "headless"))))
-            rates["app"].append(statistics.median(epoch_rates(asyncio.run(in_app(config, root / "app", latencies)))))
+        if side == "headless":
+            path = headless(config, Path(tmp))
+        else:
+            path = asyncio.run(in_app(config, Path(tmp), latencies))
+        return {"tokens_per_s": statistics.median(epoch_rates(path)), "latencies": latencies}
+
+
+def measure(preset: str, args) -> dict:
+    """Alternate fresh processes (headless, app, headless, app, ...), as a user runs them.
+
+    One process per run, because that is what a person does (``lstm-tui train`` or ``lstm-tui``)
+    and because a process that already trained on its main thread runs a later worker-thread
+    run slower (a second OpenMP thread pool), which would bias a same-process comparison.
+    """
+    rates, latencies = {"headless": [], "app": []}, []
+    for _ in range(args.repeat):
+        for side in ("headless", "app"):
+            cmd = [sys.executable, __file__, "--side", side, "--presets", preset, "--epochs", str(args.epochs),
+                   "--data-dir", str(args.data_dir)]
+            result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            rates[side].append(result["tokens_per_s"])
+            latencies += result["latencies"]
     best = {side: max(values) for side, values in rates.items()}
     ratio = best["app"] / best["headless"]
     return {"preset": preset, "epochs": args.epochs, "repeat": args.repeat, "headless_tokens_per_s": best["headless"],
@@ -121,7 +148,11 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=2, help="alternating rounds; the best median of each side counts")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--side", choices=("headless", "app"), help=argparse.SUPPRESS)  # one run, in this process
     args = p.parse_args(argv)
+    if args.side:
+        print(json.dumps(one_side(args.side, args.presets, args.epochs, args.data_dir)))
+        return 0
     rows = [measure(name.strip(), args) for name in args.presets.split(",") if name.strip()]
     info = machine_info(torch.device("cpu"))
     text = table(rows)

@@ -31,7 +31,7 @@ from .messages import DevicesFound, GenerateChunk, GenerateDone, LoadFailed, Run
 from .screens import ConfirmQuit, HelpScreen, LoadRunScreen
 from .screens.runs import RUNS_SCREEN, book_running, open_runs_screen
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
-from .training import PROGRESS_INTERVAL_S, TrainingMixin  # noqa: F401 - the train worker, save, resume, signals
+from .training import TrainingMixin  # the train worker, save, resume, signals
 from .widgets.generate_box import GenerateRequest
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24

@@ -2,7 +2,8 @@
 
 - the "train" thread worker: reads the corpus, checks the prefixes (a prefix the vocabulary
   cannot read refuses the start, naming the field), makes or resumes the run, calls
-  ``Trainer.run()`` and posts every engine event as an :class:`EngineEvent`;
+  ``Trainer.run()`` and posts every engine event as an :class:`EngineEvent` (batched by
+  :class:`~lstm_tui.app.relay.EventRelay`, a few times a second);
 - engine events -> chart, log and status line;
 - save now (ctrl+s -> ``Trainer.checkpoint_now()``) and resume (F8 -> ``Trainer.resume_from``,
   with the chart and log refilled from the run's history first);
@@ -29,8 +30,8 @@ from lstm_tui.core import events as ev
 from lstm_tui.core.config import ConfigError, RunConfig
 
 from .messages import EngineEvent
+from .relay import EventRelay
 
-PROGRESS_INTERVAL_S = 0.1  # at most ~10 BatchProgress messages a second
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 HISTORY_SAMPLES = 30  # sample lines shown again when a run is resumed
 
@@ -64,18 +65,11 @@ class TrainingMixin:
     # ------------------------------------------------------------------ the worker
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train(self, config: RunConfig, run_id: int, resume: str | None = None, changes: dict | None = None) -> None:
-        last_progress = 0.0
+        relay = EventRelay(lambda event: self.post_message(EngineEvent(event, run_id)))
 
         def on_event(event: Any) -> None:
-            nonlocal last_progress
-            if isinstance(event, (ev.Finished, ev.Failed)):
-                return  # the result of run() is posted once, below
-            if isinstance(event, (ev.BatchProgress, ev.DownloadProgress)):
-                now = time.monotonic()
-                if now - last_progress < PROGRESS_INTERVAL_S:
-                    return
-                last_progress = now
-            self.post_message(EngineEvent(event, run_id))
+            if not isinstance(event, (ev.Finished, ev.Failed)):  # the result of run() is posted once, below
+                relay(event)
 
         try:
             made = self._resume_trainer(resume, changes, run_id, on_event) if resume else \
@@ -83,6 +77,7 @@ class TrainingMixin:
             if isinstance(made, ev.Failed):
                 result = made
             elif made is None:
+                relay.flush()
                 return  # refused (StartRefused was posted)
             else:
                 trainer, run_dir = made
@@ -93,6 +88,7 @@ class TrainingMixin:
         except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
             result = ev.Failed(reason=f"{type(exc).__name__}: {exc}",
                                hint="this is a bug in lstm-tui; the app is still usable")
+        relay.flush()
         self.post_message(EngineEvent(result, run_id))
 
     def _new_trainer(self, config: RunConfig, run_id: int, on_event):

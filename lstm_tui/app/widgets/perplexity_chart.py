@@ -91,10 +91,14 @@ class PerplexityChart(PlotextPlot):
         self._dirty = True
         self.draws = 0
 
+    #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
+    #: time, and the training thread needs the GIL too.
+    REDRAW_S = 1.0
+
     def on_mount(self) -> None:
         super().on_mount()
         self.redraw()
-        self.set_interval(0.4, self._tick)
+        self.set_interval(self.REDRAW_S, self._tick)
 
     def reset(self, total_epochs: int = 0) -> None:
         self.train.clear()

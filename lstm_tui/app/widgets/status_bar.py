@@ -118,15 +118,34 @@ class StatusText(Widget):
 
 
 class StatusBar(Horizontal):
+    """The status text and the progress bar.
+
+    Numbers (perplexity, tokens/s, epoch, progress) arrive up to ~10 times a second while a
+    run trains; they are drawn at most every :attr:`FLUSH_S` seconds, because every redraw is
+    work on the UI thread, which holds the GIL that the training thread needs too. A change of
+    state or message is drawn at once.
+    """
+
     DEFAULT_CSS = """
     StatusBar { height: 1; }
     StatusBar ProgressBar { width: auto; }
     StatusBar ProgressBar Bar { width: 12; }
     """
 
+    FLUSH_S = 0.5
+    _IMMEDIATE = frozenset({"state", "message", "device"})
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._text_pending = False
+        self._progress_pending: tuple[float | None, float | None] | None = None
+
     def compose(self) -> ComposeResult:
         yield StatusText(id="status-text")
         yield ProgressBar(total=1, show_eta=False, id="progress")
+
+    def on_mount(self) -> None:
+        self.set_interval(self.FLUSH_S, self.flush)
 
     @property
     def status(self) -> RunStatus:
@@ -136,11 +155,27 @@ class StatusBar(Horizontal):
         text = self.query_one(StatusText)
         for key, value in changes.items():
             setattr(text.status, key, value)
-        text.refresh()
+        self._text_pending = True
+        if self._IMMEDIATE.intersection(changes):
+            self.flush()
 
     def set_progress(self, done: float | None, total: float | None) -> None:
         bar = self.query_one(ProgressBar)
-        bar.update(total=total, progress=done if done is not None else 0)
+        if total != bar.total or not done:  # a new run or a reset: at once
+            self._progress_pending = None
+            bar.update(total=total, progress=done if done is not None else 0)
+        else:
+            self._progress_pending = (done, total)
+
+    def flush(self) -> None:
+        """Draw what arrived since the last flush."""
+        if self._text_pending:
+            self._text_pending = False
+            self.query_one(StatusText).refresh()
+        if self._progress_pending is not None:
+            done, total = self._progress_pending
+            self._progress_pending = None
+            self.query_one(ProgressBar).update(total=total, progress=done if done is not None else 0)
 
     @property
     def text(self) -> str:

@@ -1,0 +1,59 @@
+"""Engine events from the training thread to the UI, in a few batches a second.
+
+Every message posted from the worker wakes the UI thread, and every wake-up is work on the
+thread that shares the GIL (and the two cores) with training. So the relay collects events and
+posts them together at most every :data:`POST_INTERVAL_S` seconds (messages posted together are
+handled in one wake-up); events a person waits for (a state change, a status line, a saved
+checkpoint) go at once, taking the queue with them. Nothing is dropped except superseded
+progress: only the latest ``BatchProgress``/``DownloadProgress`` in a batch, and at most
+~10 a second, are kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from lstm_tui.core import events as ev
+
+POST_INTERVAL_S = 0.25  # batches of events reach the UI at most ~4 times a second
+PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress events a second
+PROGRESS = (ev.BatchProgress, ev.DownloadProgress)
+URGENT = (ev.Started, ev.Status, ev.Checkpointed, ev.Finished, ev.Failed)
+
+
+class EventRelay:
+    """Call :meth:`__call__` with each engine event (any thread); ``post(event)`` gets them in order."""
+
+    def __init__(self, post: Callable[[Any], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self._post = post
+        self._clock = clock
+        self._pending: list[Any] = []
+        self._lock = threading.Lock()
+        self._last_post = float("-inf")
+        self._last_progress = float("-inf")
+
+    def __call__(self, event: Any) -> None:
+        now = self._clock()
+        with self._lock:
+            if isinstance(event, PROGRESS):
+                if now - self._last_progress < PROGRESS_INTERVAL_S:
+                    return
+                self._last_progress = now
+                if self._pending and type(self._pending[-1]) is type(event):
+                    self._pending.pop()  # superseded by this newer progress
+            self._pending.append(event)
+            if isinstance(event, URGENT) or now - self._last_post >= POST_INTERVAL_S:
+                self._flush_locked(now)
+
+    def flush(self) -> None:
+        """Post whatever is queued (the worker calls this before it ends)."""
+        with self._lock:
+            self._flush_locked(self._clock())
+
+    def _flush_locked(self, now: float) -> None:
+        pending, self._pending = self._pending, []
+        self._last_post = now
+        for event in pending:
+            self._post(event)
