@@ -10,10 +10,13 @@ import torch.nn.functional as F
 from ..config import RunConfig
 
 
-def autocast_context(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp`` is on; a no-op everywhere else."""
+def autocast_context(device: torch.device, amp: bool, cache: bool = True):
+    """bf16 autocast on CUDA when ``amp`` is on; a no-op everywhere else.
+
+    ``cache=False`` for a step captured in a CUDA graph (autocast's cast cache must not
+    outlive the capture)."""
     if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 
@@ -22,13 +25,17 @@ def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
     # foreach: one kernel call per update for all parameters (torch picks it by default on CUDA
     # only); the same arithmetic as the per-parameter loop.
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
+        # capturable: its step count stays on the GPU, so the update can live in a CUDA graph
+        on_cuda = next(model.parameters()).is_cuda
+        return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True, capturable=config.graphs and on_cuda)
     return torch.optim.SGD(model.parameters(), lr=config.lr, foreach=True)
 
 
-def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp: bool = False, forward=None):
+def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp: bool = False, forward=None,
+              graphs: bool = False):
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
+    ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).
     Clipping uses ``clip_grad_norm_`` (global L2 norm over all parameters, like d2l's
     ``grad_clipping``) with the foreach kernels; gradients are freed, not zeroed.
     """
@@ -37,7 +44,7 @@ def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp:
     forward = forward or model
 
     def step(X, Y, state):
-        with autocast_context(device, amp):
+        with autocast_context(device, amp, cache=not graphs):
             logits, state = forward(X, state)
         loss = F.cross_entropy(logits.float(), Y.T.reshape(-1))
         optimizer.zero_grad(set_to_none=True)

@@ -51,6 +51,7 @@ from .control import RunControl
 from .errors import HandlerError, NonFinite, check_loss
 from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
 from .persist import PersistMixin
+from .graph_step import StaticStep
 from .step import make_optimizer, make_step
 
 log = logging.getLogger(__name__)
@@ -413,7 +414,12 @@ class Trainer(PersistMixin):
         if self.config.compile:
             forward = torch.compile(model)
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
-        return make_step(self.config, model, optimizer, device, amp=self._amp(device), forward=forward)
+        graphs = self.config.graphs and device.type == "cuda" and forward is None
+        step = make_step(self.config, model, optimizer, device, amp=self._amp(device), forward=forward, graphs=graphs)
+        if graphs:
+            self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
+            return StaticStep(step, model, optimizer, device, capture=True)
+        return step
 
     def _amp(self, device) -> bool:
         return bool(self.config.amp and device is not None and device.type == "cuda")

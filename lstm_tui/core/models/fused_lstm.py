@@ -138,6 +138,13 @@ class WorkspacePool:
         with self._lock:
             self._free.clear()
 
+    def drain(self) -> list[Workspace]:
+        """Take every free workspace out of the pool (a CUDA graph keeps the ones it replays into)."""
+        with self._lock:
+            taken = [ws for free in self._free.values() for ws in free]
+            self._free.clear()
+        return taken
+
 
 #: The process-wide pool the training path draws from.
 WORKSPACES = WorkspacePool()

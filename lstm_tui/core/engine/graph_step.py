@@ -1,0 +1,107 @@
+"""The whole training step (forward, backward, clipping, update) replayed from a CUDA graph.
+
+On a GPU the book's config is launch-bound: a few hundred small kernels per batch, each a few
+microseconds of work and about as much CPU time to launch. Captured once in a CUDA graph, the
+step is one launch. What capture needs, :class:`StaticStep` provides:
+
+* static buffers: every batch is copied into the same ``X``, ``Y`` and state tensors the graph
+  was captured with, and the loss and the new state come out of the same output tensors
+  (copied out, so the caller can keep them);
+* warm-up before capture (on a side stream, as CUDA graphs require), with the weights and the
+  optimizer state put back afterwards: the warm-up steps must not train;
+* no host synchronisation inside the step: the loss stays on the device, clipping uses the
+  foreach kernels and no ``.item()`` (see :mod:`.step`);
+* the fused LSTM's reusable buffers are kept by the graph (it replays into them), so they are
+  taken out of the shared pool.
+
+``capture=False`` (``--no-graphs``, or any device but CUDA) runs the same static-buffer path
+eagerly, which is how it is tested on CPU. A batch of another shape (never with the book's
+iterators) is captured again.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..models.fused_lstm import WORKSPACES
+
+Step = Callable[[torch.Tensor, torch.Tensor, tuple], tuple[torch.Tensor, tuple]]
+
+WARMUP_STEPS = 3
+
+
+class StaticStep:
+    """``step(X, Y, state) -> (loss, state)`` through static buffers, replayed from a CUDA graph."""
+
+    def __init__(self, step: Step, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 device: torch.device, capture: bool = True):
+        self._step, self._model, self._optimizer = step, model, optimizer
+        self.capture = bool(capture) and device.type == "cuda"
+        self._key = None
+        self._graph = None
+        self._kept: list = []
+        self.captures = 0
+
+    def __call__(self, X: torch.Tensor, Y: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        key = (tuple(X.shape), tuple(Y.shape), tuple(tuple(s.shape) for s in state))
+        if key != self._key:
+            self._prepare(X, Y, state, key)
+        with torch.no_grad():  # the state comes in cut from its history (truncated BPTT)
+            self._X.copy_(X)
+            self._Y.copy_(Y)
+            for buffer, value in zip(self._state_in, state):
+                buffer.copy_(value)
+        if self._graph is not None:
+            self._graph.replay()
+        else:
+            self._loss, self._state_out = self._step(self._X, self._Y, self._state_in)
+        return self._loss.clone(), tuple(s.detach().clone() for s in self._state_out)
+
+    def _prepare(self, X, Y, state, key) -> None:
+        self._key = key
+        self._X, self._Y = X.clone(), Y.clone()
+        self._state_in = tuple(s.detach().clone() for s in state)
+        self._graph = None
+        if self.capture:
+            self._capture()
+
+    def _capture(self) -> None:
+        saved_model = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
+        saved_optimizer = _optimizer_tensors(self._optimizer)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_STEPS):
+                self._step(self._X, self._Y, self._state_in)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._loss, self._state_out = self._step(self._X, self._Y, self._state_in)
+        self._kept += WORKSPACES.drain()  # the graph replays into these buffers: nobody else may take them
+        _restore(self._model, self._optimizer, saved_model, saved_optimizer)
+        self._graph = graph
+        self.captures += 1
+
+
+def _optimizer_tensors(optimizer) -> dict:
+    """Copies of the optimizer's state tensors, by (parameter id, key)."""
+    return {(id(p), k): v.detach().clone() for p, state in optimizer.state.items()
+            for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def _restore(model, optimizer, model_state: dict, optimizer_state: dict) -> None:
+    """Put back the weights and optimizer state in place (the graph holds their addresses).
+
+    State the warm-up created (Adam's moments and step count on its first steps) goes back to
+    zero, which is what a fresh optimizer starts from.
+    """
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            tensor.copy_(model_state[name])
+        for p, state in optimizer.state.items():
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor):
+                    saved = optimizer_state.get((id(p), k))
+                    v.copy_(saved) if saved is not None else v.zero_()
