@@ -1,4 +1,4 @@
-"""The status line draws numbers at most twice a second and state changes at once."""
+"""The status line draws numbers once a second and state changes at once."""
 
 from __future__ import annotations
 

@@ -9,12 +9,23 @@ from collections import deque
 
 from rich.text import Text
 from textual.events import Resize
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 MAX_ENTRIES = 2000
 
 
 class PredictionLog(RichLog):
+    # A write grows the virtual size, and Textual's own reactive (layout=True) then lays out the
+    # whole screen again -- 10-40 ms of UI-thread time, the GIL held all along, for every line.
+    # The log's own size never depends on its content (its height is a share of the column),
+    # so only its scrollbars need updating; they still trigger a layout when they appear.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, virtual_size: Size) -> None:
+        self._scroll_update(virtual_size)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(wrap=True, markup=False, highlight=False, max_lines=5000, auto_scroll=True, **kwargs)
         self._sample_epoch: int | None = None

@@ -121,7 +121,7 @@ class StatusBar(Horizontal):
     """The status text and the progress bar.
 
     Numbers (perplexity, tokens/s, epoch, progress) arrive up to ~10 times a second while a
-    run trains; they are drawn at most every :attr:`FLUSH_S` seconds, because every redraw is
+    run trains; they are drawn once every :attr:`FLUSH_S` seconds, because every redraw is
     work on the UI thread, which holds the GIL that the training thread needs too. A change of
     state or message is drawn at once.
     """
@@ -132,7 +132,7 @@ class StatusBar(Horizontal):
     StatusBar ProgressBar Bar { width: 12; }
     """
 
-    FLUSH_S = 0.5
+    FLUSH_S = 1.0
     _IMMEDIATE = frozenset({"state", "message", "device"})
 
     def __init__(self, **kwargs) -> None:

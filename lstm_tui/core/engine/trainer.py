@@ -47,6 +47,7 @@ from ..events import (
 from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
 from ..runs import RunDir
+from .allocator import keep_freed_memory
 from .control import RunControl
 from .errors import HandlerError, NonFinite, check_loss
 from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
@@ -231,6 +232,7 @@ class Trainer(PersistMixin):
     # ------------------------------------------------------------------ the loop
     def _train(self) -> Finished:
         cfg = self.config
+        keep_freed_memory()  # no page faults on every batch (see allocator.py)
         device = resolve_device(cfg.device)
         self.device = device
         self._device_text = describe_device(device)
