@@ -75,3 +75,22 @@ def test_the_captured_graph_trains_like_the_eager_step_on_cuda(name):
     assert graph_losses == pytest.approx(losses, rel=1e-5)  # the warm-up did not train
     for key in weights:
         torch.testing.assert_close(graph_weights[key], weights[key], rtol=1e-4, atol=1e-5)
+
+
+def test_compile_and_graphs_switches_train_the_same_as_plain(shared_data_dir):
+    """--compile / --no-compile and --graphs / --no-graphs: the same perplexities (CPU)."""
+    from lstm_tui.core.engine import Trainer
+    from lstm_tui.core.presets import PRESETS
+
+    base = PRESETS["scratch"].config.replace(
+        data_dir=str(shared_data_dir), max_tokens=1500, hidden=16, batch_size=8, num_steps=10,
+        epochs=2, predict_every=0, device="cpu", seed=0, checkpoint_every=0)
+
+    def curve(**switches):
+        trainer = Trainer(base.replace(**switches))
+        trainer.run()
+        return [record["perplexity"] for record in trainer.history]
+
+    plain = curve(compile=False, graphs=False)
+    assert curve(compile=False, graphs=True) == plain  # graphs are a CUDA feature: no change here
+    assert curve(compile=True, graphs=False) == pytest.approx(plain, rel=1e-4)

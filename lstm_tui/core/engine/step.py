@@ -41,7 +41,7 @@ def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp:
     """
     params = [p for p in model.parameters() if p.requires_grad]
     clip = config.clip
-    forward = forward or model
+    forward = model if forward is None else forward  # (a compiled module has no truth value)
 
     def step(X, Y, state):
         with autocast_context(device, amp, cache=not graphs):

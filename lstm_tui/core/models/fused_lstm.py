@@ -267,6 +267,7 @@ def _input_gradient(ctx, ws: Workspace, rest: list[Tensor]) -> Tensor:
     return d_xw.to(ctx.xw_dtype)
 
 
+@torch.compiler.disable  # already one hand-written kernel sequence; dynamo cannot trace its reused buffers
 def fused_lstm_layer(
     inputs: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
