@@ -39,19 +39,24 @@ def _project_loss(model, X, Y):
     return nn.functional.cross_entropy(y_hat, Y.T.reshape(-1))
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_scratch_reference_matches_project_loss_and_update(corpus, fused):
-    # 12 steps keep the unfused model (a Python loop over steps) quick; the equations are the same
-    config = RunConfig(fused=fused, num_steps=12)
+def _both_losses(corpus, config):
+    """The project's model and the reference built from its weights, on the first batch:
+    ``(model, reference, project loss, book loss)``."""
     vocab_size = len(corpus.vocab)
     torch.manual_seed(0)
     model = build_model(config, vocab_size)
     reference = ref.build_reference(config, vocab_size, "cpu", init_from=model)
     X, Y = _first_batch(corpus, config)
-
-    project = _project_loss(model, X, Y)
-    y_hat, _ = reference.net(X, reference.net.begin_state(X.shape[0], "cpu"))
+    y_hat, _ = reference.net(X, reference.net.begin_state(batch_size=X.shape[0], device="cpu"))
     book = reference.loss(y_hat, Y.T.reshape(-1)).mean()
+    return model, reference, _project_loss(model, X, Y), book
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_scratch_reference_matches_project_loss_and_update(corpus, fused):
+    # 12 steps keep the unfused model (a Python loop over steps) quick; the equations are the same
+    config = RunConfig(fused=fused, num_steps=12)
+    model, reference, project, book = _both_losses(corpus, config)
     assert abs(project.item() - book.item()) < 1e-5
 
     # the gradients agree too, gate by gate (the reference keeps d2l's 14 separate tensors)
@@ -75,14 +80,7 @@ def test_scratch_reference_with_d2l_init_has_book_shapes(corpus):
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
 def test_concise_reference_loads_project_weights(corpus, layers, bidirectional):
     config = RunConfig(impl="torch", layers=layers, bidirectional=bidirectional, hidden=64)
-    vocab_size = len(corpus.vocab)
-    torch.manual_seed(0)
-    model = build_model(config, vocab_size)
-    reference = ref.build_reference(config, vocab_size, "cpu", init_from=model)
-    X, Y = _first_batch(corpus, config)
-    project = _project_loss(model, X, Y)
-    y_hat, _ = reference.net(X, reference.net.begin_state(device="cpu", batch_size=X.shape[0]))
-    book = reference.loss(y_hat, Y.T.reshape(-1))
+    _, _, project, book = _both_losses(corpus, config)
     assert abs(project.item() - book.item()) < 1e-5
 
 

@@ -11,7 +11,6 @@ progress: only the latest ``BatchProgress``/``DownloadProgress`` in a batch, and
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable
 
@@ -24,35 +23,36 @@ URGENT = (ev.Started, ev.Status, ev.Checkpointed, ev.Finished, ev.Failed)
 
 
 class EventRelay:
-    """Call :meth:`__call__` with each engine event (any thread); ``post(event)`` gets them in order."""
+    """Call :meth:`__call__` with each engine event; ``post(event)`` gets them in order.
+
+    One relay per train worker, called only from that worker's thread (the Trainer emits every
+    event from the thread that runs it), so it needs no lock.
+    """
 
     def __init__(self, post: Callable[[Any], None], clock: Callable[[], float] = time.monotonic) -> None:
         self._post = post
         self._clock = clock
         self._pending: list[Any] = []
-        self._lock = threading.Lock()
         self._last_post = float("-inf")
         self._last_progress = float("-inf")
 
     def __call__(self, event: Any) -> None:
         now = self._clock()
-        with self._lock:
-            if isinstance(event, PROGRESS):
-                if now - self._last_progress < PROGRESS_INTERVAL_S:
-                    return
-                self._last_progress = now
-                if self._pending and type(self._pending[-1]) is type(event):
-                    self._pending.pop()  # superseded by this newer progress
-            self._pending.append(event)
-            if isinstance(event, URGENT) or now - self._last_post >= POST_INTERVAL_S:
-                self._flush_locked(now)
+        if isinstance(event, PROGRESS):
+            if now - self._last_progress < PROGRESS_INTERVAL_S:
+                return
+            self._last_progress = now
+            if self._pending and type(self._pending[-1]) is type(event):
+                self._pending.pop()  # superseded by this newer progress
+        self._pending.append(event)
+        if isinstance(event, URGENT) or now - self._last_post >= POST_INTERVAL_S:
+            self._flush(now)
 
     def flush(self) -> None:
         """Post whatever is queued (the worker calls this before it ends)."""
-        with self._lock:
-            self._flush_locked(self._clock())
+        self._flush(self._clock())
 
-    def _flush_locked(self, now: float) -> None:
+    def _flush(self, now: float) -> None:
         pending, self._pending = self._pending, []
         self._last_post = now
         for event in pending:

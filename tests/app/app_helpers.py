@@ -15,3 +15,11 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "conditi
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+async def train_then_stop(pilot, app, epochs: int) -> None:
+    """F5, wait until the status line shows ``epochs`` done, F7, wait until the run has ended."""
+    await pilot.press("f5")
+    await wait_for(pilot, lambda: app.status_bar.status.epoch >= epochs, 60, f"{epochs} epoch(s)")
+    await pilot.press("f7")
+    await wait_for(pilot, lambda: app.state in DONE, 30, "the stop")

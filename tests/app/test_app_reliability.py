@@ -19,7 +19,7 @@ from lstm_tui.cli import main as cli_main
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.data import CorpusError
 from lstm_tui.core.runs import RunDir
-from app_helpers import DONE, wait_for
+from app_helpers import DONE, train_then_stop, wait_for
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -74,10 +74,7 @@ async def test_stop_then_resume_in_the_app_reaches_the_configured_epochs(tiny_co
     config = tiny_config.replace(epochs=epochs, predict_every=5)
     app = make_app(config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: app.status_bar.status.epoch >= 2, 60, "two epochs")
-        await pilot.press("f7")
-        await wait_for(pilot, lambda: app.state in DONE, 30, "the stop")
+        await train_then_stop(pilot, app, 2)
         assert app.state == "stopped"
         run = only_run(runs_dir)
         stopped_at = RunDir(run).load_checkpoint().epoch
@@ -102,10 +99,7 @@ async def test_resume_an_interrupted_run_from_the_load_screen_then_more_epochs(t
     config = tiny_config.replace(epochs=5000, predict_every=0, checkpoint_every=0)
     app = make_app(config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: app.status_bar.status.epoch >= 1, 60, "an epoch")
-        await pilot.press("f7")
-        await wait_for(pilot, lambda: app.state in DONE, 30, "the stop")
+        await train_then_stop(pilot, app, 1)
     run = only_run(runs_dir)
     done = RunDir(run).load_checkpoint().epoch
     # another session: pick the run in the load dialog and press F8 there; set a total first

@@ -141,10 +141,9 @@ def test_fused_under_bf16_autocast_stays_close_to_plain():
         assert (gf - gp).norm() <= 0.05 * gp.norm() + 1e-6
 
 
-def _grads_of(model, X, Y):
+def _loss_of(model, X, Y):
     logits, _ = model(X)
-    loss = torch.nn.functional.cross_entropy(logits, Y.T.reshape(-1))
-    return loss, logits
+    return torch.nn.functional.cross_entropy(logits, Y.T.reshape(-1))
 
 
 def test_reused_workspaces_never_mix_two_live_graphs():
@@ -155,14 +154,14 @@ def test_reused_workspaces_never_mix_two_live_graphs():
 
     def grads_alone(X, Y):
         model.zero_grad(set_to_none=True)
-        loss, _ = _grads_of(model, X, Y)
+        loss = _loss_of(model, X, Y)
         loss.backward()
         return [p.grad.clone() for p in model.parameters()]
 
     g1, g2 = grads_alone(X1, Y1), grads_alone(X2, Y2)
     model.zero_grad(set_to_none=True)
-    loss1, _ = _grads_of(model, X1, Y1)
-    loss2, _ = _grads_of(model, X2, Y2)  # graph 1 is still alive: it must not lend its buffers
+    loss1 = _loss_of(model, X1, Y1)
+    loss2 = _loss_of(model, X2, Y2)  # graph 1 is still alive: it must not lend its buffers
     params = list(model.parameters())
     for loss, expected in ((loss2, g2), (loss1, g1)):
         for got, want in zip(torch.autograd.grad(loss, params), expected):
@@ -186,8 +185,8 @@ def test_a_retained_graph_run_again_after_a_new_forward_fails_loudly():
     torch.manual_seed(0)
     model = ScratchLSTM(V, H, 1, fused=True)
     X, Y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
-    loss, _ = _grads_of(model, X, Y)
+    loss = _loss_of(model, X, Y)
     loss.backward(retain_graph=True)
-    _grads_of(model, X, Y)  # takes (and overwrites) the workspace the first graph used
+    _loss_of(model, X, Y)  # takes (and overwrites) the workspace the first graph used
     with pytest.raises(RuntimeError, match="modified (by an )?inplace"):
         loss.backward()

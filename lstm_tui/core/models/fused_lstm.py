@@ -134,10 +134,6 @@ class WorkspacePool:
             while len(self._free) > self.max_shapes:
                 self._free.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._free.clear()
-
     def drain(self) -> list[Workspace]:
         """Take every free workspace out of the pool (a CUDA graph keeps the ones it replays into)."""
         with self._lock:
