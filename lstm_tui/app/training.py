@@ -7,6 +7,7 @@
 - engine events -> chart, log and status line;
 - save now (ctrl+s -> ``Trainer.checkpoint_now()``) and resume (F8 -> ``Trainer.resume_from``,
   with the chart and log refilled from the run's history first);
+- a short GIL switch interval while a run trains (see :func:`short_gil_switches`);
 - SIGTERM / SIGHUP / SIGINT: stop at the next batch, save a checkpoint, exit 0 (a second
   signal quits without waiting). Textual installs no handler for these (only SIGTSTP/SIGCONT/
   SIGWINCH, and raw mode turns Ctrl+C into a key), so without this SIGHUP from a dropped SSH
@@ -17,7 +18,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,25 @@ from .relay import EventRelay
 
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 HISTORY_SAMPLES = 30  # sample lines shown again when a run is resumed
+GIL_SWITCH_INTERVAL_S = 0.0005  # Python's default is 0.005
+
+
+@contextlib.contextmanager
+def short_gil_switches(interval: float = GIL_SWITCH_INTERVAL_S):
+    """Make a thread that waits for the GIL get it within ``interval`` seconds, for a run's length.
+
+    The training thread drops the GIL inside every torch op and needs it back between ops. When
+    the UI thread holds it (redrawing the chart, laying out a log line), Python's default 5 ms
+    switch interval leaves the training thread -- and the OpenMP threads waiting on it -- idle
+    for up to 5 ms per op, many times over during one redraw. 0.5 ms keeps the UI's share of
+    the training time small; the UI still gets the GIL whenever torch runs, so keys stay fast.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, interval))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 class RunHistory(Message):
@@ -71,24 +93,26 @@ class TrainingMixin:
                 relay(event)
 
         try:
-            made = self._resume_trainer(resume, changes, run_id, on_event) if resume else \
-                self._new_trainer(config, run_id, on_event)
-            if isinstance(made, ev.Failed):
-                result = made
-            elif made is None:
-                relay.flush()
-                return  # refused (StartRefused was posted)
-            else:
-                trainer, run_dir = made
-                self.call_from_thread(self._trainer_ready, trainer, run_id, run_dir)
-                if self._stop_requested:
-                    trainer.stop()
-                result = trainer.run()
+            with short_gil_switches():
+                result = self._run_trainer(config, run_id, resume, changes, on_event)
         except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
             result = ev.Failed(reason=f"{type(exc).__name__}: {exc}",
                                hint="this is a bug in lstm-tui; the app is still usable")
         relay.flush()
-        self.post_message(EngineEvent(result, run_id))
+        if result is not None:  # None: the start was refused (StartRefused was posted)
+            self.post_message(EngineEvent(result, run_id))
+
+    def _run_trainer(self, config: RunConfig, run_id: int, resume, changes, on_event):
+        """Make (or resume) the Trainer and run it; the result, or None when the start was refused."""
+        made = self._resume_trainer(resume, changes, run_id, on_event) if resume else \
+            self._new_trainer(config, run_id, on_event)
+        if made is None or isinstance(made, ev.Failed):
+            return made
+        trainer, run_dir = made
+        self.call_from_thread(self._trainer_ready, trainer, run_id, run_dir)
+        if self._stop_requested:
+            trainer.stop()
+        return trainer.run()
 
     def _new_trainer(self, config: RunConfig, run_id: int, on_event):
         """Read the corpus and check the prefixes before making a run folder (worker thread)."""

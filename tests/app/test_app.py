@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
+from lstm_tui.app.training import GIL_SWITCH_INTERVAL_S
 from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 from app_helpers import DONE, wait_for
@@ -38,10 +40,13 @@ async def test_short_run_fills_chart_log_and_status(tiny_config, runs_dir):
 
 async def test_pause_resume_and_stop(tiny_config, runs_dir):
     app = make_app(tiny_config.replace(epochs=2000, predict_every=0), runs_dir)
+    default_switch = sys.getswitchinterval()
+    assert default_switch > GIL_SWITCH_INTERVAL_S
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.state == "training" and app._trainer is not None, 60, "training")
         assert app.form.disabled
+        assert sys.getswitchinterval() == GIL_SWITCH_INTERVAL_S  # the training thread gets the GIL back fast
         await pilot.press("f6")
         assert app.state == "paused"
         await wait_for(pilot, lambda: app._trainer.paused, 10, "the pause")
@@ -53,6 +58,7 @@ async def test_pause_resume_and_stop(tiny_config, runs_dir):
         assert app.state == "stopped"
         assert "stopped at epoch" in app.log_view.plain
         await app.workers.wait_for_complete()
+        assert sys.getswitchinterval() == default_switch  # and only while a run trains
 
 
 async def test_invalid_field_is_marked_and_blocks_start(tiny_config, runs_dir):
