@@ -6,7 +6,7 @@ headless (the same Trainer with no UI). Both write a run folder, and both read t
 tokens/s back from that folder's metrics.jsonl, so they are measured the same way. Runs
 alternate (headless, app, headless, app, ...) so a load spike hits both, each in a fresh process.
 
-    python bench/app_throughput.py                      # concise and scratch, book config, 100 epochs, 3 rounds
+    python bench/app_throughput.py                      # concise and scratch, book config, 100 epochs, 5 rounds
     python bench/app_throughput.py --presets concise --epochs 200 --repeat 5
 """
 
@@ -138,7 +138,7 @@ def table(rows: list[dict]) -> str:
              "|---|---:|---:|---:|---|---|---|"]
     for r in rows:
         lat = r["key_latency_ms"]
-        keys = f"{lat['median']:.0f} / {lat['p95']:.0f}, {lat['count']}" if lat["count"] else "n/a"
+        keys = f"{lat['median']:.1f} / {lat['p95']:.1f}, {lat['count']}" if lat["count"] else "n/a"
         lines.append(f"| {r['preset']} | {fmt_rate(r['headless_tokens_per_s'])} | {fmt_rate(r['app_tokens_per_s'])} "
                      f"| {r['ratio']:.2f} | >= {TARGET:.2f} | {'PASS' if r['pass'] else 'FAIL'} | {keys} |")
     return "\n".join(lines)
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", default="concise,scratch", help="comma-separated presets (default concise,scratch)")
     p.add_argument("--epochs", type=int, default=100, help="epochs per run (default 100; medians skip the first)")
-    p.add_argument("--repeat", type=int, default=3, help="rounds of (headless, app); the median of the rounds' ratios counts")
+    p.add_argument("--repeat", type=int, default=5, help="rounds of (headless, app); the median of the rounds' ratios counts")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--side", choices=("headless", "app"), help=argparse.SUPPRESS)  # one run, in this process
