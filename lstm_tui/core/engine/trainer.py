@@ -49,11 +49,12 @@ from ..models import build_model
 from ..runs import RunDir
 from .allocator import keep_freed_memory
 from .control import RunControl
-from .errors import HandlerError, NonFinite, check_loss
+from .errors import HandlerError, NonFinite
 from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
 from .persist import PersistMixin
 from .graph_step import StaticStep
 from .step import make_optimizer, make_step
+from .tally import EpochTally
 
 log = logging.getLogger(__name__)
 
@@ -231,19 +232,34 @@ class Trainer(PersistMixin):
 
     # ------------------------------------------------------------------ the loop
     def _train(self) -> Finished:
-        cfg = self.config
+        """The whole run: set up, train the epochs, then the closing checkpoint and numbers."""
         keep_freed_memory()  # no page faults on every batch (see allocator.py)
-        device = resolve_device(cfg.device)
+        device = self._open_device()
+        data = self._corpus()
+        model, optimizer = self._build(device)
+        train, val, batches = self._splits(data, device)
+        self._announce(model, data, batches)
+        step = self._make_step(model, optimizer, device)
+        self._clock_start = time.perf_counter()
+        stopped, partial, last = self._epochs(model, optimizer, step, train, val, batches, device)
+        return self._finish(model, optimizer, stopped, partial, last, train, val)
+
+    # ------------------------------------------------------------------ set-up phases of _train
+    def _open_device(self) -> torch.device:
+        device = resolve_device(self.config.device)
         self.device = device
         self._device_text = describe_device(device)
         if self.run_dir is not None:
-            self._persist("config", self.run_dir.write_config, cfg)
+            self._persist("config", self.run_dir.write_config, self.config)
             self._write_summary("running", {"device": self._device_text})
+        return device
 
+    def _corpus(self) -> CorpusData:
+        """The corpus (loaded now unless given), and the vocabulary the run uses."""
         data = self.data
         if data is None:
             self._emit(Status("loading corpus"))
-            data = load_corpus(cfg, progress=self._download_progress)
+            data = load_corpus(self.config, progress=self._download_progress)
             self.data = data
         checkpoint = self._checkpoint
         if checkpoint is not None and checkpoint.vocab.to_list() != data.vocab.to_list():
@@ -252,17 +268,25 @@ class Trainer(PersistMixin):
                 "resume with the same corpus, token and raw settings",
             )
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
+        return data
 
+    def _build(self, device: torch.device):
+        """Seeded model and optimizer (restored from the checkpoint when resuming)."""
+        cfg = self.config
         torch.manual_seed(cfg.seed)
         self._rng = random.Random(cfg.seed)
         model = build_model(cfg, len(self.vocab)).to(device)
         model.train()
         optimizer = make_optimizer(cfg, model)
-        if checkpoint is not None:
-            self._restore(checkpoint, model, optimizer, device)
+        if self._checkpoint is not None:
+            self._restore(self._checkpoint, model, optimizer, device)
         with self._model_lock:
             self.model, self.optimizer = model, optimizer
+        return model, optimizer
 
+    def _splits(self, data: CorpusData, device: torch.device):
+        """``(train, val or None, batches per epoch)``, on the device."""
+        cfg = self.config
         train = data.train.to(device)
         val = data.val.to(device) if data.val is not None and len(data.val) > 1 else None
         batches = count_batches(len(train), cfg.batch_size, cfg.num_steps, cfg.sampling)
@@ -272,6 +296,11 @@ class Trainer(PersistMixin):
                 f"batch_size {cfg.batch_size} x num_steps {cfg.num_steps}",
                 "use a smaller batch_size or num_steps, or more tokens",
             )
+        return train, val, batches
+
+    def _announce(self, model, data: CorpusData, batches: int) -> None:
+        """:class:`Started`, then what a resumed or a bidirectional run should say."""
+        cfg, checkpoint = self.config, self._checkpoint
         self._emit(Started(
             device=self._device_text, parameters=model.num_parameters(), vocab_size=len(self.vocab),
             corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
@@ -285,9 +314,10 @@ class Trainer(PersistMixin):
         if not cfg.can_generate:
             self._emit(Status("a bidirectional model cannot generate text: no samples"))
 
-        step = self._make_step(model, optimizer, device)
-        self._clock_start = time.perf_counter()
-        stopped, partial = False, None
+    # ------------------------------------------------------------------ the epochs and the end
+    def _epochs(self, model, optimizer, step, train, val, batches: int, device):
+        """Train the remaining epochs; ``(stopped, partial epoch or None, last epoch's numbers)``."""
+        cfg = self.config
         last = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
         if self.history:
             last.update({k: self.history[-1].get(k) for k in last})
@@ -295,35 +325,45 @@ class Trainer(PersistMixin):
             number = index + 1
             outcome = self._train_epoch(number, model, step, train, batches, device)
             if outcome["stopped"]:
-                stopped, partial = True, outcome
-                break
-            ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
-            val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
-                       if val is not None else None)
-            self.epoch, self.batch = number, 0
-            record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
-                      "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
-            if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
-                record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
-            self.history.append(record)
-            last = record
-            self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
-                                elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
-                                generation_perplexity=record.get("generation_perplexity")))
-            if self.run_dir is not None:
-                self._persist("metrics", self.run_dir.append_metric, dict(record))
-            if number < cfg.epochs:
-                if cfg.predict_every and number % cfg.predict_every == 0:
-                    self._samples(model, number, cfg.prefix)
-                if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
-                    self._save_checkpoint(model, optimizer)
-                if self._control.take_checkpoint_request():
-                    self._save_checkpoint(model, optimizer, requested=True)
-                if self._control.stopping:
-                    stopped = True
-                    break
+                return True, outcome, last
+            last = self._end_epoch(number, model, outcome, train, val, device)
+            if number < cfg.epochs and self._between_epochs(number, model, optimizer):
+                return True, None, last
+        return False, None, last
 
-        # ---- the end (finished or stopped): checkpoint, d2l's final predictions, summary
+    def _end_epoch(self, number: int, model, outcome: dict, train, val, device) -> dict:
+        """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
+        cfg = self.config
+        ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
+        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
+                   if val is not None else None)
+        self.epoch, self.batch = number, 0
+        record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
+                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
+        if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
+            record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
+        self.history.append(record)
+        self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
+                            elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
+                            generation_perplexity=record.get("generation_perplexity")))
+        if self.run_dir is not None:
+            self._persist("metrics", self.run_dir.append_metric, dict(record))
+        return record
+
+    def _between_epochs(self, number: int, model, optimizer) -> bool:
+        """Samples and checkpoints due after epoch ``number``; True when the run should stop."""
+        cfg = self.config
+        if cfg.predict_every and number % cfg.predict_every == 0:
+            self._samples(model, number, cfg.prefix)
+        if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
+            self._save_checkpoint(model, optimizer)
+        if self._control.take_checkpoint_request():
+            self._save_checkpoint(model, optimizer, requested=True)
+        return self._control.stopping
+
+    def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
+        """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`."""
+        cfg, device = self.config, self.device
         if partial is not None:  # stopped inside an epoch (maybe before its first batch)
             self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
                                   accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
@@ -348,68 +388,58 @@ class Trainer(PersistMixin):
     def _train_epoch(self, number: int, model, step, train: torch.Tensor, batches: int, device) -> dict:
         """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
         cfg, control = self.config, self._control
-        self._epoch_rng_state = self._rng.getstate()
-        skip, carry, accum = self.batch, None, {}
-        if skip and self._checkpoint is not None:
-            carry, accum = self._checkpoint.carry, self._checkpoint.accum or {}
-        self._checkpoint = None  # consumed: later epochs start fresh
+        skip, carry, tally = self._epoch_start(number, device)
         iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
         fresh_state = cfg.sampling == "random"
         state = tuple(s.to(device) for s in carry) if carry is not None else None
-        loss_sum = torch.zeros((), dtype=torch.float32, device=device)
-        tokens = 0
-        if skip:
-            loss_sum += float(accum.get("loss_sum", 0.0))
-            tokens = int(accum.get("tokens", 0))
-        tokens_before, done = tokens, skip
-        start = last_report = time.perf_counter()
-        paused = 0.0
+        done, last_report = skip, tally.start
+
+        def carried():  # the state the next batch would start from, for a mid-epoch checkpoint
+            return None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)
 
         def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
-            total = loss_sum.item()
-            check_loss(total, tokens, number)
-            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True,
-                                  carry=None if state is None or fresh_state else tuple(s.detach().cpu() for s in state),
-                                  accum={"loss_sum": total, "tokens": tokens})
+            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
+                                  accum={"loss_sum": tally.total(), "tokens": tally.tokens})
 
         for index, (X, Y) in enumerate(iterator):
             if index < skip:
                 continue
             if control.pause_requested:
-                paused += self._wait_paused(number, done, save_now)
+                tally.paused += self._wait_paused(number, done, save_now)
             if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
                 save_now()
             if control.stopping:
-                wall = max(time.perf_counter() - start - paused, 1e-9)
-                total = loss_sum.item()
-                check_loss(total, tokens, number)
-                return {"stopped": True, "batch": done, "loss_sum": total, "tokens": tokens,
-                        "tokens_per_s": (tokens - tokens_before) / wall,
-                        "carry": None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)}
-            if state is None or fresh_state:
-                state = model.begin_state(X.shape[0], device)
-            else:
-                state = tuple(s.detach() for s in state)
+                rate = tally.rate()
+                return {"stopped": True, "batch": done, "loss_sum": tally.total(), "tokens": tally.tokens,
+                        "tokens_per_s": rate, "carry": carried()}
+            state = model.begin_state(X.shape[0], device) if state is None or fresh_state else \
+                tuple(s.detach() for s in state)
             with self._model_lock:
                 loss, state = step(X, Y, state)
-            count = Y.numel()
-            loss_sum += loss * count
-            tokens += count
+            tally.add(loss, Y.numel())
             done = self.batch = index + 1
             now = time.perf_counter()
             if now - last_report >= PROGRESS_INTERVAL_S:
-                total = loss_sum.item()  # the only host sync inside an epoch, at most every 0.2 s
-                check_loss(total, tokens, number)
-                wall = max(now - start - paused, 1e-9)
-                self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tokens),
-                                         tokens_per_s=(tokens - tokens_before) / wall, elapsed_s=self._elapsed()))
+                self._progress(number, done, batches, tally, now)
                 last_report = time.perf_counter()
-        total = loss_sum.item()
-        check_loss(total, tokens, number)
-        if tokens == 0:
+        total = tally.total()  # (waits for the device: the rate below includes all of its work)
+        if tally.tokens == 0:
             raise CorpusError(f"epoch {number} had no batches", "use a smaller batch_size or num_steps, or more tokens")
-        wall = max(time.perf_counter() - start - paused, 1e-9)
-        return {"stopped": False, "loss_sum": total, "tokens": tokens, "tokens_per_s": (tokens - tokens_before) / wall}
+        return {"stopped": False, "loss_sum": total, "tokens": tally.tokens, "tokens_per_s": tally.rate()}
+
+    def _epoch_start(self, number: int, device) -> tuple[int, tuple | None, EpochTally]:
+        """``(batches to skip, carried state, tally)``: after a mid-epoch resume, the checkpoint's."""
+        self._epoch_rng_state = self._rng.getstate()
+        skip, carry, accum = self.batch, None, None
+        if skip and self._checkpoint is not None:
+            carry, accum = self._checkpoint.carry, self._checkpoint.accum or {}
+        self._checkpoint = None  # consumed: later epochs start fresh
+        return skip, carry, EpochTally(number, device, accum if skip else None)
+
+    def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
+        total = tally.total()  # the only host sync inside an epoch, at most every PROGRESS_INTERVAL_S
+        self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tally.tokens),
+                                 tokens_per_s=tally.rate(now), elapsed_s=self._elapsed()))
 
     def _make_step(self, model, optimizer, device):
         forward = None
