@@ -9,7 +9,10 @@ from the same initial weights (the reference is loaded from the engine's freshly
     python bench/throughput.py --configs scratch,concise --epochs 10
     python bench/throughput.py --device cuda --full   # 500 epochs, time to perplexity 1.3 / 1.1
 
-Writes ``<out>/throughput-<device>.json`` and ``.md`` and prints the table and the machine.
+    python bench/throughput.py --amp --configs concise,deep,bidirectional,large   # the engine in bf16
+
+Writes ``<out>/throughput-<device>.json`` and ``.md`` (``-bf16`` with ``--amp``) and prints the
+table and the machine.
 See bench/README.md for what each column means.
 """
 
@@ -164,6 +167,8 @@ def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> 
                             predict_every=0, checkpoint_every=0)
     if args.no_fused:
         cfg = cfg.replace(fused=False)
+    if args.amp:  # the engine only: the reference stays the book's float32
+        cfg = cfg.replace(amp=True)
     key = (cfg.max_tokens, cfg.val_split)
     if key not in data_cache:
         data_cache[key] = load_corpus(cfg)
@@ -203,7 +208,7 @@ def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> 
         passed = ratio >= target[0] and (target[1] is None or e_rate >= target[1])
     curve = curve_check(engine["records"], reference["records"], args.curve_epochs, args.curve_tolerance)
     return {
-        "name": bc.name,
+        "name": bc.name + (" (engine bf16)" if args.amp else ""),
         "config": {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir",)},
         "tokens": len(data.train),
         "repeats": repeat,
@@ -286,6 +291,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--curve-epochs", type=int, default=10, help="epochs compared by the curve check (default 10)")
     p.add_argument("--curve-tolerance", type=float, default=0.02, help="max relative perplexity difference (default 0.02)")
     p.add_argument("--no-fused", action="store_true", help="run the engine with fused=false (its plain paths)")
+    p.add_argument("--amp", action="store_true",
+                   help="run the engine with bf16 autocast (where the device has native bf16); the reference stays float32")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--strict", action="store_true", help="exit 1 if a target or a curve check fails")
     args = p.parse_args(argv)
@@ -310,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         table = markdown_table(results, info, args)
         payload = {"started": args.started, "argv": args.argv, "machine": info, "results": results,
                    "complete": len(results) == len(args.config_names), "loadavg_at_end": common._loadavg()}
-        json_path, md_path = write_results(args.out, f"throughput-{device.type}", payload, table)
+        json_path, md_path = write_results(args.out, f"throughput-{device.type}{'-bf16' if args.amp else ''}", payload, table)
     print()
     print(table)
     print(f"wrote {json_path} and {md_path}")

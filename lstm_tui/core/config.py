@@ -63,7 +63,7 @@ class RunConfig:
     fused: bool = _spec(True, "fast engine paths (fused gates, hand-written backward)")
     graphs: bool = _spec(True, "capture the training step in a CUDA graph (GPU only)")
     compile: bool = _spec(False, "torch.compile the model")
-    amp: bool = _spec(False, "bf16 autocast (GPU only)")
+    amp: bool = _spec(False, "bf16 autocast (a GPU, or a CPU with AVX-512 BF16 / AMX)")
 
     # ----------------------------------------------------------------- construction
     @classmethod

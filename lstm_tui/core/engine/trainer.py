@@ -53,7 +53,7 @@ from .errors import HandlerError, NonFinite
 from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
 from .persist import PersistMixin
 from .graph_step import StaticStep
-from .step import make_optimizer, make_step
+from .step import bf16_native, make_optimizer, make_step
 from .tally import EpochTally
 
 log = logging.getLogger(__name__)
@@ -447,6 +447,9 @@ class Trainer(PersistMixin):
             forward = torch.compile(model)
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
         graphs = self.config.graphs and device.type == "cuda" and forward is None
+        if self.config.amp:
+            self._emit(Status("bf16 autocast on" if self._amp(device) else
+                              f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
         step = make_step(self.config, model, optimizer, device, amp=self._amp(device), forward=forward, graphs=graphs)
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
@@ -454,7 +457,7 @@ class Trainer(PersistMixin):
         return step
 
     def _amp(self, device) -> bool:
-        return bool(self.config.amp and device is not None and device.type == "cuda")
+        return bool(self.config.amp and device is not None and bf16_native(device))
 
     def _wait_paused(self, number: int, done: int, save_now=None) -> float:
         self._emit(Status(f"paused at epoch {number}, batch {done}"))
