@@ -238,3 +238,31 @@ async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_d
         assert {row.hidden for row in rows.values()} == {16}
         assert rows["deep"].layers == 2 and all(row.status == "finished" for row in rows.values())
         assert all(row.device.startswith("cpu") for row in rows.values())
+
+
+async def test_while_a_run_trains_the_table_refreshes_from_a_thread(tiny_config, runs_copy, monkeypatch):
+    """The periodic re-read runs off the UI thread, and a run that appears shows up in the table."""
+    import threading
+
+    import lstm_tui.app.screens.runs as runs_module
+
+    readers: list[str] = []
+    real_run_rows = runs_module.run_rows
+
+    def recording_run_rows(root):
+        readers.append(threading.current_thread().name)
+        return real_run_rows(root)
+
+    monkeypatch.setattr(runs_module, "run_rows", recording_run_rows)
+    monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: True))  # as if the main screen trained
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        before = screen.table.row_count
+        main_thread = threading.current_thread().name
+        assert readers and set(readers) == {main_thread}  # opening the screen reads at once
+        source = next(p for p in runs_copy.iterdir() if p.is_dir())
+        shutil.copytree(source, runs_copy / (source.name + "-copy"))
+        await wait_for(pilot, lambda: screen.table.row_count == before + 1, 10, "the periodic re-read")
+        assert any(name != main_thread for name in readers)
+        assert any(name.endswith("-copy") for name in table_names(screen))

@@ -93,6 +93,14 @@ def book_configs(shared: dict[str, Any] | None = None, overrides: dict[str, Any]
     return [PRESETS[name].config.replace(**changes) for name in BOOK_PRESETS]
 
 
+def read_rows(root: Path) -> tuple[list[RunRow], str]:
+    """``(rows, "")`` for the runs under ``root``, or ``([], the reason)`` when it cannot be read."""
+    try:
+        return run_rows(root), ""
+    except (RunError, OSError) as exc:
+        return [], str(exc)
+
+
 class BookProgress(Message):
     """Where the book run is: experiment ``index`` of ``total``, at ``epoch`` (fractional) of ``epochs``."""
 
@@ -194,16 +202,23 @@ class RunsScreen(ModalScreen[None]):
     def _auto_reload(self) -> None:
         """Keep numbers fresh while something trains (the main screen's run or the book)."""
         if self.is_current and (self.book_active or getattr(self.app, "run_active", False)):
-            self.reload()
+            self._scan_runs()
+
+    @work(thread=True, exclusive=True, group="runs-scan", exit_on_error=False)
+    def _scan_runs(self) -> None:
+        """The periodic re-read, on a thread: a folder of many long runs never stalls a key press."""
+        rows, problem = read_rows(self.root)
+        self.app.call_from_thread(self._show_rows, rows, problem)
 
     # ------------------------------------------------------------------ table
     def reload(self, select: str | None = None) -> None:
         """Read the runs folder again and redraw the table (keeps the cursor on the same run)."""
-        try:
-            rows = run_rows(self.root)
-            self.problem = ""
-        except (RunError, OSError) as exc:
-            rows, self.problem = [], str(exc)
+        self._show_rows(*read_rows(self.root), select=select)
+
+    def _show_rows(self, rows: list[RunRow], problem: str, select: str | None = None) -> None:
+        if not self.is_mounted:  # (a scan that finished after the screen closed)
+            return
+        self.problem = problem
         self.rows = sort_rows(rows, self.sort_key, self.sort_reverse)
         self.marked &= {str(row.path) for row in self.rows}
         self._fill(select)
