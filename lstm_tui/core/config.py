@@ -64,6 +64,7 @@ class RunConfig:
     graphs: bool = _spec(True, "capture the training step in a CUDA graph (GPU only)")
     compile: bool = _spec(False, "torch.compile the model")
     amp: bool = _spec(False, "bf16 autocast (a GPU, or a CPU with AVX-512 BF16 / AMX)")
+    threads: int = _spec(0, "CPU threads torch may use (0: torch's default, one per core)", lo=0, hi=4096)
 
     # ----------------------------------------------------------------- construction
     @classmethod

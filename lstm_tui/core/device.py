@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DeviceError", "resolve_device", "available_devices", "describe_device"]
+__all__ = ["DeviceError", "resolve_device", "available_devices", "describe_device", "use_threads"]
+
+_default_threads: int | None = None  # torch's own choice, remembered before we first change it
 
 
 class DeviceError(ValueError):
@@ -98,3 +100,16 @@ def describe_device(device: "torch.device | str") -> str:
     if dev.type == "mps":
         return "mps (Apple GPU)"
     return str(dev)
+
+
+def use_threads(threads: int) -> None:
+    """Let torch use ``threads`` CPU threads, or its default (one per core) for 0.
+
+    Process-wide, so a run that asks for 0 after one that asked for 1 gets the default back.
+    On a shared GPU server this keeps a run from taking every core for its CPU-side work."""
+    global _default_threads
+    if _default_threads is None:
+        _default_threads = torch.get_num_threads()
+    wanted = threads or _default_threads
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)

@@ -435,3 +435,15 @@ def test_generation_perplexity_every_n_epochs_on_request(shared_data_dir, tmp_pa
     # a one-directional model writes as it trains: close to its ordinary perplexity
     assert values[3] == pytest.approx(result.generation_perplexity)
     assert [m.get("generation_perplexity") for m in run.read_metrics()] == values
+
+
+def test_threads_setting_limits_torch_and_zero_gives_the_default_back(shared_data_dir):
+    default = torch.get_num_threads()
+    seen = []
+    one = Trainer(make_config(shared_data_dir, epochs=1, threads=1),
+                  on_event=lambda e: seen.append(torch.get_num_threads()) if isinstance(e, Started) else None)
+    assert isinstance(one.run(), Finished)
+    assert seen == [1] and "(1 thread)" in one.result.device
+    again = Trainer(make_config(shared_data_dir, epochs=1))
+    assert isinstance(again.run(), Finished)
+    assert torch.get_num_threads() == default and again.result.device == f"cpu ({default} thread{'s' if default != 1 else ''})"

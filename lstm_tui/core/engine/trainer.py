@@ -30,7 +30,7 @@ import torch
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
 from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
-from ..device import DeviceError, describe_device, resolve_device
+from ..device import DeviceError, describe_device, resolve_device, use_threads
 from ..events import (
     BatchProgress,
     DownloadProgress,
@@ -247,6 +247,7 @@ class Trainer(PersistMixin):
     # ------------------------------------------------------------------ set-up phases of _train
     def _open_device(self) -> torch.device:
         device = resolve_device(self.config.device)
+        use_threads(self.config.threads)
         self.device = device
         self._device_text = describe_device(device)
         if self.run_dir is not None:
