@@ -283,3 +283,15 @@ async def test_keys_work_while_typing_in_an_input(tiny_config, runs_dir):
         assert app.focused is app.query_one("#field-preset")
         await pilot.press("ctrl+l")
         assert app.log_view.plain == ""
+
+
+async def test_an_on_off_field_shows_its_state_without_colour(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(impl="torch", bidirectional=False), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        box = app.form.editors["bidirectional"]
+        assert box.render().plain.strip() == "▐ ▌"
+        await pilot.pause()  # (the app focuses the form's first field when it starts)
+        box.focus()
+        await pilot.pause()
+        await pilot.press("space")
+        assert box.value is True and box.render().plain.strip() == "▐X▌"

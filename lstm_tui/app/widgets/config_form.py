@@ -34,6 +34,17 @@ LABELS = {"impl": "implementation", "lr": "learning rate", "num_steps": "steps",
 CUSTOM = "custom"
 
 
+class OnOffBox(Checkbox):
+    """A checkbox whose X is drawn only when it is on.
+
+    Textual's draws the X in both states and tells them apart by colour alone, which a
+    low-colour terminal over SSH (or a screen reader of the text) cannot see."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Checkbox reads
+        return "X" if self.value else " "
+
+
 def shorten(text: str, limit: int = 160) -> str:
     """Messages echo the value typed; pasted garbage can be long."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -115,7 +126,7 @@ class ConfigForm(VerticalScroll):
         if info["choices"]:
             return Select([(c, c) for c in info["choices"]], value=value, allow_blank=False, compact=True, id=wid)
         if info["type"] is bool:
-            return Checkbox("", value=bool(value), compact=True, id=wid)
+            return OnOffBox("", value=bool(value), compact=True, id=wid)
         if info["kind"] == "device":
             return Select([(d, d) for d in self._devices], value=value, allow_blank=False, compact=True, id=wid)
         return Input(format_value(name, value), compact=True, id=wid, select_on_focus=False)
