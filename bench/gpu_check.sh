@@ -16,3 +16,4 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "device",
 PY
 python -m pytest -q tests/core/test_graph_step.py tests/core/test_models_fused.py 2>&1 | tail -5 | tee "$out/gpu-tests.txt"
 timeout 300 python bench/throughput.py --device cuda --configs scratch,concise,large --repeat 1 --out "$out"
+timeout 120 python bench/throughput.py --device cuda --amp --configs concise,large --repeat 1 --out "$out"

@@ -36,6 +36,7 @@ import torch
 import reference_d2l
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.data import load_corpus
+from lstm_tui.core.device import bf16_native
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import EpochEnd, Failed, Started
 from lstm_tui.core.presets import PRESETS
@@ -310,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     device, info = start(args, argv, "bench/throughput.py")
+    if args.amp and not bf16_native(device):  # the engine would train in float32 under a "bf16" label
+        print(f"--amp: {device} has no native bf16 (a GPU, or a CPU with AVX-512 BF16 / AMX)", file=sys.stderr)
+        return 2
     known, data_cache, results = bench_configs(), {}, []
     for name in args.config_names:
         results.append(bench_one(known[name], args, device, data_cache))

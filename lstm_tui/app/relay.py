@@ -5,8 +5,9 @@ thread that shares the GIL (and the two cores) with training. So the relay colle
 posts them together at most every :data:`POST_INTERVAL_S` seconds (messages posted together are
 handled in one wake-up); events a person waits for (a state change, a status line, a saved
 checkpoint) go at once, taking the queue with them. Nothing is dropped except superseded
-progress: only the latest ``BatchProgress``/``DownloadProgress`` in a batch, and at most
-~10 a second, are kept.
+progress: a newer ``BatchProgress``/``DownloadProgress`` replaces a queued one of its kind at
+the end of the queue. (The Trainer already emits ``BatchProgress`` at most every 0.2 s; a
+download reports every chunk, and the replacing keeps that to one per post.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any, Callable
 from lstm_tui.core import events as ev
 
 POST_INTERVAL_S = 0.25  # batches of events reach the UI at most ~4 times a second
-PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress events a second
 PROGRESS = (ev.BatchProgress, ev.DownloadProgress)
 URGENT = (ev.Started, ev.Status, ev.Checkpointed, ev.Finished, ev.Failed)
 
@@ -34,16 +34,11 @@ class EventRelay:
         self._clock = clock
         self._pending: list[Any] = []
         self._last_post = float("-inf")
-        self._last_progress = float("-inf")
 
     def __call__(self, event: Any) -> None:
         now = self._clock()
-        if isinstance(event, PROGRESS):
-            if now - self._last_progress < PROGRESS_INTERVAL_S:
-                return
-            self._last_progress = now
-            if self._pending and type(self._pending[-1]) is type(event):
-                self._pending.pop()  # superseded by this newer progress
+        if isinstance(event, PROGRESS) and self._pending and type(self._pending[-1]) is type(event):
+            self._pending.pop()  # superseded by this newer progress
         self._pending.append(event)
         if isinstance(event, URGENT) or now - self._last_post >= POST_INTERVAL_S:
             self._flush(now)

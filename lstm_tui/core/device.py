@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DeviceError", "resolve_device", "available_devices", "describe_device", "use_threads"]
+__all__ = ["DeviceError", "resolve_device", "available_devices", "describe_device", "use_threads", "bf16_native"]
 
 _default_threads: int | None = None  # torch's own choice, remembered before we first change it
 
@@ -113,3 +113,16 @@ def use_threads(threads: int) -> None:
     wanted = threads or _default_threads
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
+    AVX-512 BF16 / AMX (oneDNN's check). Elsewhere bf16 would be emulated, slower than float32."""
+    try:
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+        if device.type == "cpu":
+            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older torch without the probe
+        return False
+    return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lstm_tui.app.relay import POST_INTERVAL_S, PROGRESS_INTERVAL_S, EventRelay
+from lstm_tui.app.relay import POST_INTERVAL_S, EventRelay
 from lstm_tui.core import events as ev
 
 
@@ -45,17 +45,18 @@ def test_a_status_goes_at_once_and_takes_the_queue_with_it():
     assert [type(e).__name__ for e in posted] == ["EpochEnd", "EpochEnd", "Status"]
 
 
-def test_progress_is_thinned_and_a_newer_one_replaces_a_queued_one():
+def test_a_newer_progress_replaces_a_queued_one_so_a_download_posts_one_per_batch():
     clock, posted = Clock(), []
     relay = EventRelay(posted.append, clock)
-    relay(progress(1))
-    relay(progress(2))  # within PROGRESS_INTERVAL_S: dropped
-    clock.now += PROGRESS_INTERVAL_S
-    relay(progress(3))  # queued (the last post was < POST_INTERVAL_S ago)
-    clock.now += PROGRESS_INTERVAL_S
-    relay(progress(4))  # replaces 3 in the queue
+    relay(progress(1))  # the first event goes at once
+    for batch in range(2, 200):  # a download reporting every chunk, faster than the posts
+        clock.now += POST_INTERVAL_S / 1000
+        relay(progress(batch))
+    assert [e.batch for e in posted] == [1]
+    relay(epoch(1))  # an epoch is never replaced by progress, nor progress by an epoch
+    relay(progress(200))
     relay.flush()
-    assert [e.batch for e in posted] == [1, 4]
+    assert [getattr(e, "batch", "epoch") for e in posted] == [1, 199, "epoch", 200]
 
 
 def test_flush_posts_what_is_left_when_the_worker_ends():

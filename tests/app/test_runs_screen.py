@@ -215,7 +215,15 @@ async def test_export_writes_metrics_and_report(tiny_config, runs_copy, tmp_path
         assert all(row.name in text for row in screen.rows) and "val ppl" in text
 
 
-async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_dir):
+async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_dir, monkeypatch):
+    import sys
+
+    from lstm_tui.app.training import GIL_SWITCH_INTERVAL_S
+    from lstm_tui.core.engine import Trainer
+
+    switch_intervals = []  # seen by each run: the UI must hand the GIL back fast, as for a main-screen run
+    real_run = Trainer.run
+    monkeypatch.setattr(Trainer, "run", lambda self: switch_intervals.append(sys.getswitchinterval()) or real_run(self))
     app = make_app(tiny_config, runs_dir)
     app.book_overrides = dict(epochs=2, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
                               predict_every=0, checkpoint_every=0)
@@ -226,6 +234,7 @@ async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_d
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 120, "the comparison")
         assert screen.book_result is not None and not screen.book_result.problems
+        assert switch_intervals == [GIL_SWITCH_INTERVAL_S] * 4 and sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S
         assert not screen.book_active and screen.check_action("book", ()) and not screen.check_action("stop_book", ())
         names = sorted(p.name for p in Path(runs_dir).iterdir())
         assert len(names) == 4

@@ -8,7 +8,8 @@ import torch
 
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.engine import Trainer
-from lstm_tui.core.engine.step import autocast_context, bf16_native
+from lstm_tui.core.device import bf16_native
+from lstm_tui.core.engine.step import autocast_context
 from lstm_tui.core.events import EpochEnd, Finished, Status
 
 CPU = torch.device("cpu")

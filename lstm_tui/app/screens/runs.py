@@ -30,6 +30,7 @@ from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import PRESETS
 from lstm_tui.core.runs import RunError, default_runs_dir
 
+from ..training import short_gil_switches
 from .compare import CompareScreen
 from .confirm import Confirm
 from .prompt import Prompt
@@ -544,24 +545,32 @@ class RunsScreen(ModalScreen[None]):
                 last = 0.0
 
                 def on_event(event: Any, index: int = index, config: RunConfig = config, path: str = path) -> None:
+                    # The line shows only the latest numbers: post at most every PROGRESS_INTERVAL_S
+                    # (every message wakes the UI thread, which shares the GIL with training), and
+                    # always the last epoch.
                     nonlocal last
+                    if not isinstance(event, (ev.EpochEnd, ev.BatchProgress)):
+                        return
+                    now = time.monotonic()
+                    if now - last < PROGRESS_INTERVAL_S and not (isinstance(event, ev.EpochEnd)
+                                                                 and event.epoch == event.epochs):
+                        return
+                    last = now
                     if isinstance(event, ev.EpochEnd):
                         self.post_message(BookProgress(index, total, config.preset, event.epoch, event.epochs,
                                                        event.perplexity, event.val_perplexity, path))
-                    elif isinstance(event, ev.BatchProgress):
-                        now = time.monotonic()
-                        if now - last >= PROGRESS_INTERVAL_S:
-                            last = now
-                            done = event.epoch - 1 + event.batch / max(event.batches, 1)
-                            self.post_message(BookProgress(index, total, config.preset, done, config.epochs,
-                                                           event.perplexity, None, path))
+                    else:
+                        done = event.epoch - 1 + event.batch / max(event.batches, 1)
+                        self.post_message(BookProgress(index, total, config.preset, done, config.epochs,
+                                                       event.perplexity, None, path))
 
                 trainer = Trainer(config, on_event=on_event, run_dir=run_dir.path, data=data)
                 with self._book_lock:
                     self._book_trainer = trainer
                 if self._book_stop.is_set():
                     trainer.stop()
-                result = trainer.run()
+                with short_gil_switches():
+                    result = trainer.run()
                 with self._book_lock:
                     self._book_trainer = None
                 if isinstance(result, ev.Failed):

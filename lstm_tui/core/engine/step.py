@@ -10,21 +10,9 @@ import torch.nn.functional as F
 from ..config import RunConfig
 
 
-def bf16_native(device: torch.device) -> bool:
-    """Whether ``device`` computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
-    AVX-512 BF16 / AMX (oneDNN's check). Elsewhere bf16 would be emulated, slower than float32."""
-    try:
-        if device.type == "cuda":
-            return bool(torch.cuda.is_bf16_supported())
-        if device.type == "cpu":
-            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # an older torch without the probe
-        return False
-    return False
-
-
 def autocast_context(device: torch.device, amp: bool, cache: bool = True):
-    """bf16 autocast on CUDA or the CPU when ``amp`` is on (callers check :func:`bf16_native`);
+    """bf16 autocast on CUDA or the CPU when ``amp`` is on (callers check
+    :func:`~lstm_tui.core.device.bf16_native`);
     a no-op otherwise.
 
     Matmuls (and oneDNN's LSTM layer on the CPU) run in bf16 with float32 accumulation; the

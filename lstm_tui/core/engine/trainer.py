@@ -30,7 +30,7 @@ import torch
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
 from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
-from ..device import DeviceError, describe_device, resolve_device, use_threads
+from ..device import DeviceError, bf16_native, describe_device, resolve_device, use_threads
 from ..events import (
     BatchProgress,
     DownloadProgress,
@@ -53,7 +53,7 @@ from .errors import HandlerError, NonFinite
 from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
 from .persist import PersistMixin
 from .graph_step import StaticStep
-from .step import bf16_native, make_optimizer, make_step
+from .step import make_optimizer, make_step
 from .tally import EpochTally
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class Trainer(PersistMixin):
         self._clock_start = 0.0
         self._paused_total = 0.0
         self._device_text = ""
+        self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
         self._reported: set[str] = set()
         self._last_download = 0.0
@@ -250,6 +251,7 @@ class Trainer(PersistMixin):
         use_threads(self.config.threads)
         self.device = device
         self._device_text = describe_device(device)
+        self._amp_on = bool(self.config.amp and bf16_native(device))  # bf16 only where it is native
         if self.run_dir is not None:
             self._persist("config", self.run_dir.write_config, self.config)
             self._write_summary("running", {"device": self._device_text})
@@ -327,16 +329,16 @@ class Trainer(PersistMixin):
             outcome = self._train_epoch(number, model, step, train, batches, device)
             if outcome["stopped"]:
                 return True, outcome, last
-            last = self._end_epoch(number, model, outcome, train, val, device)
+            last = self._end_epoch(number, model, outcome, train, val)
             if number < cfg.epochs and self._between_epochs(number, model, optimizer):
                 return True, None, last
         return False, None, last
 
-    def _end_epoch(self, number: int, model, outcome: dict, train, val, device) -> dict:
+    def _end_epoch(self, number: int, model, outcome: dict, train, val) -> dict:
         """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
         cfg = self.config
         ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
-        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
+        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
                    if val is not None else None)
         self.epoch, self.batch = number, 0
         record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
@@ -364,7 +366,7 @@ class Trainer(PersistMixin):
 
     def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
         """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`."""
-        cfg, device = self.config, self.device
+        cfg = self.config
         if partial is not None:  # stopped inside an epoch (maybe before its first batch)
             self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
                                   accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
@@ -373,7 +375,7 @@ class Trainer(PersistMixin):
         if partial is not None and partial["batch"] > 0:
             last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
                     "tokens_per_s": partial["tokens_per_s"],
-                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp(device))
+                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
                                        if val is not None else None)}
         self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
         finished = Finished(
@@ -433,9 +435,9 @@ class Trainer(PersistMixin):
         self._epoch_rng_state = self._rng.getstate()
         skip, carry, accum = self.batch, None, None
         if skip and self._checkpoint is not None:
-            carry, accum = self._checkpoint.carry, self._checkpoint.accum or {}
+            carry, accum = self._checkpoint.carry, self._checkpoint.accum
         self._checkpoint = None  # consumed: later epochs start fresh
-        return skip, carry, EpochTally(number, device, accum if skip else None)
+        return skip, carry, EpochTally(number, device, accum)
 
     def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
         total = tally.total()  # the only host sync inside an epoch, at most every PROGRESS_INTERVAL_S
@@ -449,16 +451,13 @@ class Trainer(PersistMixin):
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
         graphs = self.config.graphs and device.type == "cuda" and forward is None
         if self.config.amp:
-            self._emit(Status("bf16 autocast on" if self._amp(device) else
+            self._emit(Status("bf16 autocast on" if self._amp_on else
                               f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
-        step = make_step(self.config, model, optimizer, device, amp=self._amp(device), forward=forward, graphs=graphs)
+        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs)
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
             return StaticStep(step, model, optimizer, device, capture=True)
         return step
-
-    def _amp(self, device) -> bool:
-        return bool(self.config.amp and device is not None and bf16_native(device))
 
     def _wait_paused(self, number: int, done: int, save_now=None) -> float:
         self._emit(Status(f"paused at epoch {number}, batch {done}"))
