@@ -1,8 +1,9 @@
 """LstmTuiApp: set up a run, start it, watch it learn and talk to the model, from the keyboard.
 
 Threads: training runs in a thread worker (group "train", in :mod:`.training` with save now,
-resume and stop-on-signal) that calls ``Trainer.run()``;
-generation in another (group "generate"). Workers never touch widgets: they post the small
+resume and stop-on-signal) that calls ``Trainer.run()``; generation in another (group
+"generate", :mod:`.generating`); loading a saved run in a third (group "load", :mod:`.loading`).
+Workers never touch widgets: they post the small
 messages in :mod:`lstm_tui.app.messages`, which the app handles on its own thread. torch is
 imported only inside workers, so the first screen comes up fast.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,20 @@ from textual.widgets import Footer, Input, Static
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
-from .messages import DevicesFound, GenerateChunk, GenerateDone, LoadFailed, RunLoaded
-from .screens import ConfirmQuit, HelpScreen, LoadRunScreen
+from .messages import DevicesFound
+from .screens import ConfirmQuit, HelpScreen
 from .screens.runs import RUNS_SCREEN, book_running, open_runs_screen
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
+from .generating import GeneratingMixin  # the generate box's worker
+from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .training import TrainingMixin  # the train worker, save, resume, signals
-from .widgets.generate_box import GenerateRequest
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 RUNNING = ("loading", "training", "paused", "stopping")
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, App[int]):
+class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
     """The lstm-tui app."""
 
     TITLE = "lstm-tui"
@@ -327,23 +328,6 @@ class LstmTuiApp(TrainingMixin, App[int]):
             self._set_state("stopping", message="stopping at the next batch…")
             self.log_view.info("stopping (a checkpoint is saved)…")
 
-    def action_load(self) -> None:
-        if self.run_active:
-            self.notify("Stop the run (F7) before loading another.", severity="warning")
-            return
-        screen = LoadRunScreen(self.runs_dir)
-        self.push_screen(screen, lambda path: self._load_chosen(path, screen.mode))
-
-    def _load_chosen(self, path: str | None, mode: str = "load") -> None:
-        if not path:
-            return
-        if mode == "resume":
-            self.resume_run(path)
-            return
-        self._set_state("loading", message=f"loading {Path(path).name}…")
-        self.log_view.info(f"loading {path}…")
-        self._load_run(path)
-
     def action_focus_generate(self) -> None:
         self.query_one("#gen-prefix", Input).focus()
 
@@ -387,103 +371,6 @@ class LstmTuiApp(TrainingMixin, App[int]):
         if self.run_active:
             self._request_stop()
         self.set_timer(30, lambda: self.exit(0))  # never hang on a stuck run
-
-    # ------------------------------------------------------------------ loading a run
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_run(self, path: str) -> None:
-        try:
-            from lstm_tui.core.checkpoint import load_model
-            from lstm_tui.core.runs import CHECKPOINT_FILE, RunDir
-
-            target = Path(path).expanduser()
-            if target.is_dir() or not target.suffix:
-                run = RunDir.open(path, self.runs_dir)
-                target = run.path / CHECKPOINT_FILE
-                if not target.is_file():
-                    raise FileNotFoundError(f"{run.path} has no checkpoint yet")
-            model, vocab, config, _ = load_model(target)
-            self.post_message(RunLoaded(model, vocab, config, str(target.parent)))
-        except BaseException as exc:  # noqa: BLE001 - shown, never raised
-            self.post_message(LoadFailed(path, str(exc) or type(exc).__name__))
-
-    def on_run_loaded(self, message: RunLoaded) -> None:
-        self._run_id += 1
-        self._trainer = None
-        self._loaded = (message.model, message.vocab, message.config, message.path)
-        self.run_config = message.config
-        self.run_path = message.path
-        self.form.set_config(message.config)
-        self._update_bidi_note()
-        self._set_state("loaded", message=Path(message.path).name, device="cpu", perplexity=None,
-                        val_perplexity=None, tokens_per_s=None, elapsed_s=None, eta_s=None, epoch=0, epochs=0)
-        self.log_view.good(f"loaded {message.path} ({message.config.impl} {message.config.cell}, "
-                           f"{message.config.layers}x{message.config.hidden}); ctrl+g to generate")
-        if message.config.bidirectional:
-            self.log_view.warn(BIDIRECTIONAL_NOTE)
-
-    def on_load_failed(self, message: LoadFailed) -> None:
-        self._set_state("idle", message="")
-        self.log_view.error(f"✗ cannot load {message.path}: {message.reason}")
-        self.notify(message.reason, title="Cannot load the run", severity="error", markup=False)
-
-    # ------------------------------------------------------------------ generation
-    @on(GenerateBox.Submitted)
-    def _generate_submitted(self, event: GenerateBox.Submitted) -> None:
-        self.generate(event.request)
-
-    def generate(self, request: GenerateRequest) -> None:
-        box = self.generate_box
-        source: Any
-        if self._trainer is not None and self.run_config is not None:
-            source, config = self._trainer, self.run_config
-        elif self._loaded is not None:
-            source, config = self._loaded, self._loaded[2]
-        else:
-            box.show_error("no model yet: start a run (F5) or load one (ctrl+o)")
-            return
-        if not config.can_generate:
-            box.show_note(BIDIRECTIONAL_NOTE)
-            return
-        self._gen_request += 1
-        box.begin(request.prefix)
-        self._generate(source, request, self._gen_request)
-
-    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, source: Any, request: GenerateRequest, request_id: int) -> None:
-        from textual.worker import get_current_worker
-
-        worker = get_current_worker()
-        try:
-            from lstm_tui.core.generate import stream
-
-            if isinstance(source, tuple):
-                model, vocab = source[0], source[1]
-            else:
-                model, vocab = source.snapshot()
-            pieces: list[str] = []
-            last = time.monotonic()
-            for piece in stream(model, vocab, request.prefix, request.length,
-                                temperature=request.temperature, top_k=request.top_k):
-                if worker.is_cancelled:
-                    return
-                pieces.append(piece)
-                now = time.monotonic()
-                if now - last > 0.05:
-                    self.post_message(GenerateChunk(request_id, "".join(pieces)))
-                    pieces, last = [], now
-            if pieces:
-                self.post_message(GenerateChunk(request_id, "".join(pieces)))
-            self.post_message(GenerateDone(request_id))
-        except Exception as exc:  # noqa: BLE001 - shown in place
-            self.post_message(GenerateDone(request_id, str(exc) or type(exc).__name__))
-
-    def on_generate_chunk(self, message: GenerateChunk) -> None:
-        if message.request == self._gen_request:
-            self.generate_box.append(message.text)
-
-    def on_generate_done(self, message: GenerateDone) -> None:
-        if message.request == self._gen_request:
-            self.generate_box.done(message.error)
 
 
 #: The main screen's own actions: switched off while a dialog is open (see check_action).

@@ -587,7 +587,7 @@ class RunsScreen(ModalScreen[None]):
             return
         if message.path and message.path not in self.book_paths:
             self.book_paths.append(message.path)
-            self.reload()
+            self._scan_runs()  # the new run's row, read off the UI thread
         text = Text()
         text.append("Run the book ", style="bold")
         text.append(f"{message.index + 1}/{message.total} {message.preset}")

@@ -1,0 +1,84 @@
+"""The generate box's side of the app, mixed into :class:`~lstm_tui.app.main.LstmTuiApp`.
+
+Text is generated in a thread worker (group "generate", exclusive: a new request cancels the
+one before) from a snapshot of the training model, or from a loaded run. The worker posts
+:class:`GenerateChunk` at most every 50 ms and :class:`GenerateDone` at the end; the request
+number drops the pieces of a request that has been replaced.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import work
+
+from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
+
+from .messages import GenerateChunk, GenerateDone
+from .widgets import GenerateBox
+from .widgets.generate_box import GenerateRequest
+
+
+class GeneratingMixin:
+    """The generate box: a request, its worker, and the streamed answer."""
+
+    _gen_request: int = 0
+
+    def on_generate_box_submitted(self, event: GenerateBox.Submitted) -> None:
+        # (named, not @on(...): Textual collects @on handlers only on its own classes, not a mixin)
+        self.generate(event.request)
+
+    def generate(self, request: GenerateRequest) -> None:
+        box = self.generate_box
+        source: Any
+        if self._trainer is not None and self.run_config is not None:
+            source, config = self._trainer, self.run_config
+        elif self._loaded is not None:
+            source, config = self._loaded, self._loaded[2]
+        else:
+            box.show_error("no model yet: start a run (F5) or load one (ctrl+o)")
+            return
+        if not config.can_generate:
+            box.show_note(BIDIRECTIONAL_NOTE)
+            return
+        self._gen_request += 1
+        box.begin(request.prefix)
+        self._generate(source, request, self._gen_request)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _generate(self, source: Any, request: GenerateRequest, request_id: int) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        try:
+            from lstm_tui.core.generate import stream
+
+            if isinstance(source, tuple):
+                model, vocab = source[0], source[1]
+            else:
+                model, vocab = source.snapshot()
+            pieces: list[str] = []
+            last = time.monotonic()
+            for piece in stream(model, vocab, request.prefix, request.length,
+                                temperature=request.temperature, top_k=request.top_k):
+                if worker.is_cancelled:
+                    return
+                pieces.append(piece)
+                now = time.monotonic()
+                if now - last > 0.05:
+                    self.post_message(GenerateChunk(request_id, "".join(pieces)))
+                    pieces, last = [], now
+            if pieces:
+                self.post_message(GenerateChunk(request_id, "".join(pieces)))
+            self.post_message(GenerateDone(request_id))
+        except Exception as exc:  # noqa: BLE001 - shown in place
+            self.post_message(GenerateDone(request_id, str(exc) or type(exc).__name__))
+
+    def on_generate_chunk(self, message: GenerateChunk) -> None:
+        if message.request == self._gen_request:
+            self.generate_box.append(message.text)
+
+    def on_generate_done(self, message: GenerateDone) -> None:
+        if message.request == self._gen_request:
+            self.generate_box.done(message.error)

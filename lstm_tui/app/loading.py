@@ -1,0 +1,76 @@
+"""Loading a saved run to talk to it (ctrl+o), mixed into :class:`~lstm_tui.app.main.LstmTuiApp`.
+
+The checkpoint is read in a thread worker (group "load"), which posts :class:`RunLoaded` or
+:class:`LoadFailed`; the app then shows the run's config in the form and keeps the model for
+the generate box. Choosing "resume" in the dialog continues the run instead (see
+:mod:`.training`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+
+from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
+
+from .messages import LoadFailed, RunLoaded
+from .screens import LoadRunScreen
+
+
+class LoadingMixin:
+    """ctrl+o: pick a run, load its checkpoint off the UI thread, show it."""
+
+    def action_load(self) -> None:
+        if self.run_active:
+            self.notify("Stop the run (F7) before loading another.", severity="warning")
+            return
+        screen = LoadRunScreen(self.runs_dir)
+        self.push_screen(screen, lambda path: self._load_chosen(path, screen.mode))
+
+    def _load_chosen(self, path: str | None, mode: str = "load") -> None:
+        if not path:
+            return
+        if mode == "resume":
+            self.resume_run(path)
+            return
+        self._set_state("loading", message=f"loading {Path(path).name}…")
+        self.log_view.info(f"loading {path}…")
+        self._load_run(path)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_run(self, path: str) -> None:
+        try:
+            from lstm_tui.core.checkpoint import load_model
+            from lstm_tui.core.runs import CHECKPOINT_FILE, RunDir
+
+            target = Path(path).expanduser()
+            if target.is_dir() or not target.suffix:
+                run = RunDir.open(path, self.runs_dir)
+                target = run.path / CHECKPOINT_FILE
+                if not target.is_file():
+                    raise FileNotFoundError(f"{run.path} has no checkpoint yet")
+            model, vocab, config, _ = load_model(target)
+            self.post_message(RunLoaded(model, vocab, config, str(target.parent)))
+        except BaseException as exc:  # noqa: BLE001 - shown, never raised
+            self.post_message(LoadFailed(path, str(exc) or type(exc).__name__))
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        self._run_id += 1
+        self._trainer = None
+        self._loaded = (message.model, message.vocab, message.config, message.path)
+        self.run_config = message.config
+        self.run_path = message.path
+        self.form.set_config(message.config)
+        self._update_bidi_note()
+        self._set_state("loaded", message=Path(message.path).name, device="cpu", perplexity=None,
+                        val_perplexity=None, tokens_per_s=None, elapsed_s=None, eta_s=None, epoch=0, epochs=0)
+        self.log_view.good(f"loaded {message.path} ({message.config.impl} {message.config.cell}, "
+                           f"{message.config.layers}x{message.config.hidden}); ctrl+g to generate")
+        if message.config.bidirectional:
+            self.log_view.warn(BIDIRECTIONAL_NOTE)
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._set_state("idle", message="")
+        self.log_view.error(f"✗ cannot load {message.path}: {message.reason}")
+        self.notify(message.reason, title="Cannot load the run", severity="error", markup=False)
