@@ -148,6 +148,19 @@ def write_results(out_dir: Path, stem: str, payload: dict, markdown: str) -> tup
     return paths[0], paths[1]
 
 
+def measure_each(names: list[str], measure, table, args, info: dict, stem: str) -> tuple[list[dict], str]:
+    """``measure(name)`` for each name, rewriting ``<stem>.json`` / ``.md`` after every one (an
+    interrupted run keeps what it measured); returns the results and the last table."""
+    results: list[dict] = []
+    text = ""
+    for name in names:
+        results.append(measure(name))
+        text = table(results)
+        write_results(args.out, stem, {"started": args.started, "argv": args.argv, "machine": info,
+                                       "results": results}, text)
+    return results, text
+
+
 def _json_default(value):
     if isinstance(value, Path):
         return str(value)

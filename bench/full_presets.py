@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, start, write_results
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, measure_each, start
 
 import torch
 
@@ -127,12 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         p.error(f"unknown preset(s) {', '.join(bad)}; expected {', '.join(PRESET_NAMES)}")
     device, info = start(args, argv, "bench/full_presets.py")
-    results, data_cache = [], {}
-    for name in names:
-        results.append(run_preset(name, args, device, data_cache))
-        table = markdown(results, info, args)
-        write_results(args.out, f"presets-{device.type}", {"started": args.started, "argv": args.argv,
-                                                           "machine": info, "results": results}, table)
+    data_cache: dict = {}
+    results, table = measure_each(names, lambda name: run_preset(name, args, device, data_cache),
+                                  lambda done: markdown(done, info, args), args, info, f"presets-{device.type}")
     print()
     print(table)
     return 1 if any("failed" in r for r in results) else 0

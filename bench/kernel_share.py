@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, machine_line, start, write_results
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, machine_line, measure_each, start
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -170,12 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device, info = start(args, argv, "bench/kernel_share.py")
     keep_freed_memory()  # as the Trainer does; both sides share the process
-    data_cache, results = {}, []
-    for name in args.config_names:
-        results.append(measure(name, args, device, data_cache))
-        table = markdown_table(results, info, args)
-        write_results(args.out, f"kernel-share-{device.type}", {"started": args.started, "argv": args.argv,
-                                                                "machine": info, "results": results}, table)
+    data_cache: dict = {}
+    _results, table = measure_each(args.config_names, lambda name: measure(name, args, device, data_cache),
+                                   lambda done: markdown_table(done, info, args), args, info,
+                                   f"kernel-share-{device.type}")
     print()
     print(table)
     return 0
