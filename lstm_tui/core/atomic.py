@@ -2,7 +2,9 @@
 
 :func:`atomic_write_bytes` / :func:`atomic_write_text` write to a temporary file in the same
 folder, ``fsync`` it, ``os.replace`` it over the target and ``fsync`` the folder, so a reader
-sees either the old file or the new one, never a half-written one. If anything fails (disk
+sees either the old file or the new one, never a half-written one. The new file gets the old
+file's permissions, or for a new file the usual ones (``0o666`` less the umask), not the
+``0o600`` of a temporary file. If anything fails (disk
 full, permission denied, an interrupt), the temporary file is removed, the old file is left
 untouched, and the exception propagates.
 
@@ -20,6 +22,23 @@ from pathlib import Path
 __all__ = ["atomic_write_bytes", "atomic_write_text", "append_line", "fsync_dir", "TEMP_SUFFIX"]
 
 TEMP_SUFFIX = ".tmp"
+
+
+def _read_umask() -> int:
+    """The process umask (read once: setting it is the only way to read it portably)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
@@ -42,6 +61,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     folder = target.parent
     fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     try:
+        if hasattr(os, "fchmod"):  # (not on Windows)
+            os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()

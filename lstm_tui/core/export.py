@@ -126,12 +126,17 @@ def final_samples(run: RunLike) -> tuple[int | None, list[dict]]:
         records = run_folder(run).read_samples()
     except RunError:
         return None, []
-    epochs = [r["epoch"] for r in records if isinstance(r.get("epoch"), int)]
-    if not epochs:
+    records = [r for r in records if isinstance(r.get("epoch"), int) and isinstance(r.get("text"), str)]
+    if not records:
         return None, []
-    last = max(epochs)
-    unique = {(r.get("prefix"), r["text"]): r for r in records if r.get("epoch") == last and isinstance(r.get("text"), str)}
-    return last, list(unique.values())
+    last = max(_sample_position(r) for r in records)  # a stop inside epoch e + 1 comes after epoch e's samples
+    unique = {(r.get("prefix"), r["text"]): r for r in records if _sample_position(r) == last}
+    return last[0], list(unique.values())
+
+
+def _sample_position(record: dict) -> tuple[int, int]:
+    batch = record.get("batch")
+    return record["epoch"], batch if isinstance(batch, int) else 0
 
 
 def _samples_section(row: RunRow) -> list[str]:

@@ -271,3 +271,30 @@ def test_layer_mismatch_names_weights(tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", payload)
     with pytest.raises(CheckpointError, match="missing from the checkpoint: .*l1"):
         load_model(path)
+
+
+def test_a_resumed_adam_keeps_this_runs_device_flags():
+    """A checkpoint of a CUDA-graph run saves Adam with capturable=True; resumed on the CPU,
+    torch's load_state_dict would bring that back and Adam would refuse CPU tensors."""
+    from lstm_tui.core.engine.persist import _keep_runtime_flags
+
+    def adam(**flags):
+        param = torch.nn.Parameter(torch.ones(3))
+        return param, torch.optim.Adam([param], lr=0.1, foreach=True, **flags)
+
+    param, saved_opt = adam()
+    param.grad = torch.ones(3)
+    saved_opt.step()
+    state = saved_opt.state_dict()
+    state["param_groups"][0]["capturable"] = True  # as written on a GPU with graphs
+    state["param_groups"][0]["foreach"] = False
+
+    param, opt = adam(capturable=False)
+    opt.load_state_dict(state)
+    _keep_runtime_flags(opt)
+    group = opt.param_groups[0]
+    assert group["capturable"] is False and group["foreach"] is True
+    param.grad = torch.ones(3)
+    opt.step()  # raises without the fix: "If capturable=True, params and state_steps must be on ..."
+    step = opt.state[param]["step"]
+    assert step.device.type == "cpu" and float(step) == 2.0

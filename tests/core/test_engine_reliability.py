@@ -11,6 +11,7 @@ import os
 import queue
 import shutil
 import threading
+import time
 
 import pytest
 import torch
@@ -91,9 +92,12 @@ def test_checkpoint_now_while_paused_writes_and_stays_paused(shared_data_dir, tm
     thread = threading.Thread(target=trainer.run)
     thread.start()
     try:
+        seen = []
+
         def wait_for(predicate, what):
             while True:
                 event = events.get(timeout=30)
+                seen.append(event)
                 if predicate(event):
                     return event
             raise AssertionError(what)  # pragma: no cover
@@ -101,12 +105,15 @@ def test_checkpoint_now_while_paused_writes_and_stays_paused(shared_data_dir, tm
         wait_for(lambda e: isinstance(e, BatchProgress) and e.batch >= 2, "training")
         trainer.pause()
         paused = wait_for(lambda e: isinstance(e, Status) and e.message.startswith("paused at"), "the pause")
+        trained_s = [e for e in seen if isinstance(e, BatchProgress)][-1].elapsed_s
+        time.sleep(1.0)  # paused time is not training time, also for a checkpoint saved during the pause
         trainer.checkpoint_now()
         saved = wait_for(lambda e: isinstance(e, Checkpointed), "the checkpoint")
         assert trainer.paused and thread.is_alive()
         checkpoint = run.load_checkpoint()
         assert f"epoch {checkpoint.epoch + 1}, batch {checkpoint.batch}" in paused.message
         assert saved.epoch == checkpoint.epoch
+        assert trained_s <= checkpoint.elapsed_s < trained_s + 0.5
         load_model(run.checkpoint_path)  # a usable model
         # still paused: no batch ran after the checkpoint
         assert not any(isinstance(e, BatchProgress) for e in list(events.queue))

@@ -131,5 +131,65 @@ def test_resume_with_another_model_shape_fails_readably(shared_data_dir, tmp_pat
     config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=1)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config, run_dir=run).run(), Finished)
+    config_before = run.config_path.read_bytes()
+    summary_before = run.read_summary()
     result = Trainer.resume_from(run, epochs=2, hidden=64).run()
     assert result.kind == "failed" and "hidden" in result.reason
+    # the refused resume leaves the run as it was: its settings, and "finished" in the runs table
+    assert run.config_path.read_bytes() == config_before
+    assert run.read_summary() == summary_before and summary_before["status"] == "finished"
+
+
+@pytest.mark.parametrize("change", [dict(batch_size=4), dict(num_steps=7), dict(sampling="random")])
+def test_a_mid_epoch_checkpoint_with_other_batching_restarts_its_epoch(shared_data_dir, tmp_path, change):
+    config = make_config(shared_data_dir, "scratch-sequential-sgd")
+    run = RunDir.create(tmp_path, config)
+    holder = {}
+
+    def stop_mid_epoch(event):
+        if isinstance(event, BatchProgress) and (event.epoch, event.batch) == (3, 5):
+            holder["trainer"].stop()
+
+    first = holder["trainer"] = Trainer(config, on_event=stop_mid_epoch, run_dir=run)
+    assert first.run().stopped
+    checkpoint = run.load_checkpoint()
+    assert (checkpoint.epoch, checkpoint.batch) == (2, 5)
+    stop_samples = run.read_samples()  # what the model wrote when stopped, 5 batches into epoch 3
+    assert stop_samples and all((s["epoch"], s["batch"], s["final"]) == (2, 5, True) for s in stop_samples)
+
+    events = []
+    resumed = Trainer.resume_from(run, on_event=events.append, **change)
+    final = resumed.run()
+    assert isinstance(final, Finished) and final.epoch == 5, getattr(final, "reason", "")
+    notes = [e.message for e in events if isinstance(e, Status) and "batching changed" in e.message]
+    assert len(notes) == 1 and next(iter(change)) in notes[0] and "epoch 3 starts again" in notes[0]
+    # epoch 3 ran whole, every batch of the new partition, none skipped
+    epoch3 = [e for e in events if isinstance(e, BatchProgress) and e.epoch == 3]
+    assert [e.batch for e in epoch3] == list(range(1, epoch3[0].batches + 1))
+    assert [m["epoch"] for m in run.read_metrics()] == [1, 2, 3, 4, 5]
+
+
+def test_changes_of_a_resume_stopped_before_its_first_batch_are_kept(shared_data_dir, tmp_path):
+    config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=2)
+    run = RunDir.create(tmp_path, config)
+    assert isinstance(Trainer(config, run_dir=run).run(), Finished)
+    holder = {}
+
+    def stop_at_start(event):
+        if event.kind == "started":
+            holder["trainer"].stop()
+
+    resumed = holder["trainer"] = Trainer.resume_from(run, on_event=stop_at_start, epochs=10, lr=0.5)
+    assert resumed.run().stopped
+    saved = run.load_checkpoint().config
+    assert (saved.epochs, saved.lr) == (10, 0.5)
+    assert Trainer.resume_from(run).config.epochs == 10  # a plain resume goes on with them
+
+
+def test_a_finished_run_hands_its_lstm_workspaces_back(shared_data_dir):
+    from lstm_tui.core.models.fused_lstm import WORKSPACES
+
+    config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=1)
+    assert config.fused
+    assert isinstance(Trainer(config).run(), Finished)
+    assert WORKSPACES.drain() == []

@@ -88,3 +88,16 @@ def test_report_of_a_run_without_summary_metrics_or_samples(runs, tmp_path):
     assert row_line.count("n/a") >= 6  # perplexities, tokens/s, wall time, device
     assert "| 0/" in row_line
     assert "### bare\n\nn/a (no samples)" in text
+
+
+def test_final_samples_are_the_latest_ones_a_stop_inside_an_epoch_comes_last(tmp_path):
+    from lstm_tui.core.config import RunConfig
+
+    run = RunDir.create(tmp_path, RunConfig(epochs=20))
+    run.append_sample({"epoch": 6, "prefix": "time traveller", "text": "time traveller old"})
+    run.append_sample({"epoch": 7, "prefix": "time traveller", "text": "time traveller at epoch 7"})
+    run.append_sample({"epoch": 7, "prefix": "traveller", "text": "traveller stopped", "final": True, "batch": 3})
+    assert final_samples(run) == (7, [{"epoch": 7, "prefix": "traveller", "text": "traveller stopped",
+                                       "final": True, "batch": 3}])
+    run.append_sample({"epoch": 8, "prefix": "time traveller", "text": "time traveller at epoch 8"})
+    assert final_samples(run)[1][0]["text"] == "time traveller at epoch 8"

@@ -75,6 +75,23 @@ def test_gradcheck_of_the_sequence_function_with_a_row_table():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("vocab", [13, 300])  # characters (one-hot matmul) and a word vocabulary (index_add_)
+def test_both_input_gradient_forms_match_the_plain_path(vocab):
+    from lstm_tui.core.models import fused_lstm
+
+    assert (vocab > fused_lstm.ONE_HOT_MAX_ROWS) == (vocab == 300)
+    torch.manual_seed(1)
+    model = ScratchLSTM(vocab, H, 1).to(torch.float64)
+    X, Y = torch.randint(0, vocab, (B, T)), torch.randint(0, vocab, (B, T))
+    X[0, :3] = 5  # a row picked several times
+    state = (torch.zeros(1, B, H, dtype=torch.float64), torch.zeros(1, B, H, dtype=torch.float64))
+    _, g_plain = _loss_and_grads(model, X, Y, state, fused=False)
+    _, g_fused = _loss_and_grads(model, X, Y, state, fused=True)
+    for name in ("cells.0.W_xi", "cells.0.W_xc", "cells.0.b_f"):
+        torch.testing.assert_close(g_fused[name], g_plain[name], rtol=1e-10, atol=1e-12)
+    assert g_fused["cells.0.W_xi"][5].abs().sum() > 0
+
+
 @pytest.mark.parametrize("layers", [1, 2])
 def test_fused_and_plain_train_the_same(layers):
     def train(fused):

@@ -18,6 +18,30 @@ from ..runs import RunError
 from .errors import NonFinite
 
 
+#: Config fields that decide how the corpus is cut into an epoch's batches.
+BATCHING_FIELDS = ("batch_size", "num_steps", "sampling", "max_tokens", "val_split", "corpus", "token", "raw")
+#: Optimizer settings that belong to this run's device and code path, not to the checkpoint.
+RUNTIME_FLAGS = ("capturable", "foreach", "fused")
+
+
+def _keep_runtime_flags(optimizer) -> None:
+    """Undo what ``load_state_dict`` copied over from the saved optimizer that is not its state.
+
+    torch restores every parameter group's settings from the checkpoint, so a checkpoint of a
+    CUDA-graph run (``capturable=True``) would make Adam refuse CPU tensors, and a CPU one would
+    break graph capture. The flags go back to the freshly built optimizer's, and Adam's step
+    counters move to where those flags want them (the parameter's device, or the CPU)."""
+    for group in optimizer.param_groups:
+        for flag in RUNTIME_FLAGS:
+            if flag in optimizer.defaults:
+                group[flag] = optimizer.defaults[flag]
+        on_device = bool(group.get("capturable") or group.get("fused"))
+        for param in group["params"]:
+            step = optimizer.state.get(param, {}).get("step")
+            if isinstance(step, torch.Tensor):
+                optimizer.state[param]["step"] = step.to(param.device if on_device else "cpu", torch.float32)
+
+
 def params_finite(model) -> bool:
     with torch.no_grad():
         return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
@@ -73,6 +97,7 @@ class PersistMixin:
         model.load_state_dict(checkpoint.model_state, strict=True)
         if checkpoint.optimizer_state and checkpoint.config.optimizer == self.config.optimizer:
             optimizer.load_state_dict(checkpoint.optimizer_state)
+            _keep_runtime_flags(optimizer)
             for group in optimizer.param_groups:  # a resume may change the learning rate
                 group["lr"] = self.config.lr
         elif checkpoint.optimizer_state:
@@ -89,7 +114,24 @@ class PersistMixin:
         if rng.get("python_epoch") is not None:
             self._rng.setstate(rng["python_epoch"])
         self._elapsed_base = checkpoint.elapsed_s
-        self._last_saved = (checkpoint.epoch, checkpoint.batch)
+        # A resume with changes has nothing on disk yet: a stop before the first batch must save them.
+        self._last_saved = (checkpoint.epoch, checkpoint.batch) if checkpoint.config == self.config else None
+        if checkpoint.batch:
+            self._check_batching(checkpoint)
+
+    def _check_batching(self, checkpoint: Checkpoint) -> None:
+        """A mid-epoch checkpoint continues its epoch only with the batches it was cut from.
+
+        Its batch count, carried state and partial loss belong to the old partition of the
+        corpus; with another one the epoch starts again at its first batch (from the
+        checkpoint's weights), and a Status says why."""
+        old, new = checkpoint.config, self.config
+        changed = [f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
+                   for name in BATCHING_FIELDS if getattr(old, name) != getattr(new, name)]
+        if changed:
+            self.batch = 0
+            self._emit(Status(f"the batching changed since the checkpoint ({', '.join(changed)}): epoch "
+                              f"{checkpoint.epoch + 1} starts again at its first batch, from the checkpoint's weights"))
 
     def _trim_run_files(self, epoch: int) -> None:
         """Drop metrics/sample lines of epochs after ``epoch`` (the resumed checkpoint's): an

@@ -46,6 +46,7 @@ from ..events import (
 )
 from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
+from ..models.fused_lstm import WORKSPACES
 from ..runs import RunDir
 from .allocator import keep_freed_memory
 from .control import RunControl
@@ -98,11 +99,14 @@ class Trainer(PersistMixin):
         self._started = False
         self._running = False
         self._checkpoint: Checkpoint | None = None
+        self._resuming = False  # made by resume_from: the run folder holds a run to protect
+        self._announced = False  # Started emitted: the run is under way
         self._rng = random.Random(config.seed)
         self._epoch_rng_state = self._rng.getstate()
         self._elapsed_base = 0.0
         self._clock_start = 0.0
         self._paused_total = 0.0
+        self._pause_began: float | None = None
         self._device_text = ""
         self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
@@ -130,6 +134,7 @@ class Trainer(PersistMixin):
         config = checkpoint.config.replace(**changes) if changes else checkpoint.config
         trainer = cls(config, on_event=on_event, run_dir=run, data=data)
         trainer._checkpoint = checkpoint
+        trainer._resuming = True
         trainer.vocab = checkpoint.vocab
         trainer.epoch = checkpoint.epoch
         trainer.batch = checkpoint.batch
@@ -190,6 +195,7 @@ class Trainer(PersistMixin):
             self.result = self._guarded()
         finally:
             self._running = False
+            WORKSPACES.drain()  # the fused LSTM's reusable buffers: not kept for a run that is over
         return self.result
 
     def _guarded(self) -> Finished | Failed:
@@ -224,7 +230,8 @@ class Trainer(PersistMixin):
                     epoch=self.epoch,
                     detail=self.traceback,
                 )
-        self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
+        if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
+            self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
         try:
             self.on_event(failed)
         except Exception:  # noqa: BLE001 - nothing left to report it to but the log
@@ -252,10 +259,15 @@ class Trainer(PersistMixin):
         self.device = device
         self._device_text = describe_device(device)
         self._amp_on = bool(self.config.amp and bf16_native(device))  # bf16 only where it is native
+        if not self._resuming:  # a resume writes them once its checks have passed (see _announce)
+            self._mark_running()
+        return device
+
+    def _mark_running(self) -> None:
+        """``config.toml`` and a "running" summary in the run folder."""
         if self.run_dir is not None:
             self._persist("config", self.run_dir.write_config, self.config)
             self._write_summary("running", {"device": self._device_text})
-        return device
 
     def _corpus(self) -> CorpusData:
         """The corpus (loaded now unless given), and the vocabulary the run uses."""
@@ -304,6 +316,9 @@ class Trainer(PersistMixin):
     def _announce(self, model, data: CorpusData, batches: int) -> None:
         """:class:`Started`, then what a resumed or a bidirectional run should say."""
         cfg, checkpoint = self.config, self._checkpoint
+        if self._resuming:
+            self._mark_running()
+        self._announced = True
         self._emit(Started(
             device=self._device_text, parameters=model.num_parameters(), vocab_size=len(self.vocab),
             corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
@@ -461,14 +476,21 @@ class Trainer(PersistMixin):
 
     def _wait_paused(self, number: int, done: int, save_now=None) -> float:
         self._emit(Status(f"paused at epoch {number}, batch {done}"))
-        waited = self._control.wait_while_paused(save_now)
+        self._pause_began = time.perf_counter()  # (a checkpoint saved while paused must not count the pause)
+        try:
+            waited = self._control.wait_while_paused(save_now)
+        finally:
+            self._pause_began = None
         self._paused_total += waited
         if not self._control.stopping:
             self._emit(Status("resumed"))
         return waited
 
     def _elapsed(self) -> float:
-        return self._elapsed_base + (time.perf_counter() - self._clock_start) - self._paused_total
+        """Training seconds of the whole run so far: earlier sessions' plus this one's, pauses excluded."""
+        now = time.perf_counter()
+        pausing = now - self._pause_began if self._pause_began is not None else 0.0
+        return self._elapsed_base + (now - self._clock_start) - self._paused_total - pausing
 
     # ------------------------------------------------------------------ samples and final numbers
     def _samples(self, model, epoch: int, prefixes, final: bool = False) -> None:
@@ -483,7 +505,10 @@ class Trainer(PersistMixin):
             sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
             self._emit(sample)
             if self.run_dir is not None:
-                self._persist("samples", self.run_dir.append_sample, {"epoch": epoch, "prefix": prefix, "text": text})
+                record = {"epoch": epoch, "prefix": prefix, "text": text}
+                if final:  # the end of the run, or a stop: "batch" > 0 when it came inside epoch + 1
+                    record.update(final=True, batch=self.batch)
+                self._persist("samples", self.run_dir.append_sample, record)
 
     def _generation_perplexity(self, model, tokens: torch.Tensor) -> float | None:
         try:
