@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
-from textual.screen import ModalScreen
+from textual.geometry import Size
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
 from lstm_tui.core.config import ConfigError, RunConfig
@@ -167,10 +170,10 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
             pass
 
     def on_resize(self, event: Resize) -> None:
-        self._check_size()
+        self._check_size(event.size)  # (self.size may still hold the size before this resize)
 
-    def _check_size(self) -> None:
-        width, height = self.size
+    def _check_size(self, size: Size | None = None) -> None:
+        width, height = size or self.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(small, "-too-small")
         self.screen.set_class(width >= 110, "-wide")
@@ -199,11 +202,27 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         if bidi and not box.busy:
             box.show_note(BIDIRECTIONAL_NOTE)
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) lists every main-screen action by its name, after
+        Textual's own; each runs as its key would (on the main screen, whatever is open)."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for binding in self.BINDINGS:
+            if binding.action in seen or binding.action == "quit":  # (Textual lists its own Quit)
+                continue
+            seen.add(binding.action)
+            same = sorted((b for b in self.BINDINGS if b.action == binding.action), key=lambda b: not b.show)
+            keys = ", ".join(b.key for b in same)  # the footer's key first
+            yield SystemCommand(f"{binding.description} ({keys})", binding.tooltip or binding.description,
+                                partial(self.run_action, binding.action))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog or the help is open, its own keys win over the main screen's bindings
         # (F1 still closes the help); Textual's own actions such as focus_next (Tab) still work.
         if isinstance(self.screen, ModalScreen) and action in MAIN_ACTIONS and action != "help":
             return False
+        if action in MAIN_ACTIONS and action != "quit" and self.screen.has_class("-too-small"):
+            return False  # the notice hides the screen: nothing may start or change unseen
         if action == "stop" and not self.run_active:
             return False  # so ctrl+x still cuts text in an input when no run goes
         if action == "pause" and self.state not in ("training", "paused"):
@@ -356,7 +375,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
 
     async def action_quit(self) -> None:
         if self.run_active or book_running(self):
-            self.push_screen(ConfirmQuit(), self._quit_answer)
+            self.push_screen(ConfirmQuit(stopping=self.state == "stopping"), self._quit_answer)
         else:
             self.exit(0)
 

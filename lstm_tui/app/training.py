@@ -137,7 +137,10 @@ class TrainingMixin:
         try:
             data = load_corpus(config, progress=lambda done, total: on_event(ev.DownloadProgress(int(done), total)))
         except CorpusError as exc:
-            return ev.Failed(exc.reason, exc.hint)
+            if not config.corpus.strip():  # The Time Machine itself: the failure says where to put it
+                return ev.Failed(exc.reason, exc.hint)
+            self.post_message(StartRefused(run_id, "corpus", f"{exc.reason}; {exc.hint}"))
+            return None
         if config.can_generate:
             from lstm_tui.core.generate import GenerationError, prefix_tokens
 
@@ -181,7 +184,7 @@ class TrainingMixin:
         if message.run_id != self._run_id:
             return
         self._set_state("idle", message="")
-        self.status_bar.set_progress(0, None)
+        self.status_bar.set_progress(0, 1)  # (None would keep the bar pulsing as if work went on)
         self.form.mark(message.field, message.message)
         self.log_view.error(f"✗ not started: {message.field} {message.message}")
         self._refuse(message.field, message.message)

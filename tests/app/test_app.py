@@ -220,10 +220,9 @@ async def test_missing_corpus_reports_reason_and_stays_usable(tiny_config, runs_
     config = tiny_config.replace(corpus=str(tmp_path / "no-such-book.txt"))
     app = make_app(config, runs_dir, autostart=True)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to fail")
-        assert app.state == "failed"
-        assert "no-such-book" in app.log_view.plain
-        assert "failed" in app.status_bar.text
+        await wait_for(pilot, lambda: "corpus" in app.form.errors, 60, "the refusal")
+        assert app.state == "idle"  # refused on the corpus field, with the reason
+        assert "no-such-book" in app.log_view.plain and "no-such-book" in app.form.errors["corpus"]
         assert not app.form.disabled
         # still usable: fix the corpus and start again
         app.query_one("#field-corpus", Input).value = ""
@@ -256,8 +255,21 @@ async def test_small_terminal_shows_enlarge_note(tiny_config, runs_dir):
     async with app.run_test(size=(60, 20)) as pilot:
         await pilot.pause()
         note = app.query_one("#too-small")
-        assert note.display and "enlarge" in str(note.render())
+        assert note.display and "enlarge" in str(note.render()) and "60x20" in str(note.render())
         assert not app.query_one("#main").display
+        await pilot.press("f5")  # hidden behind the notice: nothing may start unseen
+        await pilot.pause()
+        assert app.state == "idle" and app._trainer is None
+        # each resize is judged by its own size, not the one before it
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not note.display and app.query_one("#main").display
+        await pilot.resize_terminal(70, 20)
+        await pilot.pause()
+        assert note.display and "70x20" in str(note.render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not note.display
 
 
 async def test_help_screen_lists_every_key(tiny_config, runs_dir):
@@ -295,3 +307,42 @@ async def test_an_on_off_field_shows_its_state_without_colour(tiny_config, runs_
         await pilot.pause()
         await pilot.press("space")
         assert box.value is True and box.render().plain.strip() == "▐X▌"
+
+
+async def test_the_command_palette_runs_the_apps_actions_by_name(tiny_config, runs_dir):
+    from textual.command import CommandPalette
+
+    app = make_app(tiny_config.replace(epochs=2), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for name in ("Start (f5, ctrl+r)", "Pause (f6, ctrl+t)", "Runs (f2)", "Gates (f3)", "Generate (ctrl+g)"):
+            assert name in titles
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 10, "the palette")
+        await pilot.press(*"gates")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "GateScreen", 10, "the gate inspector")
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 10, "the palette")
+        await pilot.press(*"start")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state == "finished", 60, "the run started from the palette")
+
+
+async def test_quit_while_a_run_is_stopping_does_not_offer_to_keep_training(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._set_state("stopping", message="stopping at the next batch…")  # as after F7, before the stop lands
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuit)
+        from textual.widgets import Button
+
+        labels = [str(button.label) for button in app.screen.query(Button)]
+        assert app.screen.title_text == "The run is stopping." and labels and not any("Keep" in x for x in labels)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmQuit) and app.is_running

@@ -212,11 +212,29 @@ async def test_corpus_url_that_404s_fails_clearly_and_the_app_stays_usable(tiny_
         app.query_one("#field-corpus", Input).value = httpserver.url_for("/missing.txt")
         await pilot.pause()
         await pilot.press("f5")
-        await wait_for(pilot, lambda: app.state in DONE, 60, "the failure")
-        assert app.state == "failed" and "404" in app.log_view.plain
-        assert "Run failed" in [n.title for n in app._notifications]
+        await wait_for(pilot, lambda: "404" in app.form.errors.get("corpus", ""), 60, "the refusal")
+        # the user's own corpus is a form field: the start is refused there, with the reason
+        assert app.state == "idle" and "404" in app.log_view.plain
+        assert app.query_one("#field-corpus").has_class("-invalid")
+        assert "Fix the form" in [n.title for n in app._notifications]
         assert not Path(runs_dir).exists() or not any(Path(runs_dir).iterdir())
         assert not app.form.disabled and app.is_running
+
+
+async def test_a_corpus_file_that_does_not_exist_is_marked_on_its_field(tiny_config, runs_dir, tmp_path):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.query_one("#field-corpus", Input).value = str(tmp_path / "no-such-book.txt")
+        await pilot.pause()
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: "corpus" in app.form.errors, 60, "the refusal")
+        assert "does not exist" in app.form.errors["corpus"] and app.state == "idle"
+        assert app.status_bar.query_one("#progress").total == 1  # not left pulsing as if work went on
+        app.query_one("#field-corpus", Input).value = ""  # The Time Machine again
+        await pilot.pause()
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run")
+        assert app.state == "finished"
 
 
 async def test_data_dir_that_cannot_be_written_fails_clearly(tiny_config, runs_dir, tmp_path, monkeypatch):

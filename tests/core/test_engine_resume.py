@@ -193,3 +193,25 @@ def test_a_finished_run_hands_its_lstm_workspaces_back(shared_data_dir):
     assert config.fused
     assert isinstance(Trainer(config).run(), Finished)
     assert WORKSPACES.drain() == []
+
+
+@pytest.mark.parametrize("stop_at, completed", [((3, 5), 2), ((1, 4), 0)])
+def test_a_stop_reports_the_last_whole_epoch_and_skips_the_slow_extras(shared_data_dir, tmp_path, stop_at, completed):
+    config = make_config(shared_data_dir, "scratch-sequential-sgd", gen_ppl_every=0)
+    run = RunDir.create(tmp_path, config)
+    holder, events = {}, []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, BatchProgress) and (event.epoch, event.batch) == stop_at:
+            holder["trainer"].stop()
+
+    trainer = holder["trainer"] = Trainer(config, on_event=on_event, run_dir=run)
+    result = trainer.run()
+    assert isinstance(result, Finished) and result.stopped and result.epoch == completed
+    assert result.generation_perplexity is None  # a thousand one-token steps are not worth a wait
+    assert any(isinstance(e, Status) and e.message.startswith("stopped: saving") for e in events)
+    if completed:  # what metrics.jsonl says of the last whole epoch, not the cut one
+        assert result.perplexity == run.read_metrics()[-1]["perplexity"] == trainer.history[-1]["perplexity"]
+    else:  # no whole epoch yet: the batches done are all there is
+        assert 1 < result.perplexity < 40 and run.read_metrics() == []

@@ -380,14 +380,20 @@ class Trainer(PersistMixin):
         return self._control.stopping
 
     def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
-        """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`."""
+        """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`.
+
+        A stopped run reports its last whole epoch's numbers (those in metrics.jsonl), or the
+        partial epoch's when none finished, and skips the generation perplexity (a thousand
+        one-token steps: a stop, often a quit, should not wait for them)."""
         cfg = self.config
+        if stopped:
+            self._emit(Status("stopped: saving the checkpoint and the final samples"))
         if partial is not None:  # stopped inside an epoch (maybe before its first batch)
             self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
                                   accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
         else:
             self._save_checkpoint(model, optimizer)
-        if partial is not None and partial["batch"] > 0:
+        if partial is not None and partial["batch"] > 0 and not self.history:
             last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
                     "tokens_per_s": partial["tokens_per_s"],
                     "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
@@ -397,7 +403,7 @@ class Trainer(PersistMixin):
             epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
             elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
             val_perplexity=last.get("val_perplexity"),
-            generation_perplexity=self._generation_perplexity(model, val if val is not None else train),
+            generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
         )
         self._write_summary("stopped" if stopped else "finished", finished.to_dict())
         self._emit(finished)
