@@ -73,7 +73,7 @@ class GeneratingMixin:
                 self.post_message(GenerateChunk(request_id, "".join(pieces)))
             self.post_message(GenerateDone(request_id))
         except Exception as exc:  # noqa: BLE001 - shown in place
-            self.post_message(GenerateDone(request_id, str(exc) or type(exc).__name__))
+            self.post_message(GenerateDone(request_id, _readable(exc)))
 
     def on_generate_chunk(self, message: GenerateChunk) -> None:
         if message.request == self._gen_request:
@@ -82,3 +82,12 @@ class GeneratingMixin:
     def on_generate_done(self, message: GenerateDone) -> None:
         if message.request == self._gen_request:
             self.generate_box.done(message.error)
+
+
+def _readable(exc: Exception) -> str:
+    """An error in the app's words: a GenerationError without its advice to Python callers."""
+    from lstm_tui.core.generate import GenerationError
+
+    if isinstance(exc, GenerationError):
+        return exc.explain()
+    return str(exc) or type(exc).__name__

@@ -145,8 +145,7 @@ class TrainingMixin:
                 try:
                     prefix_tokens(data.vocab, prefix)
                 except GenerationError as exc:
-                    message = str(exc).split("; pass unknown=")[0]
-                    self.post_message(StartRefused(run_id, "prefix", f"{prefix!r}: {message}"))
+                    self.post_message(StartRefused(run_id, "prefix", f"{prefix!r}: {exc.explain()}"))
                     return None
         try:
             run_dir = str(RunDir.create(self.runs_dir, config).path)

@@ -139,6 +139,30 @@ async def test_generate_during_and_after_training(tiny_config, runs_dir):
         assert "Ü" in box.error or "unknown" in box.error.lower()
 
 
+async def test_generate_box_words_unknown_characters_for_the_app(tiny_config, runs_dir):
+    """No Python advice (unknown='unk') in the box, and a suggestion that itself generates."""
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        box = app.generate_box
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        assert app.state == "finished", app.log_view.plain
+        prefix = app.query_one("#gen-prefix", Input)
+        prefix.value = "Hello, World!"
+        app.query_one("#gen-length", Input).value = "10"
+        prefix.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and box.error, 30, "the error")
+        shown = str(app.query_one("#gen-output").render())
+        assert "'H'" in box.error and "','" in box.error and "not in the vocabulary" in box.error
+        assert "unknown=" not in box.error and "unknown=" not in shown
+        assert "try 'hello world'" in box.error and "'hello, world!'" not in box.error
+        prefix.value = "hello world"  # the suggestion, typed back in, is read
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert box.error == "" and len(box.generated) == 10
+
+
 async def test_generate_without_model_says_so(tiny_config, runs_dir):
     app = make_app(tiny_config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
