@@ -175,6 +175,7 @@ class TrainingMixin:
         if run_id == self._run_id:
             self._trainer = trainer
             self.run_path = run_path
+            self._update_generate_note()
 
     def on_start_refused(self, message: StartRefused) -> None:
         if message.run_id != self._run_id:
