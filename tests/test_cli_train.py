@@ -66,6 +66,7 @@ def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(shared_data_
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time Traveller!", "--length", "5"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "'T'" in captured.err and "'!'" in captured.err and "--unk" in captured.err
+    assert "unknown=" not in captured.err and "try 'time traveller'" in captured.err  # the CLI's words, a prefix it reads
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time!", "--length", "5", "--unk"]) == 0
     assert capsys.readouterr().out.startswith("Time!")
 
@@ -113,6 +114,7 @@ def test_unknown_prefix_characters_exit_2_before_training(shared_data_dir, tmp_p
     assert main(["train", *tiny(shared_data_dir, "--prefix", "Time!"), "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "prefix" in err and "'T'" in err and "'!'" in err
+    assert "unknown=" not in err and "--unk" not in err and "try 'time'" in err  # a config prefix has no --unk
 
 
 def test_resume_rejects_flags_that_change_the_model(tmp_path, capsys):

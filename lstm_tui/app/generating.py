@@ -29,16 +29,41 @@ class GeneratingMixin:
         # (named, not @on(...): Textual collects @on handlers only on its own classes, not a mixin)
         self.generate(event.request)
 
+    def _generation_source(self) -> tuple[Any, Any] | None:
+        """``(source, config)`` of the model the box generates from, or None when there is none.
+
+        The current (or last) run's trainer, else a loaded run ``(model, vocab, config, path)``.
+        One place decides, so the box's note and its Enter agree on the model.
+        """
+        if self._trainer is not None and self.run_config is not None:
+            return self._trainer, self.run_config
+        if self._loaded is not None:
+            return self._loaded, self._loaded[2]
+        return None
+
+    def _update_generate_note(self) -> None:
+        """Say in the box whether it can write: the model it would use decides, else the form.
+
+        With no model yet the form is a preview of the run to come; once there is a model,
+        choosing another preset in the form does not change what Enter generates from.
+        """
+        box = self.generate_box
+        if box.busy:
+            return
+        made = self._generation_source()
+        cannot = not made[1].can_generate if made is not None else bool(self.form.values.get("bidirectional"))
+        if cannot:
+            box.show_note(BIDIRECTIONAL_NOTE)
+        else:
+            box.clear_note()
+
     def generate(self, request: GenerateRequest) -> None:
         box = self.generate_box
-        source: Any
-        if self._trainer is not None and self.run_config is not None:
-            source, config = self._trainer, self.run_config
-        elif self._loaded is not None:
-            source, config = self._loaded, self._loaded[2]
-        else:
+        made = self._generation_source()
+        if made is None:
             box.show_error("no model yet: start a run (F5) or load one (ctrl+o)")
             return
+        source, config = made
         if not config.can_generate:
             box.show_note(BIDIRECTIONAL_NOTE)
             return
@@ -73,7 +98,7 @@ class GeneratingMixin:
                 self.post_message(GenerateChunk(request_id, "".join(pieces)))
             self.post_message(GenerateDone(request_id))
         except Exception as exc:  # noqa: BLE001 - shown in place
-            self.post_message(GenerateDone(request_id, str(exc) or type(exc).__name__))
+            self.post_message(GenerateDone(request_id, _readable(exc)))
 
     def on_generate_chunk(self, message: GenerateChunk) -> None:
         if message.request == self._gen_request:
@@ -82,3 +107,12 @@ class GeneratingMixin:
     def on_generate_done(self, message: GenerateDone) -> None:
         if message.request == self._gen_request:
             self.generate_box.done(message.error)
+
+
+def _readable(exc: Exception) -> str:
+    """An error in the app's words: a GenerationError without its advice to Python callers."""
+    from lstm_tui.core.generate import GenerationError
+
+    if isinstance(exc, GenerationError):
+        return exc.explain()
+    return str(exc) or type(exc).__name__

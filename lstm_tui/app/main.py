@@ -196,11 +196,10 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         self.refresh_bindings()
 
     def _update_bidi_note(self) -> None:
+        """The banner follows the form; the generate box follows the model it would use."""
         bidi = bool(self.form.values.get("bidirectional"))
         self.query_one("#bidi-note").set_class(bidi, "-shown")
-        box = self.generate_box
-        if bidi and not box.busy:
-            box.show_note(BIDIRECTIONAL_NOTE)
+        self._update_generate_note()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) lists every main-screen action by its name, after
@@ -306,6 +305,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         self._last_ppl = self._last_val = None
         self.run_config = config
         self.run_path = None
+        self._update_generate_note()  # no model until the trainer is ready: the form decides
         self.chart.reset(config.epochs)
         self.status_bar.update_status(epoch=0, epochs=config.epochs, perplexity=None, val_perplexity=None,
                                       tokens_per_s=None, elapsed_s=None, eta_s=None, device=config.device,

@@ -148,8 +148,7 @@ class TrainingMixin:
                 try:
                     prefix_tokens(data.vocab, prefix)
                 except GenerationError as exc:
-                    message = str(exc).split("; pass unknown=")[0]
-                    self.post_message(StartRefused(run_id, "prefix", f"{prefix!r}: {message}"))
+                    self.post_message(StartRefused(run_id, "prefix", f"{prefix!r}: {exc.explain()}"))
                     return None
         try:
             run_dir = str(RunDir.create(self.runs_dir, config).path)
@@ -179,6 +178,7 @@ class TrainingMixin:
         if run_id == self._run_id:
             self._trainer = trainer
             self.run_path = run_path
+            self._update_generate_note()
 
     def on_start_refused(self, message: StartRefused) -> None:
         if message.run_id != self._run_id:

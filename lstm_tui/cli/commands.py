@@ -17,6 +17,7 @@ from .train import cmd_train
 __all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_train", "resolve_checkpoint"]
 
 EXIT_OK = 0
+UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
 
 
 # ----------------------------------------------------------------------------- app
@@ -84,8 +85,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
             unknown="unk" if ns.unk else "error", generator=generator, device=device,
         )
     except GenerationError as exc:
-        message = str(exc).replace("pass unknown='unk'", "pass --unk")
-        raise CliError(f"prefix: {message}") from None
+        raise CliError(f"prefix: {exc.explain(UNK_HINT)}") from None
     out = sys.stdout
     out.write(prefix.rstrip() if token_separator(vocab) else prefix)
     out.flush()

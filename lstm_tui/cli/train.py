@@ -403,8 +403,7 @@ def _check_prefixes(config: RunConfig, data) -> None:
         try:
             prefix_tokens(data.vocab, prefix)
         except GenerationError as exc:
-            message = str(exc).split("; pass unknown=")[0]
-            raise CliError(f"prefix: {prefix!r}: {message}") from None
+            raise CliError(f"prefix: {prefix!r}: {exc.explain()}") from None  # a config prefix has no --unk
 
 
 def _finish(ns, result, printer: Printer, run, runs_root: Path) -> int:

@@ -218,7 +218,7 @@ def _tokens(vocab, text: str, unknown: str) -> tuple[list[str], list[int]]:
     try:
         return pieces, prefix_tokens(vocab, text, unknown=unknown, separator=sep)
     except GenerationError as exc:
-        raise GateError(str(exc)) from None
+        raise GateError(str(exc)) from exc  # the cause keeps its parts for a front end to word
 
 
 def _most_varying_units(H: Tensor, count: int) -> list[int]:

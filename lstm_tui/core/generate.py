@@ -23,6 +23,7 @@ import torch.nn.functional as F
 __all__ = [
     "MAX_LENGTH",
     "GenerationError",
+    "UnknownTokensError",
     "predict",
     "stream",
     "generation_perplexity",
@@ -36,6 +37,63 @@ UNKNOWN_MODES = ("error", "unk")
 
 class GenerationError(ValueError):
     """The request cannot be generated (bad prefix, length, temperature...); says why."""
+
+    def explain(self, unk_hint: str | None = None) -> str:
+        """The message for a front end that words its own advice.
+
+        ``unk_hint`` is that front end's way to map unknown tokens to ``<unk>`` (the CLI's
+        ``--unk``), or None where it has none (the app); only :class:`UnknownTokensError` uses it.
+        """
+        return str(self)
+
+
+API_UNK_HINT = "pass unknown='unk' to map them to <unk>"
+
+
+class UnknownTokensError(GenerationError):
+    """The prefix has tokens the vocabulary lacks, kept as parts for each front end to word.
+
+    The advice differs by front end (Python's ``unknown='unk'``, the CLI's ``--unk``, nothing in
+    the app), so the parts stay apart instead of in one sentence to cut up: ``tokens`` (the
+    unknown ones, first seen first), ``vocabulary`` (what it holds, in words), ``suggestion``
+    (the prefix made of vocabulary tokens only, or None), ``left_out`` (the unknown tokens the
+    suggestion drops: the others were lower-cased) and ``api_hint`` (a Python caller's way
+    past it). ``str()`` is the whole sentence for Python callers.
+    """
+
+    def __init__(self, tokens: Sequence[str], vocabulary: str, suggestion: str | None,
+                 left_out: Sequence[str] = (), api_hint: str = API_UNK_HINT) -> None:
+        self.tokens, self.vocabulary = tuple(tokens), vocabulary
+        self.suggestion, self.left_out, self.api_hint = suggestion, tuple(left_out), api_hint
+        super().__init__(self.explain(api_hint))
+
+    def __reduce__(self):  # the message is derived: pickle the parts (the default would pass args)
+        return type(self), (self.tokens, self.vocabulary, self.suggestion, self.left_out, self.api_hint)
+
+    def explain(self, unk_hint: str | None = None) -> str:
+        """The unknown tokens, then ``unk_hint`` if given, then the suggestion if there is one."""
+        verb = "is" if len(self.tokens) == 1 else "are"
+        text = f"{_quoted(self.tokens)} {verb} not in the vocabulary ({self.vocabulary})"
+        if unk_hint:
+            text += f"; {unk_hint}"
+        if self.suggestion is not None:
+            text += f"; try {self.suggestion!r} ({self._how_suggested()})"
+        return text
+
+    def _how_suggested(self) -> str:
+        """What the suggestion changed, so the user sees why it differs from what they typed."""
+        changes = []
+        if len(self.left_out) < len(self.tokens):
+            changes.append("lower-cased like the training text")
+        if self.left_out:
+            changes.append(f"without {_quoted(self.left_out)}")
+        return ", ".join(changes)
+
+
+def _quoted(tokens: Sequence[str], most: int = 10) -> str:
+    """``'a', 'b' and 3 more``: a list of tokens short enough for one line."""
+    shown = ", ".join(repr(t) for t in tokens[:most])
+    return shown + (f" and {len(tokens) - most} more" if len(tokens) > most else "")
 
 
 # ----------------------------------------------------------------------------- vocabulary helpers
@@ -65,8 +123,39 @@ def _describe(vocab, separator: str) -> str:
     return f"{len(chars)} characters: {shown[:60]!r}{'...' if len(shown) > 60 else ''}"
 
 
+def _as_known(vocab, piece: str) -> str | None:
+    """``piece`` as the vocabulary holds it: itself, else lower-cased (d2l lower-cases its text), else None."""
+    if piece in vocab:
+        return piece
+    lower = piece.lower()
+    return lower if lower in vocab else None
+
+
+def _suggestion(vocab, pieces: list[str], sep: str) -> str | None:
+    """The prefix rebuilt from vocabulary tokens only, or None when no text is left.
+
+    A suggestion the user copies must work: lower-casing alone turned ``Hello, World!`` into
+    ``hello, world!``, whose ``,`` and ``!`` the vocabulary still lacks, so those are dropped.
+    """
+    kept = [known for known in map(lambda p: _as_known(vocab, p), pieces) if known is not None]
+    text = sep.join(kept)
+    return text if text.strip() else None
+
+
+def _unknown_tokens_error(vocab, pieces: list[str], sep: str) -> UnknownTokensError | None:
+    """The error for the pieces the vocabulary lacks, or None when it has them all."""
+    missing = list(dict.fromkeys(p for p in pieces if p not in vocab))
+    if not missing:
+        return None
+    left_out = [p for p in missing if _as_known(vocab, p) is None]
+    return UnknownTokensError(missing, _describe(vocab, sep), _suggestion(vocab, pieces, sep), left_out)
+
+
 def prefix_tokens(vocab, prefix: str, *, unknown: str = "error", separator: str | None = None) -> list[int]:
-    """Token indices of ``prefix``; unknown tokens raise (``unknown="error"``) or map to ``<unk>``."""
+    """Token indices of ``prefix``; unknown tokens raise (``unknown="error"``) or map to ``<unk>``.
+
+    Raises :class:`UnknownTokensError` (a :class:`GenerationError`) for unknown tokens.
+    """
     if unknown not in UNKNOWN_MODES:
         raise GenerationError(f"unknown must be 'error' or 'unk', not {unknown!r}")
     if not isinstance(prefix, str):
@@ -75,17 +164,10 @@ def prefix_tokens(vocab, prefix: str, *, unknown: str = "error", separator: str 
     pieces = prefix.split() if sep else list(prefix)
     if not pieces:
         raise GenerationError("the prefix is empty; give at least one " + ("word" if sep else "character"))
-    missing = list(dict.fromkeys(p for p in pieces if p not in vocab))
-    if missing and unknown == "error":
-        shown = ", ".join(repr(p) for p in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        verb = "is" if len(missing) == 1 else "are"
-        hint = ""
-        if not sep and all(p.lower() in vocab for p in missing if p.isalpha()) and any(p.isupper() for p in missing):
-            hint = f" (the training text was lower-cased: try {prefix.lower()!r})"
-        raise GenerationError(
-            f"{shown} {verb} not in the vocabulary ({_describe(vocab, sep)}); "
-            f"pass unknown='unk' to map them to <unk>{hint}"
-        )
+    if unknown == "error":
+        error = _unknown_tokens_error(vocab, pieces, sep)
+        if error is not None:
+            raise error
     return [vocab[p] for p in pieces]
 
 

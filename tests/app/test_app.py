@@ -139,6 +139,81 @@ async def test_generate_during_and_after_training(tiny_config, runs_dir):
         assert "Ü" in box.error or "unknown" in box.error.lower()
 
 
+async def test_generate_box_words_unknown_characters_for_the_app(tiny_config, runs_dir):
+    """No Python advice (unknown='unk') in the box, and a suggestion that itself generates."""
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        box = app.generate_box
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        assert app.state == "finished", app.log_view.plain
+        prefix = app.query_one("#gen-prefix", Input)
+        prefix.value = "Hello, World!"
+        app.query_one("#gen-length", Input).value = "10"
+        prefix.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and box.error, 30, "the error")
+        shown = str(app.query_one("#gen-output").render())
+        assert "'H'" in box.error and "','" in box.error and "not in the vocabulary" in box.error
+        assert "unknown=" not in box.error and "unknown=" not in shown
+        assert "try 'hello world'" in box.error and "'hello, world!'" not in box.error
+        prefix.value = "hello world"  # the suggestion, typed back in, is read
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert box.error == "" and len(box.generated) == 10
+
+
+async def test_generate_note_follows_the_model_not_the_form(tiny_config, runs_dir):
+    """After a one-directional run, choosing the bidirectional preset in the form changes the
+    banner (a preview of the next run) but not the box: Enter still writes with the run's model."""
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.generate_box
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        assert app.state == "finished", app.log_view.plain
+        app.form.query_one("#field-preset").value = "bidirectional"
+        await pilot.pause()
+        assert app.form.values["bidirectional"] is True
+        assert app.query_one("#bidi-note").display  # the banner still follows the form
+        assert "cannot write" not in str(app.query_one("#gen-output").render())
+        app.query_one("#gen-length", Input).value = "12"
+        app.query_one("#gen-prefix", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        assert box.error == "" and len(box.generated) == 12
+
+
+async def test_without_a_model_the_generate_note_previews_the_form(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        output = app.query_one("#gen-output")
+        app.form.query_one("#field-preset").value = "bidirectional"
+        await pilot.pause()
+        assert BIDIRECTIONAL_NOTE in str(output.render())
+        app.form.query_one("#field-preset").value = "concise"
+        await pilot.pause()
+        assert BIDIRECTIONAL_NOTE not in str(output.render())  # the note goes with the choice
+
+
+async def test_generate_note_stays_for_a_bidirectional_model_whatever_the_form(tiny_config, runs_dir):
+    app = make_app(tiny_config.replace(impl="torch", bidirectional=True), runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.generate_box
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        assert app.state == "finished", app.log_view.plain
+        app.form.query_one("#field-preset").value = "concise"
+        await pilot.pause()
+        assert app.form.values["bidirectional"] is False
+        assert not app.query_one("#bidi-note").display
+        assert BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
+        app.query_one("#gen-prefix", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert box.generated == "" and BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
+
+
 async def test_generate_without_model_says_so(tiny_config, runs_dir):
     app = make_app(tiny_config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:

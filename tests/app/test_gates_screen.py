@@ -107,6 +107,7 @@ async def test_scratch_run_strips_cursor_and_unknown_characters(trained_runs_roo
         await wait_for(pilot, lambda: screen.error, 10, "the error")
         assert "'T'" in screen.error and "'4'" in screen.error and "not in the vocabulary" in screen.error
         assert "unknown='unk'" not in screen.error  # the core's advice to Python callers is dropped
+        assert "try 'time '" in screen.error  # its suggestion, made of characters the model reads, stays
         assert screen.strip.trace is None and screen.strip.cell_count == 0
         assert "not in the vocabulary" in str(screen.strip.render())
         box.value = "time"  # fixing the text brings the strips back

@@ -12,8 +12,10 @@ from lstm_tui.core.config import RunConfig
 from lstm_tui.core.data import Vocab
 from lstm_tui.core.generate import (
     GenerationError,
+    UnknownTokensError,
     generation_perplexity,
     predict,
+    prefix_tokens,
     stream,
     token_separator,
 )
@@ -119,6 +121,61 @@ def test_unknown_characters(vocab, model):
         predict(model, vocab, "time", 5, unknown="skip")
 
 
+@pytest.fixture(scope="module")
+def corpus_vocab(shared_data_dir):
+    from lstm_tui.core.data import load_corpus
+
+    return load_corpus(RunConfig(data_dir=str(shared_data_dir))).vocab
+
+
+@pytest.mark.parametrize(
+    "prefix,suggestion",
+    [("Hello, World!", "hello world"), ("Time", "time"), ("time!", "time"), ("THE Time-Machine.", "the timemachine")],
+)
+def test_unknown_tokens_error_has_parts_and_a_suggestion_the_vocabulary_reads(corpus_vocab, prefix, suggestion):
+    with pytest.raises(UnknownTokensError) as info:
+        prefix_tokens(corpus_vocab, prefix)
+    error = info.value
+    assert isinstance(error, GenerationError)
+    assert set(error.tokens) == {c for c in prefix if c not in corpus_vocab}
+    assert error.suggestion == suggestion
+    assert all(c in corpus_vocab for c in error.suggestion)
+    prefix_tokens(corpus_vocab, error.suggestion)  # the suggestion itself is accepted
+    assert "unknown='unk'" in error.api_hint and "unknown='unk'" in str(error)  # for Python callers
+    app_text = error.explain()
+    assert "unknown=" not in app_text and "not in the vocabulary" in app_text and repr(suggestion) in app_text
+    assert "pass --unk" in error.explain("pass --unk to map them to <unk>")
+
+
+def test_hello_world_suggestion_leaves_out_what_lower_casing_cannot_fix(corpus_vocab):
+    with pytest.raises(UnknownTokensError) as info:
+        prefix_tokens(corpus_vocab, "Hello, World!")
+    error = info.value
+    assert error.tokens == ("H", ",", "W", "!") and error.left_out == (",", "!")
+    assert "'hello, world!'" not in str(error) and "try 'hello world'" in str(error)
+
+
+def test_no_suggestion_when_nothing_readable_is_left(corpus_vocab):
+    with pytest.raises(UnknownTokensError) as info:
+        prefix_tokens(corpus_vocab, "!? 42")
+    assert info.value.suggestion is None and "try" not in info.value.explain()
+
+
+def test_unknown_tokens_error_survives_pickling(corpus_vocab):
+    import pickle
+
+    with pytest.raises(UnknownTokensError) as info:
+        prefix_tokens(corpus_vocab, "Hi!")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (str(copy), copy.tokens, copy.suggestion) == (str(info.value), ("H", "!"), "hi")
+
+
+def test_other_generation_errors_explain_as_their_message(vocab, model):
+    with pytest.raises(GenerationError) as info:
+        predict(model, vocab, "", 5)
+    assert info.value.explain("pass --unk") == str(info.value)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -159,6 +216,9 @@ def test_word_vocabulary(model):
     assert out.startswith("the time ") and len(out.split()) == 8
     with pytest.raises(GenerationError, match="'zebra' is not in the vocabulary"):
         predict(net, words, "the zebra", 3)
+    with pytest.raises(UnknownTokensError) as info:
+        predict(net, words, "The zebra time", 3)
+    assert info.value.suggestion == "the time"  # words lower-cased or left out, never mangled
 
 
 def ordinary_perplexity(net, tokens):

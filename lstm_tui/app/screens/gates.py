@@ -10,7 +10,6 @@ model's forward is torch) that posts :class:`GatesComputed`.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +73,19 @@ def _model_text(config: Any) -> str:
     return f"{getattr(config, 'impl', '?')} {str(getattr(config, 'cell', '?')).upper()} {layers}×{hidden}{bidi}"
 
 
-def _readable(error: str) -> str:
-    """A core error in the app's words (the core speaks to Python callers)."""
-    return re.sub(r"; pass unknown='unk' to map them to <unk>", "", error)
+def _readable(exc: Exception) -> str:
+    """An error in the app's words: the core's advice is for Python callers (``unknown='unk'``).
+
+    A text the vocabulary cannot read comes as a GateError caused by a GenerationError, which
+    words its message without that advice.
+    """
+    from lstm_tui.core.gates import GateError
+    from lstm_tui.core.generate import GenerationError
+
+    if not isinstance(exc, GateError):
+        return f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    return cause.explain() if isinstance(cause, GenerationError) else str(exc)
 
 
 class GateScreen(ModalScreen[None]):
@@ -257,10 +266,7 @@ class GateScreen(ModalScreen[None]):
             trace = gate_activations(model, vocab, text, layer=layer, top_units=TOP_UNITS)
             self.post_message(GatesComputed(request, trace=trace))
         except Exception as exc:  # noqa: BLE001 - shown in place, never raised
-            from lstm_tui.core.gates import GateError
-
-            message = str(exc) if isinstance(exc, GateError) else f"{type(exc).__name__}: {exc}"
-            self.post_message(GatesComputed(request, error=_readable(message)))
+            self.post_message(GatesComputed(request, error=_readable(exc)))
 
     def on_gates_computed(self, message: GatesComputed) -> None:
         if message.request != self.request:

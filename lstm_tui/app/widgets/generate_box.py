@@ -11,6 +11,10 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 
+def _placeholder() -> Text:
+    return Text("Type a prefix and press Enter to generate (temp 0 = greedy).", style="dim")
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     prefix: str
@@ -31,6 +35,7 @@ class GenerateBox(Vertical):
         self.prefix = ""
         self.generated = ""
         self.error = ""
+        self.note = ""  # a note in place of the output (e.g. this model cannot write)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -47,8 +52,7 @@ class GenerateBox(Vertical):
                 yield Label("top-k", classes="gen-label")
                 yield Input("0", compact=True, id="gen-top-k", restrict=r"[0-9]*", max_length=4)
         with VerticalScroll(id="gen-scroll"):
-            yield Static(Text("Type a prefix and press Enter to generate (temp 0 = greedy).", style="dim"),
-                         id="gen-output")
+            yield Static(_placeholder(), id="gen-output")
 
     def request(self) -> GenerateRequest:
         """The request the inputs describe; ValueError says what is wrong."""
@@ -85,7 +89,7 @@ class GenerateBox(Vertical):
 
     # ------------------------------------------------------------------ output
     def begin(self, prefix: str) -> None:
-        self.prefix, self.generated, self.error, self.busy = prefix, "", "", True
+        self.prefix, self.generated, self.error, self.busy, self.note = prefix, "", "", True, ""
         self._show()
 
     def append(self, text: str) -> None:
@@ -99,12 +103,18 @@ class GenerateBox(Vertical):
         self._show()
 
     def show_error(self, message: str) -> None:
-        self.prefix, self.generated, self.error, self.busy = "", "", message, False
+        self.prefix, self.generated, self.error, self.busy, self.note = "", "", message, False, ""
         self._show()
 
     def show_note(self, message: str) -> None:
-        self.prefix, self.generated, self.error, self.busy = "", "", "", False
+        self.prefix, self.generated, self.error, self.busy, self.note = "", "", "", False, message
         self.query_one("#gen-output", Static).update(Text(message, style="yellow"))
+
+    def clear_note(self) -> None:
+        """Put the placeholder back in place of a note that no longer holds; other output stays."""
+        if self.note:
+            self.note = ""
+            self.query_one("#gen-output", Static).update(_placeholder())
 
     def _show(self) -> None:
         out = Text()

@@ -506,7 +506,7 @@ class Trainer(PersistMixin):
             try:
                 text = predict(model, self.vocab, prefix, self.config.predict_length)
             except GenerationError as exc:
-                self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc}")
+                self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc.explain()}")
                 continue
             sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
             self._emit(sample)
