@@ -242,7 +242,8 @@ def rename_run(root: str | os.PathLike | None, old: RunLike, new: str, *, force:
     """Rename run ``old`` in ``root`` to ``safe_name(new)``; returns the renamed run.
 
     Refuses a name that is taken and a run that is training (status "running"); ``force``
-    renames a "running" run anyway -- for one whose training process is gone.
+    renames a "running" run anyway -- for one whose training process is gone. The run's
+    creation time is recorded first (:meth:`RunDir.keep_created`): the new name has no stamp.
     """
     base = _base(root)
     run = _run_in(base, old)
@@ -256,6 +257,7 @@ def rename_run(root: str | os.PathLike | None, old: RunLike, new: str, *, force:
     if target.exists() or target.is_symlink():
         raise RunError(f"cannot rename {run.name} to {name}: that name is taken in {base}")
     try:
+        run.keep_created()
         os.rename(run.path, target)
     except OSError as exc:
         raise RunError(f"cannot rename {run.name} to {name}: {exc.strerror or exc}") from exc

@@ -6,7 +6,8 @@ A run folder (``<root>/20261126-183012-concise``) holds::
     metrics.jsonl   one JSON object per line, appended and fsync'd line by line
     samples.jsonl   generated samples, same format
     checkpoint.pt   the last good checkpoint (see checkpoint.py)
-    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed)
+    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed),
+                    and ``created`` once the run was renamed (its folder name lost the stamp)
 
 The root is ``$LSTM_TUI_RUNS_DIR`` or ``platformdirs.user_data_dir("lstm-tui") / "runs"``.
 """
@@ -54,6 +55,8 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 SUMMARY_FILE = "summary.json"
+#: The summary's record of when a renamed run was created (ISO 8601, local time).
+CREATED_KEY = "created"
 STATUSES = ("running", "finished", "stopped", "failed")
 _STAMP = "%Y%m%d-%H%M%S"
 _MAX_NAME = 60
@@ -172,7 +175,23 @@ class RunDir:
 
     @property
     def created(self) -> datetime:
-        return _created(self.path)
+        return _created(self.path, self.read_summary())
+
+    def keep_created(self) -> None:
+        """Record the creation time in the summary, where a rename cannot lose it.
+
+        It is otherwise read from the folder name's stamp, which a rename drops; the config
+        file's time (the last fallback) changes whenever a resume rewrites the config. A
+        summary that exists but cannot be read, or has a status this version does not know,
+        is left alone rather than replaced.
+        """
+        summary = self.read_summary()
+        if summary is None and self.summary_path.exists():
+            return
+        summary = summary or {}
+        if _summary_created(summary) is not None or summary.get("status") not in (None, *STATUSES):
+            return
+        self.write_summary({**summary, CREATED_KEY: _created(self.path, summary).isoformat(timespec="seconds")})
 
     # ------------------------------------------------------------------ config
     def write_config(self, config: RunConfig) -> Path:
@@ -238,9 +257,14 @@ class RunDir:
 
     # ------------------------------------------------------------------ summary
     def write_summary(self, summary: dict) -> Path:
+        """Replace the summary; the creation time it recorded (see :meth:`keep_created`) is
+        kept, since the trainer writes each summary afresh."""
         status = summary.get("status")
         if status is not None and status not in STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if CREATED_KEY not in summary:
+            created = (self.read_summary() or {}).get(CREATED_KEY)
+            summary = {**summary, CREATED_KEY: created} if created is not None else summary
         text = json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n"
         try:
             return atomic_write_text(self.summary_path, text)
@@ -290,8 +314,20 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
             yield record
 
 
-def _created(path: Path) -> datetime:
-    """When the run was created: the stamp in its folder name, else the config file's time."""
+def _summary_created(summary: dict | None) -> datetime | None:
+    """The creation time a summary recorded (after a rename), or ``None``."""
+    try:
+        return datetime.fromisoformat(str((summary or {})[CREATED_KEY]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _created(path: Path, summary: dict | None = None) -> datetime:
+    """When the run was created: the time its summary recorded (a renamed run), the stamp
+    in its folder name, else the config file's time."""
+    recorded = _summary_created(summary)
+    if recorded is not None:
+        return recorded
     stamp = path.name[: len("YYYYmmdd-HHMMSS")]
     try:
         return datetime.strptime(stamp, _STAMP)
@@ -347,7 +383,8 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
             preset = str(preset) if preset is not None else None
         except RunError:
             preset = None
-        info = RunInfo(entry.name, entry, run.created, preset, run.read_summary())
+        summary = run.read_summary()
+        info = RunInfo(entry.name, entry, _created(entry, summary), preset, summary)
         try:
             mtime = (entry / CONFIG_FILE).stat().st_mtime_ns
         except OSError:  # pragma: no cover - raced with a deletion

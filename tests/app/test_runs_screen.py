@@ -41,8 +41,9 @@ async def open_runs(pilot) -> RunsScreen:
 
 
 def table_names(screen: RunsScreen) -> list[str]:
+    """The run names in table order (from the row keys: the name cell may be shortened)."""
     table = screen.table
-    return [str(table.get_cell_at((i, 1))) for i in range(table.row_count)]
+    return [Path(table.coordinate_to_cell_key((i, 0)).row_key.value).name for i in range(table.row_count)]
 
 
 def row_named(screen: RunsScreen, suffix: str):
@@ -81,7 +82,7 @@ async def test_table_lists_runs_with_numbers_sorts_and_escape_returns(tiny_confi
         assert table_names(screen) == by_name[::-1]
         await pilot.press("r")
         assert table_names(screen) == by_name
-        for _ in range(3):  # name -> preset -> train ppl -> val ppl
+        for _ in range(4):  # name -> status -> preset -> train ppl -> val ppl
             await pilot.press("s")
         assert screen.sort_key == "val_ppl"
         assert table_names(screen)[-1].endswith("small")  # no val: always last
@@ -97,7 +98,7 @@ async def test_table_lists_runs_with_numbers_sorts_and_escape_returns(tiny_confi
         assert "perplexity 9.50, val 11.25" in log and "generation perplexity 12.35" in log
 
 
-async def test_delete_asks_cancel_keeps_and_running_is_refused(tiny_config, runs_copy):
+async def test_delete_asks_cancel_keeps_and_deletes(tiny_config, runs_copy):
     app = make_app(tiny_config, runs_copy)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
@@ -115,19 +116,6 @@ async def test_delete_asks_cancel_keeps_and_running_is_refused(tiny_config, runs
         await wait_for(pilot, lambda: not target.exists(), 15, "the deletion")
         assert [row.name for row in screen.rows] == [p.name for p in runs_copy.iterdir()]
         assert len(screen.rows) == 1 and screen.table.row_count == 1
-        # a run that is training is refused, with a message and no question
-        run = screen.rows[0].path
-        summary = json.loads((run / "summary.json").read_text())
-        (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
-        screen.reload()
-        await pilot.pause()
-        await pilot.press("d")
-        await pilot.pause()
-        assert app.screen is screen  # no question asked
-        assert any("it is training" in n.message for n in app._notifications)
-        await pilot.press("n")
-        await pilot.pause()
-        assert app.screen is screen and run.is_dir()
 
 
 async def test_rename_changes_folder_and_table_errors_in_place(tiny_config, runs_copy):
@@ -275,3 +263,160 @@ async def test_while_a_run_trains_the_table_refreshes_from_a_thread(tiny_config,
         await wait_for(pilot, lambda: screen.table.row_count == before + 1, 10, "the periodic re-read")
         assert any(name != main_thread for name in readers)
         assert any(name.endswith("-copy") for name in table_names(screen))
+
+
+def mark_running(run: Path) -> None:
+    """Make ``run`` say it is training (as a killed process leaves it)."""
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+
+
+def notified(app, text: str) -> bool:
+    return any(text in n.message for n in app._notifications)
+
+
+async def test_a_stale_running_run_is_deleted_and_renamed_after_a_question(tiny_config, runs_copy):
+    """A "running" run that this app does not train (its process was killed) is not claimed to be
+    training here: the screen asks, with No focused, and on yes deletes or renames it anyway."""
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
+        mark_running(small)
+        mark_running(held)
+        screen.reload()
+        await move_to(pilot, screen, "small")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
+        message = str(app.screen.query_one("#dialog-message").render())
+        assert "says it is still training, but not in this app" in message and "removed for good" in message
+        assert app.screen.focused.id == "no"
+        await pilot.press("enter")  # No has the focus
+        await wait_for(pilot, lambda: app.screen is screen, 15, "the question to close")
+        assert small.is_dir() and not notified(app, "it is training")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not small.exists(), 15, "the deletion")
+        assert app.screen is screen and table_names(screen) == [held.name]
+        # rename: the same question, then the name
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
+        assert "not in this app" in str(app.screen.query_one("#dialog-message").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, Prompt), 15, "the rename dialog")
+        app.screen.query_one(Input).value = "was-killed"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen, 15, "the rename")
+        assert not held.exists() and (runs_copy / "was-killed").is_dir()
+        assert table_names(screen) == ["was-killed"]
+
+
+async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, monkeypatch):
+    """The main screen's run (or, while it starts, any "running" run) and the book's current run
+    are refused with no question; another "running" run still gets the question."""
+    monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: True))
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
+        mark_running(small)
+        mark_running(held)
+        screen.reload()
+        await move_to(pilot, screen, "small")
+        for key in ("d", "n"):  # the app's run is starting: its folder is not known yet
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen and small.is_dir()
+        assert notified(app, "Cannot delete") and notified(app, "Cannot rename")
+        app.run_path = str(small)
+        app._notifications.clear()
+        for key in ("d", "n"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen and not isinstance(app.screen, (Confirm, Prompt))
+        assert notified(app, "it is training. Stop it first (F7")
+        await move_to(pilot, screen, "held-out")
+        await pilot.press("d")  # not the app's run: asked
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, 15, "the question to close")
+        # the book's run in progress
+        monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: False))
+        screen.book_active, screen._book_path = True, str(held)
+        app._notifications.clear()
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.screen is screen and held.is_dir() and notified(app, "b here for the book")
+        screen.book_active, screen._book_path = False, None
+
+
+async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(tiny_config, runs_dir):
+    from lstm_tui.app.screens.runs import BookProgress
+
+    app = make_app(tiny_config, runs_dir)
+    app.book_overrides = dict(epochs=500, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
+                              predict_every=0, checkpoint_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        bar = screen.query_one("#book-progress")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "ppl" in str(bar.render()), 60, "a progress line")
+        await pilot.press("b")
+        assert "stopping at the next batch" in str(bar.render())
+        # progress the worker sent before it saw the stop arrives afterwards
+        screen.post_message(BookProgress(0, 4, "scratch", 5.4, 500, 18.58, path=screen.book_paths[0]))
+        await pilot.pause()
+        line = str(bar.render())
+        assert "stopping at the next batch" in line and "b stops" not in line and "18.58" not in line
+        await wait_for(pilot, lambda: screen.book_result is not None, 60, "the book to stop")
+        result = screen.book_result
+        assert result.stopped and result.trained == 0 and result.stopped_in[:2] == (0, "scratch")
+        epoch = result.stopped_in[2]
+        assert epoch < 500
+        assert notified(app, f"Stopped during 1/4 (scratch, epoch {epoch} of 500)")
+        assert notified(app, "0 of 4 trained all their epochs") and not notified(app, "1 of 4 trained")
+        assert notified(app, "its checkpoint is saved") == (Path(result.paths[0]) / "checkpoint.pt").is_file()
+
+
+async def test_a_rename_keeps_the_runs_date(tiny_config, runs_copy):
+    """The date is the run's creation time, not the config file's (rewritten by a resume)."""
+    import os
+    import time
+
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        await move_to(pilot, screen, "small")
+        row = row_named(screen, "small")
+        later = time.time() + 3 * 86400  # as if a resume rewrote the config three days on
+        os.utime(row.path / "config.toml", (later, later))
+        date = format_cell(row, "created")
+        assert str(screen.table.get_cell(str(row.path), "created")) == date
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, Prompt), 15, "the rename dialog")
+        app.screen.query_one(Input).value = "renamed"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen, 15, "the rename")
+        renamed = row_named(screen, "renamed")
+        assert renamed.created == row.created
+        assert str(screen.table.get_cell(str(renamed.path), "created")) == date
+
+
+async def test_status_and_epochs_are_visible_at_80_columns(tiny_config, runs_copy):
+    """The columns that tell runs apart come first, and a long name does not push them away."""
+    source = next(p for p in runs_copy.iterdir() if p.name.endswith("small"))
+    shutil.copytree(source, runs_copy / ("a-very-long-run-name-" * 3).strip("-"))
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot)
+        table = screen.table
+        keys = [column.key.value for column in table.columns.values()]
+        assert keys[:7] == ["mark", "name", "status", "preset", "train_ppl", "val_ppl", "epochs"]
+        header = table.render_line(0).text
+        for label in ("name", "status", "preset", "train ppl", "val ppl", "epochs"):
+            assert label in header, (label, header)
+        assert max(len(str(table.get_cell_at((i, 1)))) for i in range(table.row_count)) <= 20
+        assert "finished" in table.render_line(1).text

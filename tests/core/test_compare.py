@@ -136,6 +136,36 @@ def test_rename_run_and_refusals(root):
     assert rename_run(root, held.name, "other", force=True).name == "other"
 
 
+def test_a_renamed_run_keeps_its_creation_time(root):
+    """The stamp of the folder name is recorded in the summary before a rename drops it, and
+    kept when the trainer writes the summary afresh; the config file's time plays no part."""
+    import os
+
+    small = by_name(run_rows(root), "small")
+    later = datetime.now().timestamp() + 3 * 86400  # as if a resume rewrote the config
+    os.utime(small.path / "config.toml", (later, later))
+    renamed = rename_run(root, small.name, "renamed")
+    assert renamed.created == small.created == run_row(renamed).created
+    renamed.write_summary({"status": "finished", "epoch": 9})  # a resumed run's summary
+    assert renamed.read_summary()["created"] == small.created.isoformat(timespec="seconds")
+    again = rename_run(root, "renamed", "again")
+    assert again.created == small.created and [r.created for r in list_runs(root) if r.name == "again"] == [small.created]
+
+
+def test_keep_created_on_runs_without_a_readable_summary(tmp_path):
+    fresh = RunDir.create(tmp_path, RunConfig())  # no summary yet: one with the time alone
+    fresh.keep_created()
+    assert set(fresh.read_summary()) == {"created"} and list_runs(tmp_path)[0].status == "unknown"
+    damaged = RunDir.create(tmp_path, RunConfig(), name="damaged")
+    damaged.summary_path.write_text("{torn")
+    damaged.keep_created()  # left alone, never replaced
+    assert damaged.summary_path.read_text() == "{torn"
+    newer = RunDir.create(tmp_path, RunConfig(), name="newer")
+    newer.summary_path.write_text('{"status": "interrupted"}')  # from another version
+    newer.keep_created()
+    assert newer.read_summary() == {"status": "interrupted"}
+
+
 def test_delete_run_and_refusals(root, tmp_path):
     small, held = (by_name(run_rows(root), s) for s in ("small", "held-out"))
     assert delete_run(root, small.name) == small.path

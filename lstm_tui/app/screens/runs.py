@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import work
@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Static
 from lstm_tui.core.compare import RunRow, format_cell, rename_run, delete_run, run_rows, sort_rows
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import PRESETS
-from lstm_tui.core.runs import RunError, default_runs_dir
+from lstm_tui.core.runs import CHECKPOINT_FILE, RunError, default_runs_dir
 
 from ..training import short_gil_switches
 from .compare import CompareScreen
@@ -42,26 +42,28 @@ BOOK_PRESETS: tuple[str, ...] = ("scratch", "concise", "deep", "bidirectional")
 BOOK_SHARED_FIELDS: tuple[str, ...] = ("device", "data_dir", "corpus", "seed")
 PROGRESS_INTERVAL_S = 0.25
 
-#: (column key, header, RunRow field it sorts by); the first column is the mark. Train,
-#: validation and generation perplexity come right after the name, side by side, so the
-#: honest numbers are visible even at 80 columns.
+#: (column key, header, RunRow field it sorts by); the first column is the mark. What tells
+#: the runs apart comes first -- status, preset, train and validation perplexity, epochs --
+#: so it is visible at 80 columns; the details follow.
 TABLE_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("mark", " ", None),
     ("name", "name", "name"),
+    ("status", "status", "status"),
     ("preset", "preset", "preset"),
     ("train_ppl", "train ppl", "train_ppl"),
     ("val_ppl", "val ppl", "val_ppl"),
-    ("gen_ppl", "gen ppl", "gen_ppl"),
     ("epochs", "epochs", "epochs_done"),
+    ("created", "date", "created"),
+    ("gen_ppl", "gen ppl", "gen_ppl"),
     ("cell", "cell", "cell"),
     ("layers", "layers", "layers"),
     ("hidden", "hidden", "hidden"),
     ("tokens_per_s", "tok/s", "tokens_per_s"),
     ("wall_s", "wall time", "wall_s"),
     ("device", "device", "device"),
-    ("created", "date", "created"),
-    ("status", "status", "status"),
 )
+#: The name column's width: a longer name (up to 60 characters) shows its end after "…".
+NAME_WIDTH = 20
 #: What ``s`` cycles through: from the default (date, newest first) on to name, preset...
 SORT_KEYS: tuple[str, ...] = tuple(f for _, _, f in TABLE_COLUMNS if f and f != "created") + ("created",)
 NUMERIC = {"layers", "hidden", "epochs", "train_ppl", "val_ppl", "gen_ppl", "tokens_per_s", "wall_s"}
@@ -94,6 +96,17 @@ def book_configs(shared: dict[str, Any] | None = None, overrides: dict[str, Any]
     return [PRESETS[name].config.replace(**changes) for name in BOOK_PRESETS]
 
 
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """``name`` cut to ``width`` keeping its end, which tells runs apart (the start of a
+    default name is its date stamp, shown in the date column); the dialogs show it whole."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def same_run(path: str | os.PathLike | None, other: str | os.PathLike) -> bool:
+    """Whether two paths name the same run folder (the app's may be relative, or a link)."""
+    return path is not None and Path(path).resolve() == Path(other).resolve()
+
+
 def read_rows(root: Path) -> tuple[list[RunRow], str]:
     """``(rows, "")`` for the runs under ``root``, or ``([], the reason)`` when it cannot be read."""
     try:
@@ -114,11 +127,29 @@ class BookProgress(Message):
 
 
 class BookDone(Message):
-    """The book run ended: the run folders it made, whether it was stopped, what went wrong."""
+    """The book run ended: the run folders it made, whether it was stopped, what went wrong,
+    how many experiments trained all their epochs (``trained``), and the one a stop cut short
+    (``stopped_in``: index, preset, epochs done, epochs planned)."""
 
-    def __init__(self, paths: list[str], stopped: bool, problems: list[str]) -> None:
+    def __init__(self, paths: list[str], stopped: bool, problems: list[str], trained: int = 0,
+                 stopped_in: tuple[int, str, int, int] | None = None) -> None:
         super().__init__()
         self.paths, self.stopped, self.problems = paths, stopped, problems
+        self.trained, self.stopped_in = trained, stopped_in
+
+
+def book_outcome(message: BookDone) -> str:
+    """What the book run did, honestly: an experiment a stop cut short is not "trained"."""
+    total = len(BOOK_PRESETS)
+    trained = f"{message.trained} of {total} trained all their epochs"
+    if message.stopped_in is not None:
+        index, preset, epoch, epochs = message.stopped_in
+        saved = (Path(message.paths[-1]) / CHECKPOINT_FILE).is_file()
+        return (f"Stopped during {index + 1}/{total} ({preset}, epoch {epoch} of {epochs})"
+                f"{'; its checkpoint is saved' if saved else ''}. {trained}.")
+    if message.stopped:
+        return f"Stopped between experiments: {trained}."
+    return f"The book's runs are done: {trained}."
 
 
 class RunsScreen(ModalScreen[None]):
@@ -165,6 +196,7 @@ class RunsScreen(ModalScreen[None]):
         self.book_result: BookDone | None = None
         self._book_stop = threading.Event()
         self._book_trainer: Any = None
+        self._book_path: str | None = None  # the folder of the book's run that is training
         self._book_lock = threading.Lock()
         self._pending_compare: list[str] | None = None
 
@@ -254,6 +286,8 @@ class RunsScreen(ModalScreen[None]):
         for key, _, _ in TABLE_COLUMNS:
             if key == "mark":
                 cells.append(Text("●" if str(row.path) in self.marked else " ", style="bold green"))
+            elif key == "name":
+                cells.append(Text(short_name(row.name), no_wrap=True))
             elif key == "epochs":
                 cells.append(Text(f"{row.epochs_done}/{format_cell(row, 'epochs')}", justify="right"))
             elif key == "status":
@@ -348,33 +382,70 @@ class RunsScreen(ModalScreen[None]):
         self.app.push_screen(CompareScreen(paths, self.exports_dir, title=title))
 
     # ------------------------------------------------------------------ delete / rename
-    def _refuse_running(self, row: RunRow, action: str) -> bool:
-        if row.status == "running":
+    def training_here(self, row: RunRow) -> bool:
+        """Whether this app trains ``row``: the main screen's run, or the book's.
+
+        While the main screen's run starts its folder is not known yet, so any "running"
+        run counts. Another "running" run was left so by a process that may be gone.
+        """
+        app = self.app
+        if getattr(app, "run_active", False):
+            path = getattr(app, "run_path", None)
+            if path is None or same_run(path, row.path):
+                return True
+        with self._book_lock:
+            book_path = self._book_path
+        return self.book_active and (str(row.path) in self.book_paths or same_run(book_path, row.path))
+
+    def _unless_training(self, row: RunRow, action: str, proceed: Callable[[bool], None],
+                         detail: str = "") -> None:
+        """``proceed(force)`` for ``row``: at once unless it says it is training; refused when
+        this app trains it, else after a question (its process may have been killed)."""
+        if row.status != "running":
+            proceed(False)
+            return
+        if self.training_here(row):
             self.notify(f"Cannot {action} {row.name}: it is training. Stop it first (F7 on the main screen"
                         f"{', b here for the book' if self.book_active else ''}).",
                         title=f"Not {action}d", severity="error", markup=False)
-            return True
-        return False
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                proceed(True)
+
+        self.app.push_screen(Confirm(
+            f"{action.capitalize()} {row.name} anyway?",
+            f"{row.name} says it is still training, but not in this app. If no other lstm-tui process is "
+            f"training it (it may have been killed), {action} it anyway?{detail}",
+            yes=action.capitalize(), no="Keep" if action == "delete" else "Cancel", width=72), answer)
 
     def action_delete(self) -> None:
         row = self.cursor_row()
         if row is None:
             self.notify("No run to delete.", severity="warning")
             return
-        if self._refuse_running(row, "delete"):
-            return
+        removed = f"Its folder, metrics and checkpoint are removed for good:\n{row.path}"
 
+        def proceed(force: bool) -> None:
+            if force:  # the question about its training was asked (and said this)
+                self.delete(row, force=True)
+            else:
+                self._ask_delete(row, removed)
+
+        self._unless_training(row, "delete", proceed, detail="\n\n" + removed)
+
+    def _ask_delete(self, row: RunRow, removed: str) -> None:
         def answer(yes: bool | None) -> None:
             if yes:
                 self.delete(row)
 
-        self.app.push_screen(Confirm(f"Delete the run {row.name}?",
-                                     f"Its folder, metrics and checkpoint are removed for good:\n{row.path}",
-                                     yes="Delete", no="Keep", width=72), answer)
+        self.app.push_screen(Confirm(f"Delete the run {row.name}?", removed, yes="Delete", no="Keep", width=72),
+                             answer)
 
-    def delete(self, row: RunRow) -> None:
+    def delete(self, row: RunRow, force: bool = False) -> None:
         try:
-            delete_run(self.root, row.path)
+            delete_run(self.root, row.path, force=force)
         except RunError as exc:
             self.notify(str(exc), title="Not deleted", severity="error", markup=False)
         else:
@@ -387,12 +458,12 @@ class RunsScreen(ModalScreen[None]):
         if row is None:
             self.notify("No run to rename.", severity="warning")
             return
-        if self._refuse_running(row, "rename"):
-            return
+        self._unless_training(row, "rename", lambda force: self._ask_rename(row, force))
 
+    def _ask_rename(self, row: RunRow, force: bool) -> None:
         def submit(text: str) -> str | None:
             try:
-                renamed = rename_run(self.root, row.path, text)
+                renamed = rename_run(self.root, row.path, text, force=force)
             except RunError as exc:
                 return str(exc)
             old = str(row.path)
@@ -523,6 +594,8 @@ class RunsScreen(ModalScreen[None]):
         paths: list[str] = []
         problems: list[str] = []
         stopped = False
+        trained = 0
+        stopped_in: tuple[int, str, int, int] | None = None
         try:
             from lstm_tui.core.data import load_corpus
             from lstm_tui.core.engine import Trainer
@@ -566,28 +639,34 @@ class RunsScreen(ModalScreen[None]):
 
                 trainer = Trainer(config, on_event=on_event, run_dir=run_dir.path, data=data)
                 with self._book_lock:
-                    self._book_trainer = trainer
+                    self._book_trainer, self._book_path = trainer, path
                 if self._book_stop.is_set():
                     trainer.stop()
                 with short_gil_switches():
                     result = trainer.run()
                 with self._book_lock:
-                    self._book_trainer = None
+                    self._book_trainer, self._book_path = None, None
                 if isinstance(result, ev.Failed):
                     problems.append(f"{config.preset}: {result.reason}")
                 elif result.stopped:
-                    stopped = True
+                    stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs)
                     break
+                else:
+                    trained += 1
         except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
             problems.append(f"{type(exc).__name__}: {exc}")
-        self.post_message(BookDone(paths, stopped, problems))
+        self.post_message(BookDone(paths, stopped, problems, trained, stopped_in))
 
     def on_book_progress(self, message: BookProgress) -> None:
+        """The progress line; after a stop request the "stopping" line stays (the worker's
+        progress lags behind, and "b stops" would be wrong)."""
         if not self.book_active:
             return
         if message.path and message.path not in self.book_paths:
             self.book_paths.append(message.path)
             self._scan_runs()  # the new run's row, read off the UI thread
+        if self._book_stop.is_set():
+            return
         text = Text()
         text.append("Run the book ", style="bold")
         text.append(f"{message.index + 1}/{message.total} {message.preset}")
@@ -610,9 +689,7 @@ class RunsScreen(ModalScreen[None]):
             self.notify(problem, title="Book run problem", severity="error", timeout=8, markup=False)
         if not message.paths:
             return
-        done = "stopped" if message.stopped else "done"
-        self.notify(f"The book's runs are {done}: {len(message.paths)} of {len(BOOK_PRESETS)} trained.",
-                    title="Run the book", markup=False)
+        self.notify(book_outcome(message), title="Run the book", markup=False)
         if self.is_current:
             self._open_compare(message.paths, "The book's experiments")
         else:
