@@ -296,7 +296,11 @@ class TrainingMixin:
         if event.generation_perplexity is not None:
             self.log_view.add(f"  generation perplexity {event.generation_perplexity:.2f} (scored one character at"
                               " a time, as the model writes)", "green")
-        if self.run_path:
+        if self.run_path and not event.checkpoint_saved:
+            self.log_view.error("✗ the closing checkpoint could not be written (see above): the run folder holds "
+                                "an older one, or none")
+            self.notify("The closing checkpoint could not be written.", title="Not saved", severity="error")
+        elif self.run_path:
             self.log_view.info(f"saved in {self.run_path}" + ("; F8 continues it" if event.stopped else ""))
         if self._quit_after_stop:
             if event.stopped and self.run_path:

@@ -90,7 +90,10 @@ class Checkpointed(Event):
 
 @dataclass(frozen=True)
 class Finished(Event):
-    """The run ended normally or was stopped (``stopped``); the model is usable either way."""
+    """The run ended normally or was stopped (``stopped``); the model is usable either way.
+
+    ``checkpoint_saved`` is False when the run has a run folder and its closing checkpoint could
+    not be written (e.g. a full disk): the folder then holds an older one, or none."""
 
     kind: ClassVar[str] = "finished"
     epoch: int
@@ -101,6 +104,7 @@ class Finished(Event):
     stopped: bool = False
     val_perplexity: Optional[float] = None
     generation_perplexity: Optional[float] = None
+    checkpoint_saved: bool = True
 
 
 @dataclass(frozen=True)

@@ -244,12 +244,15 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(shared_data_dir, 
     assert isinstance(result, Finished) and result.epoch == 3  # training went on
     assert saved == [1]
     failures = [m for m in statuses if m.startswith("checkpoint not saved")]
-    assert failures and all("No space left on device" in m and "previous checkpoint is kept" in m for m in failures)
+    assert failures and all("No space left on device" in m and "previous checkpoint (if any) is kept" in m
+                            and m.count("kept") == 1 for m in failures)
+    assert result.checkpoint_saved is False  # the closing checkpoint failed too: callers must say so
     assert sorted(p.name for p in run.path.iterdir() if p.name.startswith(".")) == []  # no temp file left
     model, vocab, loaded_config, checkpoint = load_model(run.checkpoint_path)
     assert checkpoint.epoch == 1 and loaded_config == config
     assert [m["epoch"] for m in run.read_metrics()] == [1, 2, 3]  # the metrics were kept
     # and the run can go on from that last good checkpoint
     resumed = Trainer.resume_from(run)
-    assert isinstance(resumed.run(), Finished) and resumed.epoch == 3
+    final = resumed.run()
+    assert isinstance(final, Finished) and resumed.epoch == 3 and final.checkpoint_saved
     assert [m["epoch"] for m in run.read_metrics()] == [1, 2, 3]

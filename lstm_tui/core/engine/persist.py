@@ -50,18 +50,20 @@ def params_finite(model) -> bool:
 class PersistMixin:
     """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
 
-    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None, in_epoch=False, requested=False) -> None:
-        """Write the checkpoint at (epoch, batch). ``in_epoch``: called inside an epoch (its
-        minibatch order is rebuilt from the RNG state at its start); ``requested``: asked for
-        with ``checkpoint_now()``, so always answer with an event."""
+    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None, in_epoch=False, requested=False) -> bool:
+        """Write the checkpoint at (epoch, batch); False when it could not be written.
+
+        ``in_epoch``: called inside an epoch (its minibatch order is rebuilt from the RNG state
+        at its start); ``requested``: asked for with ``checkpoint_now()``, so always answer with
+        an event. Without a run folder there is nothing to write (True)."""
         if self.run_dir is None:
             if requested:
                 self._emit(Status("this run has no run folder: there is nowhere to save a checkpoint"))
-            return
+            return True
         if self._last_saved == (self.epoch, self.batch):
             if requested:
                 self._emit(Checkpointed(epoch=self.epoch, path=str(self.run_dir.checkpoint_path)))
-            return
+            return True
         if not params_finite(model):  # never write NaN weights over the last good checkpoint
             raise NonFinite(float("nan"), self.epoch + (1 if self.batch else 0), "weights")
         mid_epoch = self.batch > 0
@@ -84,11 +86,12 @@ class PersistMixin:
         }
         try:
             path = self.run_dir.save_checkpoint(payload)
-        except (CheckpointError, RunError, OSError) as exc:
-            self._emit(Status(f"checkpoint not saved: {exc}; training goes on and the previous checkpoint is kept"))
-            return
+        except (CheckpointError, RunError, OSError) as exc:  # (the message says the previous one is kept)
+            self._emit(Status(f"checkpoint not saved: {exc}"))
+            return False
         self._last_saved = (self.epoch, self.batch)
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
+        return True
 
     def _restore(self, checkpoint: Checkpoint, model, optimizer, device) -> None:
         problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(self.vocab))

@@ -389,10 +389,10 @@ class Trainer(PersistMixin):
         if stopped:
             self._emit(Status("stopped: saving the checkpoint and the final samples"))
         if partial is not None:  # stopped inside an epoch (maybe before its first batch)
-            self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
-                                  accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
+            saved = self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
+                                          accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
         else:
-            self._save_checkpoint(model, optimizer)
+            saved = self._save_checkpoint(model, optimizer)
         if partial is not None and partial["batch"] > 0 and not self.history:
             last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
                     "tokens_per_s": partial["tokens_per_s"],
@@ -404,6 +404,7 @@ class Trainer(PersistMixin):
             elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
             val_perplexity=last.get("val_perplexity"),
             generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
+            checkpoint_saved=saved,
         )
         self._write_summary("stopped" if stopped else "finished", finished.to_dict())
         self._emit(finished)
