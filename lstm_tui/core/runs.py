@@ -6,7 +6,9 @@ A run folder (``<root>/20261126-183012-concise``) holds::
     metrics.jsonl   one JSON object per line, appended and fsync'd line by line
     samples.jsonl   generated samples, same format
     checkpoint.pt   the last good checkpoint (see checkpoint.py)
-    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed),
+    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed;
+                    a "running" one also names its process, pid and host: when that process is
+                    gone the run lists as "interrupted"),
                     and ``created`` once the run was renamed (its folder name lost the stamp)
 
 The root is ``$LSTM_TUI_RUNS_DIR`` or ``platformdirs.user_data_dir("lstm-tui") / "runs"``.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -353,8 +356,8 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        """The summary's status; a run without a summary shows as "unknown"."""
-        return str(self.summary.get("status", "unknown")) if self.summary else "unknown"
+        """The summary's status (see :func:`summary_status`); "unknown" without a summary."""
+        return summary_status(self.summary) if self.summary else "unknown"
 
     @property
     def has_checkpoint(self) -> bool:
@@ -362,6 +365,34 @@ class RunInfo:
 
     def open(self) -> RunDir:
         return RunDir(self.path)
+
+
+def owner(running: bool = True) -> dict:
+    """What a "running" summary records of the process training the run (pid and host), so
+    that a run whose process was killed can be told apart from one still training."""
+    return {"pid": os.getpid(), "host": socket.gethostname()} if running else {}
+
+
+def summary_status(summary: dict) -> str:
+    """The status a summary stands for: "interrupted" when it says "running" but the process
+    it names, on this host, is gone (killed, crashed, out of memory); else what it says."""
+    status = str(summary.get("status", "unknown"))
+    if status == "running" and _owner_gone(summary):
+        return "interrupted"
+    return status
+
+
+def _owner_gone(summary: dict) -> bool:
+    pid, host = summary.get("pid"), summary.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
+        return False  # an older summary, or another machine: it cannot be told from here
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):  # it exists (another user's), or this OS cannot tell
+        return False
+    return False
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:

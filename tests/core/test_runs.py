@@ -149,3 +149,57 @@ def test_list_runs_newest_first(tmp_path):
     assert runs[3].summary is None and runs[3].status == "unknown" and not runs[3].has_checkpoint
     assert runs[3].created.year == 2024
     assert list_runs() == []  # the default root (from the env) is untouched
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
+    import socket
+
+    from lstm_tui.core.compare import delete_run
+
+    here = socket.gethostname()
+    cases = {
+        "gone": ({"pid": _dead_pid(), "host": here}, "interrupted"),
+        "alive": ({"pid": os.getpid(), "host": here}, "running"),
+        "elsewhere": ({"pid": _dead_pid(), "host": here + "-other"}, "running"),  # cannot tell from here
+        "old": ({}, "running"),  # a summary from before pids were recorded
+    }
+    for name, (owner, _) in cases.items():
+        RunDir.create(tmp_path, RunConfig(), name=name).write_summary({"status": "running", **owner})
+    status = {info.name.split("-")[-1]: info.status for info in list_runs(tmp_path)}
+    assert status == {name: expected for name, (_, expected) in cases.items()}
+    # an interrupted run is not training: it can be deleted without forcing; a live one cannot
+    gone = next(i for i in list_runs(tmp_path) if i.name.endswith("gone"))
+    delete_run(tmp_path, gone.path)
+    alive = next(i for i in list_runs(tmp_path) if i.name.endswith("alive"))
+    with pytest.raises(RunError, match="it is training"):
+        delete_run(tmp_path, alive.path)
+
+
+def test_the_trainer_names_its_process_while_running_only(shared_data_dir, tmp_path):
+    import socket
+
+    from lstm_tui.core.engine import Trainer
+    from lstm_tui.core.events import Started
+
+    config = RunConfig(data_dir=str(shared_data_dir), device="cpu", hidden=8, epochs=1, max_tokens=2000,
+                       predict_every=0)
+    run = RunDir.create(tmp_path, config)
+    seen = {}
+
+    def on_event(event):
+        if isinstance(event, Started):
+            seen["summary"] = run.read_summary()
+
+    Trainer(config, on_event=on_event, run_dir=run).run()
+    assert seen["summary"]["status"] == "running"
+    assert (seen["summary"]["pid"], seen["summary"]["host"]) == (os.getpid(), socket.gethostname())
+    assert "pid" not in run.read_summary() and run.read_summary()["status"] == "finished"

@@ -67,7 +67,7 @@ NAME_WIDTH = 20
 #: What ``s`` cycles through: from the default (date, newest first) on to name, preset...
 SORT_KEYS: tuple[str, ...] = tuple(f for _, _, f in TABLE_COLUMNS if f and f != "created") + ("created",)
 NUMERIC = {"layers", "hidden", "epochs", "train_ppl", "val_ppl", "gen_ppl", "tokens_per_s", "wall_s"}
-STATUS_STYLE = {"running": "bold yellow", "failed": "bold red", "stopped": "dim", "unknown": "dim"}
+STATUS_STYLE = {"running": "bold yellow", "interrupted": "yellow", "failed": "bold red", "stopped": "dim", "unknown": "dim"}
 
 
 def open_runs_screen(app: App) -> "RunsScreen":
