@@ -364,6 +364,8 @@ async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(ti
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
         await pilot.press("y")
         await wait_for(pilot, lambda: "ppl" in str(bar.render()), 60, "a progress line")
+        app.status_bar.flush()
+        assert "the book trains: 1/4 scratch" in app.status_bar.text  # the main screen says so too
         await pilot.press("b")
         assert "stopping at the next batch" in str(bar.render())
         # progress the worker sent before it saw the stop arrives afterwards
@@ -372,6 +374,8 @@ async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(ti
         line = str(bar.render())
         assert "stopping at the next batch" in line and "b stops" not in line and "18.58" not in line
         await wait_for(pilot, lambda: screen.book_result is not None, 60, "the book to stop")
+        app.status_bar.flush()
+        assert "the book trains" not in app.status_bar.text
         result = screen.book_result
         assert result.stopped and result.trained == 0 and result.stopped_in[:2] == (0, "scratch")
         epoch = result.stopped_in[2]

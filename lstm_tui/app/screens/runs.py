@@ -678,12 +678,20 @@ class RunsScreen(ModalScreen[None]):
             text.append(f" · val {message.val_perplexity:.2f}")
         text.append(" · b stops", style="dim")
         self._show_progress(text)
+        self._tell_main(f"the book trains: {message.index + 1}/{message.total} {message.preset}, "
+                        f"epoch {message.epoch:.0f}/{message.epochs} (F2)")
+
+    def _tell_main(self, text: str) -> None:
+        """The main screen's status line says what the book does (else it would read just "idle")."""
+        if not getattr(self.app, "run_active", True) and hasattr(self.app, "status_bar"):
+            self.app.status_bar.update_status(message=text)
 
     def on_book_done(self, message: BookDone) -> None:
         self.book_active = False
         self.book_result = message
         self.refresh_bindings()
         self._show_progress(None)
+        self._tell_main("")
         self.reload()
         for problem in message.problems:
             self.notify(problem, title="Book run problem", severity="error", timeout=8, markup=False)
