@@ -268,7 +268,9 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         if name == "preset":
             text = "preset: one of the book's experiments; choosing one fills the fields"
         else:
-            text = f"{label_for(name)}: {field_info(name)['help']} ({allowed_text(name)})"
+            label, about = label_for(name), field_info(name)["help"]
+            about = about if about.lower().startswith(label.lower()) else f"{label}: {about}"  # no "lr: lr"
+            text = f"{about} ({allowed_text(name)})"
         self.query_one("#field-help", Static).update(Text(text))
 
     # ------------------------------------------------------------------ actions

@@ -113,7 +113,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         if info["type"] is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
         elif info["kind"] == "strings":
-            common["help"] = common["help"].replace("(repeatable)", "(repeat the flag; replaces the default list)")
+            common["help"] = common["help"].split(" (several:")[0] + " (repeat the flag; replaces the default list)"
             group.add_argument(flag, action="append", type=_field_type(name), metavar=_metavar(name, info), **common)
         else:
             group.add_argument(flag, type=_field_type(name), metavar=_metavar(name, info), **common)

@@ -51,7 +51,7 @@ class RunConfig:
     val_split: float = _spec(0.0, "fraction held out at the end for validation (0: off)", lo=0.0, hi=0.5)
     seed: int = _spec(0, "random seed", lo=0, hi=2**32 - 1)
     predict_every: int = _spec(10, "print predictions every N epochs (0: only at the end)", lo=0, hi=1_000_000)
-    prefix: tuple = _spec(("time traveller",), "prefixes to predict from (repeatable)", kind="strings")
+    prefix: tuple = _spec(("time traveller",), "prefixes to predict from (several: comma-separated in the app, the flag repeated on the command line)", kind="strings")
     gen_ppl_every: int = _spec(0, "also measure generation perplexity every N epochs (0: only at the end)", lo=0, hi=1_000_000)
     predict_length: int = _spec(50, "characters predicted after each prefix", lo=1, hi=10_000)
     device: str = _spec("auto", "device: auto, cpu, cuda, cuda:N or mps", kind="device")

@@ -421,3 +421,18 @@ async def test_quit_while_a_run_is_stopping_does_not_offer_to_keep_training(tiny
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmQuit) and app.is_running
+
+
+async def test_field_help_names_the_field_once(tiny_config, runs_dir):
+    app = make_app(tiny_config, runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()  # (the first field takes the focus after the first refresh)
+        app.query_one("#field-lr").focus()
+        await pilot.pause()
+        text = str(app.query_one("#field-help").render())
+        assert text.startswith("learning rate") and "learning rate: learning rate" not in text
+        assert "a number from" in text  # the allowed range
+        app.query_one("#field-prefix").focus()
+        await pilot.pause()
+        text = str(app.query_one("#field-help").render())
+        assert "comma-separated" in text and "repeatable" not in text
