@@ -50,8 +50,8 @@ class LoadingMixin:
                 target = run.path / CHECKPOINT_FILE
                 if not target.is_file():
                     raise FileNotFoundError(f"{run.path} has no checkpoint yet")
-            model, vocab, config, _ = load_model(target)
-            self.post_message(RunLoaded(model, vocab, config, str(target.parent)))
+            model, vocab, config, checkpoint = load_model(target)
+            self.post_message(RunLoaded(model, vocab, config, str(target.parent), _history(target, checkpoint)))
         except BaseException as exc:  # noqa: BLE001 - shown, never raised
             self.post_message(LoadFailed(path, str(exc) or type(exc).__name__))
 
@@ -63,8 +63,14 @@ class LoadingMixin:
         self.run_path = message.path
         self.form.set_config(message.config)
         self._update_bidi_note()
-        self._set_state("loaded", message=Path(message.path).name, device="cpu", perplexity=None,
-                        val_perplexity=None, tokens_per_s=None, elapsed_s=None, eta_s=None, epoch=0, epochs=0)
+        last = message.metrics[-1] if message.metrics else {}
+        epochs = message.config.epochs
+        self._set_state("loaded", message=Path(message.path).name, device="cpu", perplexity=last.get("perplexity"),
+                        val_perplexity=last.get("val_perplexity"), tokens_per_s=last.get("tokens_per_s"),
+                        elapsed_s=last.get("elapsed_s"), eta_s=None, epoch=message.epoch, epochs=epochs)
+        self.chart.reset(epochs)
+        self.chart.add_records(message.metrics)  # the curve as it was drawn while the run trained
+        self.status_bar.set_progress(min(message.epoch, epochs), epochs)
         self.log_view.good(f"loaded {message.path} ({message.config.impl} {message.config.cell}, "
                            f"{message.config.layers}x{message.config.hidden}); ctrl+g to generate")
         if message.config.bidirectional:
@@ -74,3 +80,18 @@ class LoadingMixin:
         self._set_state("idle", message="")
         self.log_view.error(f"✗ cannot load {message.path}: {message.reason}")
         self.notify(message.reason, title="Cannot load the run", severity="error", markup=False)
+
+
+def _history(checkpoint_path: Path, checkpoint) -> tuple[int, list[dict]]:
+    """``(epochs trained, per-epoch metrics)`` of a loaded checkpoint: the run folder's
+    metrics.jsonl up to the checkpoint when it sits in one, else the checkpoint's own history."""
+    from lstm_tui.core.runs import RunDir, RunError
+
+    epoch = int(getattr(checkpoint, "epoch", 0) or 0)
+    try:
+        metrics = RunDir(checkpoint_path.parent).read_metrics()
+    except (RunError, OSError):
+        metrics = []
+    metrics = [m for m in metrics if isinstance(m.get("epoch"), int) and m["epoch"] <= epoch]
+    return epoch, metrics or [dict(m) for m in (getattr(checkpoint, "history", None) or [])]
+

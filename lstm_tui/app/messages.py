@@ -49,12 +49,14 @@ class DevicesFound(Message):
 class RunLoaded(Message):
     """A saved run was loaded for generation."""
 
-    def __init__(self, model: Any, vocab: Any, config: Any, path: str) -> None:
+    def __init__(self, model: Any, vocab: Any, config: Any, path: str,
+                 history: tuple[int, list[dict]] = (0, [])) -> None:
         super().__init__()
         self.model = model
         self.vocab = vocab
         self.config = config
         self.path = path
+        self.epoch, self.metrics = history  # epochs trained, and their metrics (for the chart)
 
 
 class LoadFailed(Message):

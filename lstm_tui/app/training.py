@@ -196,12 +196,7 @@ class TrainingMixin:
             return
         where = f"epoch {message.epoch}" + (f", batch {message.batch}" if message.batch else "")
         self.log_view.good(f"▶ resume {message.name} from its checkpoint at {where}")
-        by_epoch = {}
-        for record in message.metrics:
-            ppl, val = record.get("perplexity"), record.get("val_perplexity")
-            if isinstance(ppl, (int, float)):
-                self.chart.add(_epoch(record), ppl, val if isinstance(val, (int, float)) else None)
-                by_epoch[_epoch(record)] = (ppl, val)
+        by_epoch = self.chart.add_records(message.metrics)
         for sample in message.samples:
             ppl, val = by_epoch.get(_epoch(sample), (None, None))
             self.log_view.sample(_epoch(sample), ppl, val, str(sample.get("prefix", "")), str(sample.get("text", "")))

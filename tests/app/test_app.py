@@ -272,6 +272,10 @@ async def test_load_saved_run_and_generate(tiny_config, runs_dir):
         await wait_for(pilot, lambda: app.state in ("loaded", "idle"), 30, "loading")
         assert app.state == "loaded", app.log_view.plain
         assert app.form.values["hidden"] == 32  # the form shows the loaded run's config
+        # and its curve and numbers, as they were when it trained
+        assert [x for x, _ in app.chart.train] == [1, 2]
+        status = app.status_bar.status
+        assert (status.epoch, status.epochs) == (2, 2) and status.perplexity == app.chart.train[-1][1]
         await pilot.press("ctrl+g")
         app.query_one("#gen-length", Input).value = "30"
         await pilot.press("enter")

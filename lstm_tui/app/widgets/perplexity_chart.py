@@ -106,6 +106,18 @@ class PerplexityChart(PlotextPlot):
         self.total_epochs = total_epochs
         self._dirty = True
 
+    def add_records(self, records: list[dict]) -> dict[int, tuple]:
+        """Plot a run's metrics.jsonl records (a resumed or loaded run's past epochs);
+        returns ``{epoch: (perplexity, val_perplexity)}`` of those plotted."""
+        plotted = {}
+        for record in records:
+            epoch, ppl, val = record.get("epoch"), record.get("perplexity"), record.get("val_perplexity")
+            if isinstance(epoch, int) and not isinstance(epoch, bool) and isinstance(ppl, (int, float)):
+                val = val if isinstance(val, (int, float)) else None
+                self.add(epoch, ppl, val)
+                plotted[epoch] = (ppl, val)
+        return plotted
+
     def add(self, x: float, perplexity: float, val: float | None = None) -> None:
         if perplexity is not None and math.isfinite(perplexity) and perplexity > 0:
             if self.train and x <= self.train[-1][0]:
