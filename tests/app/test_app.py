@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -357,6 +358,20 @@ async def test_help_screen_lists_every_key(tiny_config, runs_dir):
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+        from rich.console import Console
+        from textual.widgets import Static
+
+        console = Console(width=100, record=True, file=open(os.devnull, "w"))
+        for static in app.screen.query(Static):
+            console.print(static.content)
+        text = console.export_text()
+        for binding in app.BINDINGS:  # every key of the main screen, and what it does
+            assert binding.key.upper() in text or binding.key in text, binding.key
+            assert (binding.tooltip or binding.description) in text
+        for section, sample in (("Runs (F2)", "Delete the highlighted run (asks first)"),
+                                ("Compare (c in Runs)", "Save this chart as an SVG picture"),
+                                ("Gate inspector (F3)", "Read again")):
+            assert section in text and sample in text
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)

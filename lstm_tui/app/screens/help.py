@@ -24,6 +24,41 @@ PANELS = [
 ]
 
 
+MAIN_EXTRA = [("tab, shift+tab", "Move between fields and panels"),
+              ("ctrl+p", "Command palette (every action by name)"),
+              ("escape", "Close this help / a dialog")]
+GATES_EXTRA = [("←/→, ctrl+←/→, Home, End", "Move along the text"), ("u", "Show the top units or the means"),
+               ("c", "More contrast")]
+
+
+def other_screens() -> list[tuple[str, list, list]]:
+    """The keys of the screens the main one opens: (title, bindings, extra rows)."""
+    from .compare import CompareScreen
+    from .gates import GateScreen
+    from .runs import RunsScreen
+
+    return [("Runs (F2)", RunsScreen.BINDINGS, []), ("Compare (c in Runs)", CompareScreen.BINDINGS, []),
+            ("Gate inspector (F3)", GateScreen.BINDINGS, GATES_EXTRA)]
+
+
+def key_table(bindings: list, extra: list[tuple[str, str]]) -> Table:
+    """One row per action: its keys (the footer's first) and what it does (the tooltip)."""
+    keys = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+    keys.add_column("Key", style="bold cyan", no_wrap=True)
+    keys.add_column("Action")
+    by_action: dict[str, list[Binding]] = {}
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.description:
+            by_action.setdefault(binding.action, []).append(binding)
+    for group in by_action.values():
+        group.sort(key=lambda b: not b.show)  # the key shown in the footer first
+        text = next((b.tooltip for b in group if b.tooltip), group[0].description)
+        keys.add_row(key_label(",".join(b.key for b in group)), text)
+    for key, text in extra:
+        keys.add_row(key, text)
+    return keys
+
+
 def key_label(key: str) -> str:
     """``"f5,ctrl+r"`` -> ``"F5, ctrl+r"``."""
     return ", ".join(k.upper() if k.startswith("f") and k[1:].isdigit() else k for k in key.split(","))
@@ -33,20 +68,6 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q,question_mark", "close", "Close help", id="help.close")]
 
     def compose(self) -> ComposeResult:
-        keys = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
-        keys.add_column("Key", style="bold cyan", no_wrap=True)
-        keys.add_column("Action")
-        by_action: dict[str, list[Binding]] = {}
-        for binding in self.app.BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
-                by_action.setdefault(binding.action, []).append(binding)
-        for group in by_action.values():
-            group.sort(key=lambda b: not b.show)  # the key shown in the footer first
-            text = next((b.tooltip for b in group if b.tooltip), group[0].description)
-            keys.add_row(key_label(",".join(b.key for b in group)), text)
-        keys.add_row("tab, shift+tab", "Move between fields and panels")
-        keys.add_row("ctrl+p", "Command palette (every action by name)")
-        keys.add_row("escape", "Close this help / a dialog")
         panels = Table(box=None, show_header=False, pad_edge=False, expand=True)
         panels.add_column(style="bold magenta", no_wrap=True)
         panels.add_column()
@@ -54,9 +75,12 @@ class HelpScreen(ModalScreen[None]):
             panels.add_row(name, text)
         with VerticalScroll(id="help-body"):
             yield Static(Text("lstm-tui — keys", style="bold"))
-            yield Static(keys)
+            yield Static(key_table(self.app.BINDINGS, MAIN_EXTRA))
             yield Static(Text("\nPanels", style="bold"))
             yield Static(panels)
+            for title, bindings, extra in other_screens():
+                yield Static(Text(f"\n{title}", style="bold"))
+                yield Static(key_table(bindings, extra))
             yield Static(Text("\nPress Escape or F1 to close.", style="dim"))
 
     def action_close(self) -> None:
