@@ -6,11 +6,12 @@ import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import pytest
 
 from lstm_tui.cli import build_parser, main
-from lstm_tui.cli.options import FLAG_FIELDS, build_config, flag_name
+from lstm_tui.cli.options import FLAG_FIELDS, PATH_FIELDS, build_config, flag_name
 from lstm_tui.core.config import FIELD_NAMES, RunConfig, field_info
 from lstm_tui.core.presets import PRESETS
 
@@ -33,6 +34,8 @@ def _other_value(name: str) -> tuple[list[str], object]:
         return [flag, "abc", flag, "de f"], ("abc", "de f")
     if info["kind"] == "device":
         return [flag, "cpu"], "cpu"
+    if name in PATH_FIELDS:  # stored absolute, so that a resume from another folder finds it
+        return [flag, "some/where"], str(Path("some/where").resolve())
     if info["type"] is str:
         return [flag, "some/where"], "some/where"
     value = info["hi"] if info["type"] is int else info["hi"] / 2
@@ -138,6 +141,66 @@ def test_help_and_version_return_0(capsys):
         assert word in out
     assert main(["--version"]) == 0
     assert "lstm-tui" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--seed", "99999999999999999999999"], ["--seed", "0 to 4,294,967,295"]),
+        (["--seed", "-1"], ["--seed", "0 to 4,294,967,295"]),
+        (["-t", "inf"], ["--temperature", "finite"]),
+        (["-t", "nan"], ["--temperature", "finite"]),
+        (["-n", "100000000"], ["--length", "1 to 100,000"]),
+        (["-n", "0"], ["--length", "1 to 100,000"]),
+    ],
+)
+def test_generate_flags_out_of_range_exit_2_naming_the_flag(tmp_path, capsys, argv, words):
+    assert main(["generate", "--checkpoint", str(tmp_path / "model.pt"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert all(word in err for word in words) and "prefix" not in err and "Traceback" not in err
+
+
+def test_generate_limits_match_the_generator_and_the_config(capsys):
+    from lstm_tui.cli import GENERATE_MAX_LENGTH
+    from lstm_tui.core.generate import MAX_LENGTH
+
+    assert GENERATE_MAX_LENGTH == MAX_LENGTH
+    ns = build_parser().parse_args(["generate", "-c", "x", "-n", str(MAX_LENGTH), "--seed", str(2**32 - 1)])
+    assert (ns.length, ns.seed) == (MAX_LENGTH, 2**32 - 1)
+    assert field_info("seed")["hi"] == 2**32 - 1
+    assert main(["generate", "--help"]) == 0
+    assert "tokens to generate, 1 to 100,000" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_runs_dir_works_before_and_after_the_subcommand(tmp_path, capsys, before):
+    runs_dir = str(tmp_path / "elsewhere")
+
+    def argv(command: str, *rest: str) -> list[str]:
+        return ["--runs-dir", runs_dir, command, *rest] if before else [command, *rest, "--runs-dir", runs_dir]
+
+    assert main(argv("runs")) == 0
+    assert f"no runs in {runs_dir}" in capsys.readouterr().out
+    assert main(argv("train", "--resume", "nope")) == 2
+    assert f"no run named 'nope' in {runs_dir}" in capsys.readouterr().err
+    assert main(argv("generate", "-c", "nope")) == 2
+    assert f"runs are looked up in {runs_dir}" in capsys.readouterr().err
+
+
+def test_a_runs_dir_after_the_subcommand_wins():
+    ns = build_parser().parse_args(["--runs-dir", "first", "runs", "--runs-dir", "second"])
+    assert ns.runs_dir == "second"
+    assert build_parser().parse_args(["runs"]).runs_dir is None
+
+
+def test_relative_corpus_and_data_dir_become_absolute_urls_and_empty_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = _config("--corpus", "books/a.txt", "--data-dir", "~/cache")
+    assert config.corpus == str(tmp_path / "books" / "a.txt")
+    assert config.data_dir == str(Path("~/cache").expanduser().resolve())
+    url = "https://example.org/book.txt"
+    assert _config("--corpus", url).corpus == url
+    assert _config("--corpus", "").corpus == "" and _config().data_dir == ""
 
 
 # ----------------------------------------------------------------------------- TOML

@@ -13,6 +13,7 @@ import pytest
 
 from lstm_tui.cli import main
 from lstm_tui.cli import train as train_cli
+from lstm_tui.core.checkpoint import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,6 +68,7 @@ def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(shared_data_
     captured = capsys.readouterr()
     assert captured.out == "" and "'T'" in captured.err and "'!'" in captured.err and "--unk" in captured.err
     assert "unknown=" not in captured.err and "try 'time traveller'" in captured.err  # the CLI's words, a prefix it reads
+    assert captured.err.startswith("error: --prefix: ")
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time!", "--length", "5", "--unk"]) == 0
     assert capsys.readouterr().out.startswith("Time!")
 
@@ -189,3 +191,213 @@ def test_a_second_signal_exits_at_once(monkeypatch, capsys):
         handler._handle(signal.SIGINT, None)
     assert exits == [130] and trainer.stops == 1
     assert "Ctrl+C" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the closing checkpoint and --save
+def files_of(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch) -> Path:
+    """Where --no-run-dir's temporary run folder goes (and stays, when it is kept)."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+@pytest.fixture
+def disk_full_at_the_third_checkpoint(monkeypatch):
+    """The disk fills up when the run writes its third checkpoint (a real ENOSPC from the write)."""
+    import errno
+
+    from lstm_tui.core import checkpoint as checkpoint_module
+
+    real_write, calls = checkpoint_module.atomic_write_bytes, []
+
+    def write(path, data):
+        calls.append(path)
+        if len(calls) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "atomic_write_bytes", write)
+
+
+def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies_nothing(
+    shared_data_dir, tmp_path, capsys, disk_full_at_the_third_checkpoint
+):
+    runs_dir, saved = tmp_path / "runs", tmp_path / "model.pt"
+    argv = ["train", *tiny(shared_data_dir, "--checkpoint-every", "1"), "--quiet", "--runs-dir", str(runs_dir),
+            "--save", str(saved)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("perplexity ")  # the run itself trained its 3 epochs
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("error:")]
+    assert "final checkpoint could not be written" in line and "No space left on device" in line
+    assert "the run folder holds the checkpoint of epoch 2" in line
+    assert "--save: nothing written" in captured.err and not saved.exists()  # not epoch 2's model
+    _, _, _, checkpoint = load_model(only_run(runs_dir) / "checkpoint.pt")
+    assert checkpoint.epoch == 2
+
+
+def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
+    shared_data_dir, tmp_path, capsys, temp_root, disk_full_at_the_third_checkpoint
+):
+    argv = ["train", *tiny(shared_data_dir, "--checkpoint-every", "1"), "--quiet", "--no-run-dir",
+            "--save", str(tmp_path / "model.pt")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "the temporary run folder holds the checkpoint of epoch 2" in err
+    kept = only_run(only_run(temp_root))  # the only copy of a model is not deleted
+    assert f"run folder: {kept}" in err and (kept / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize("where", ["file/model.pt", "/proc/nope.pt"])
+def test_a_save_path_that_cannot_be_written_is_refused_before_training(shared_data_dir, tmp_path, capsys, where):
+    if where.startswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc here")
+    (tmp_path / "file").write_text("a file, not a folder")
+    target = where if where.startswith("/") else str(tmp_path / where)
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(runs_dir), "--save", target]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--save" in captured.err and target in captured.err
+    assert not runs_dir.exists()  # nothing trained
+
+
+def test_a_failed_copy_to_save_keeps_the_no_run_dir_checkpoint(shared_data_dir, tmp_path, monkeypatch, capsys, temp_root):
+    out = tmp_path / "out"
+    original = train_cli.Printer.__call__
+
+    def call(self, event):
+        original(self, event)
+        if event.kind == "finished":
+            out.write_text("now a file: the folder --save needs cannot be made")
+
+    monkeypatch.setattr(train_cli.Printer, "__call__", call)
+    assert main(["train", *tiny(shared_data_dir), "--quiet", "--no-run-dir", "--save", str(out / "model.pt")]) == 1
+    err = capsys.readouterr().err
+    checkpoint = only_run(only_run(temp_root)) / "checkpoint.pt"
+    assert checkpoint.is_file() and f"--save: cannot write {out / 'model.pt'}" in err
+    assert f"the checkpoint is kept in {checkpoint}" in err
+
+
+# ----------------------------------------------------------------------------- resuming: refusals and paths
+def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_dir, tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "2"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    run = only_run(runs_dir)
+    before = files_of(run)
+    capsys.readouterr()
+    resume = ["train", "--resume", run.name, "--runs-dir", str(runs_dir)]
+    assert main([*resume, "--epochs", "1"]) == 2
+    assert f"--epochs 1 is not more than the 2 epochs {run.name} has trained" in capsys.readouterr().err
+    assert main([*resume, "--epochs", "2"]) == 2
+    assert "--epochs 2 is not more than the 2 epochs" in capsys.readouterr().err
+    assert main(resume) == 2
+    assert f"{run.name} has finished its 2 epochs; pass --epochs N (more than 2)" in capsys.readouterr().err
+    assert files_of(run) == before
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    assert "2/2" in capsys.readouterr().out
+
+
+def test_a_resume_checks_the_device_like_a_new_run(shared_data_dir, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    run = only_run(runs_dir)
+    before = files_of(run)
+    capsys.readouterr()
+    assert main(["train", *tiny(shared_data_dir, "--device", "cuda"), "--runs-dir", str(runs_dir)]) == 2
+    new_run = capsys.readouterr().err
+    assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--epochs", "2", "--device", "cuda"]) == 2
+    assert capsys.readouterr().err == new_run and new_run.startswith("error: device:")
+    assert files_of(run) == before
+
+
+def test_a_relative_corpus_is_stored_absolute_so_a_resume_works_from_elsewhere(
+    shared_data_dir, tmp_path, monkeypatch, capsys
+):
+    first, second, runs_dir = tmp_path / "first", tmp_path / "second", tmp_path / "runs"
+    first.mkdir()
+    second.mkdir()
+    book = first / "book.txt"
+    book.write_bytes((shared_data_dir / "timemachine.txt").read_bytes())
+    monkeypatch.chdir(first)
+    argv = ["train", *tiny("data", "--epochs", "1", "--corpus", "book.txt"), "--quiet", "--runs-dir", str(runs_dir)]
+    assert main(argv) == 0
+    run = only_run(runs_dir)
+    config = (run / "config.toml").read_text()
+    assert f'corpus = "{book}"' in config and f'data_dir = "{first / "data"}"' in config
+
+    monkeypatch.chdir(second)
+    resume = ["train", "--resume", str(run), "--quiet"]
+    assert main([*resume, "--epochs", "2"]) == 0
+    assert [m["epoch"] for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())] == [1, 2]
+
+    # a corpus that cannot be read on resume is bad input (2), as for a new run, and changes nothing
+    book.unlink()
+    before = files_of(run)
+    capsys.readouterr()
+    assert main([*resume, "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: corpus:") and str(book) in err and "Traceback" not in err
+    assert files_of(run) == before
+
+
+# ----------------------------------------------------------------------------- unexpected errors and memory
+def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_dir, tmp_path):
+    code = (
+        "import sys\n"
+        "from lstm_tui.core.engine import trainer\n"
+        "def boom(*args, **kwargs):\n"
+        "    raise RuntimeError('kaboom')\n"
+        "trainer.make_step = boom\n"
+        "from lstm_tui.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LSTM_TUI_DEBUG"}
+    done = subprocess.run([sys.executable, "-c", code, "train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "training failed" not in done.stderr
+    assert done.stderr.startswith("error: RuntimeError: kaboom\nhint:")
+    summary = json.loads((only_run(tmp_path) / "summary.json").read_text())
+    assert "kaboom" in summary["traceback"]  # kept where the hint says
+
+
+def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_path, monkeypatch, capsys):
+    from lstm_tui.core.engine import trainer as trainer_module
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(trainer_module, "make_step", boom)
+    monkeypatch.setenv("LSTM_TUI_DEBUG", "1")
+    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "kaboom" in err
+
+
+def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(shared_data_dir, tmp_path, monkeypatch, capsys):
+    import torch
+
+    from lstm_tui.core.engine import trainer as trainer_module
+
+    def make_step(*args, **kwargs):
+        def step(X, Y, state):
+            torch.empty(2**62, dtype=torch.uint8)  # torch's CPU allocator refuses: "can't allocate memory"
+
+        return step
+
+    monkeypatch.setattr(trainer_module, "make_step", make_step)
+    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: out of memory on cpu" in err and "hint: use a smaller batch_size, hidden or num_steps" in err

@@ -146,3 +146,17 @@ def test_without_textual_serve_says_how_to_install(monkeypatch, capsys):
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "pip install textual-serve" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "70000"])
+def test_ports_outside_1_to_65535_are_refused(fake_textual_serve, capsys, port):
+    assert main(["serve", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert "--port" in err and "1 to 65,535" in err
+    assert fake_textual_serve == []
+
+
+def test_the_highest_port_is_accepted(fake_textual_serve):
+    assert main(["serve", "--port", "65535"]) == 0
+    (server,) = fake_textual_serve
+    assert server.port == 65535

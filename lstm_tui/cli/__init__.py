@@ -3,22 +3,30 @@
 Importing this package is cheap (no torch, no Textual): the commands import the engine and
 the app inside their functions, so ``lstm-tui --help`` answers at once.
 
-Exit codes: 0 success (a user stop too), 1 the run failed, 2 bad input, 130 interrupted.
+Exit codes: 0 success (a user stop too), 1 the run failed (or its final checkpoint could not be
+written), 2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Sequence
 
 from .. import __version__
+from ..core.config import allowed_text, field_info
 from .options import CliError, add_config_flags
 
 DEBUG_ENV = "LSTM_TUI_DEBUG"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# lstm_tui.core.generate.MAX_LENGTH, written out because that module imports torch and --help
+# must stay fast (a test checks that the two agree).
+GENERATE_MAX_LENGTH = 100_000
+MAX_PORT = 65_535
 
 _EPILOG = """\
 examples:
@@ -29,7 +37,8 @@ examples:
   lstm-tui generate --checkpoint RUN --prefix "time traveller" --length 100
   lstm-tui runs                              list saved runs
 
-exit status: 0 success (also a stopped run), 1 the run failed, 2 bad input, 130 interrupted.
+exit status: 0 success (also a stopped run), 1 the run failed or its final checkpoint could not be
+written, 2 bad input, 130 interrupted.
 set LSTM_TUI_DEBUG=1 to see tracebacks of unexpected errors.
 """
 
@@ -41,9 +50,15 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}\n(see '{self.prog} --help')")
 
 
-def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
+def _add_runs_dir(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    """``--runs-dir`` for the top-level parser (default None) and each subcommand.
+
+    A subcommand's default is SUPPRESS: argparse copies every value of the subparser's namespace
+    over the top-level one, so a None default there would erase ``lstm-tui --runs-dir DIR train``.
+    """
     parser.add_argument(
-        "--runs-dir", metavar="DIR", help="folder of saved runs (default: $LSTM_TUI_RUNS_DIR or the user data dir)"
+        "--runs-dir", metavar="DIR", default=default,
+        help="folder of saved runs (default: $LSTM_TUI_RUNS_DIR or the user data dir)",
     )
 
 
@@ -59,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lstm-tui {__version__}")
     parser.add_argument("--autostart", action="store_true", help="start training as soon as the app opens")
-    _add_runs_dir(parser)
+    _add_runs_dir(parser, default=None)
     add_config_flags(parser)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -77,11 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print every event as one JSON object a line (nothing else on stdout)")
     out.add_argument("--every", type=_positive_int("--every"), metavar="N", help="print an epoch line every N epochs (default: predict_every, or 10 when that is 0)")
     out.add_argument("--quiet", "-q", action="store_true", help="print only the final summary and predictions")
-    out.add_argument("--save", metavar="PATH", help="also write the final checkpoint to PATH")
+    out.add_argument("--save", metavar="PATH", help="also write the final checkpoint to PATH (a folder gets checkpoint.pt); checked before training")
     _add_runs_dir(out)
     out.add_argument("--name", metavar="NAME", help="name of the run folder (default: date, time and preset)")
     out.add_argument("--no-run-dir", action="store_true", help="do not keep a run folder (use --save to keep the model)")
-    out.add_argument("--resume", metavar="RUN", help="continue a stopped run (a run name or folder) to its configured epochs")
+    out.add_argument("--resume", metavar="RUN", help="continue a stopped run (a run name or folder) to its configured epochs; with --epochs N, train any run on to N epochs")
     add_config_flags(train)
 
     gen = sub.add_parser(
@@ -94,10 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name")
     gen.add_argument("--prefix", "-p", metavar="TEXT", help="text to continue (default: the run's first prefix)")
-    gen.add_argument("--length", "-n", type=_positive_int("--length"), metavar="N", help="tokens to generate (default: the run's predict_length)")
+    gen.add_argument("--length", "-n", type=_int_range("--length", 1, GENERATE_MAX_LENGTH), metavar="N",
+                     help=f"tokens to generate, 1 to {GENERATE_MAX_LENGTH:,} (default: the run's predict_length)")
     gen.add_argument("--temperature", "-t", type=_non_negative_float("--temperature"), default=0.0, metavar="T", help="0 is greedy like d2l (default); higher is more random")
     gen.add_argument("--top-k", "-k", type=_non_negative_int("--top-k"), default=0, metavar="K", help="sample only from the K likeliest tokens (0: all)")
-    gen.add_argument("--seed", type=_non_negative_int("--seed"), metavar="S", help="random seed for sampling")
+    gen.add_argument("--seed", type=_seed("--seed"), metavar="S", help=f"random seed for sampling ({allowed_text('seed')})")
     gen.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
     gen.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
     _add_runs_dir(gen)
@@ -112,19 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     serve.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
-    serve.add_argument("--port", type=_positive_int("--port"), default=8000, help="port (default: 8000)")
+    serve.add_argument("--port", type=_int_range("--port", 1, MAX_PORT), default=8000, help=f"port, 1 to {MAX_PORT:,} (default: 8000)")
     _add_runs_dir(serve)
     add_config_flags(serve)
     return parser
 
 
-def _number(flag: str, kind, lo, noun: str):
+def _number(flag: str, kind, lo, noun: str, hi=math.inf):
+    """An argparse ``type``: ``kind`` from ``lo`` to ``hi``, finite (nan and inf are refused)."""
+
     def convert(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not valid; expected {noun}") from None
-        if value < lo or value != value:
+        if (isinstance(value, float) and not math.isfinite(value)) or not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{text!r} is out of range; expected {noun}")
         return value
 
@@ -140,8 +158,18 @@ def _non_negative_int(flag: str):
     return _number(flag, int, 0, "an integer of 0 or more")
 
 
+def _int_range(flag: str, lo: int, hi: int):
+    return _number(flag, int, lo, f"an integer from {lo:,} to {hi:,}", hi)
+
+
+def _seed(flag: str):
+    """The range of the config's ``seed`` (torch's generators refuse larger seeds)."""
+    info = field_info("seed")
+    return _number(flag, int, info["lo"], allowed_text("seed"), info["hi"])
+
+
 def _non_negative_float(flag: str):
-    return _number(flag, float, 0.0, "a number of 0 or more")
+    return _number(flag, float, 0.0, "a finite number of 0 or more")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

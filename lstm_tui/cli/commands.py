@@ -85,7 +85,9 @@ def cmd_generate(ns: argparse.Namespace) -> int:
             unknown="unk" if ns.unk else "error", generator=generator, device=device,
         )
     except GenerationError as exc:
-        raise CliError(f"prefix: {exc.explain(UNK_HINT)}") from None
+        # The parser range-checked --length, --temperature and --top-k (and a run's predict_length
+        # is within generate's limit), so what is left to refuse here is the prefix.
+        raise CliError(f"--prefix: {exc.explain(UNK_HINT)}") from None
     out = sys.stdout
     out.write(prefix.rstrip() if token_separator(vocab) else prefix)
     out.flush()

@@ -7,6 +7,7 @@ Light on purpose: this module imports only the standard library and ``lstm_tui.c
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ FLAG_FIELDS: tuple[str, ...] = tuple(name for name in FIELD_NAMES if name != "pr
 CUSTOM = "custom"
 
 _METAVARS = {"corpus": "PATH|URL", "data_dir": "DIR", "device": "DEVICE", "prefix": "TEXT"}
+
+# Fields that name a file or folder: stored absolute, since a run's config is read again from
+# wherever a later ``--resume`` is typed.
+PATH_FIELDS = ("corpus", "data_dir")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as the corpus reader tells a URL from a path
 
 
 def flag_name(field: str) -> str:
@@ -127,6 +133,17 @@ def flag_values(ns: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with a relative corpus or data dir made absolute (a URL or an empty value stays)."""
+    out = dict(values)
+    for name in PATH_FIELDS:
+        text = out.get(name)
+        text = text.strip() if isinstance(text, str) else ""
+        if text and not _URL.match(text):
+            out[name] = str(Path(text).expanduser().resolve())
+    return out
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a run TOML: flat ``field = value`` pairs (a ``[config]`` or ``[run]`` table also works)."""
     import tomllib
@@ -176,7 +193,7 @@ def build_config(ns: argparse.Namespace) -> RunConfig:
     except ConfigError as exc:
         where = f"{toml_path}: key 'preset'" if toml_preset == preset_name and toml_path else "--preset"
         raise CliError(f"{where}: {exc.message}") from None
-    merged = {**toml_values, **flag_values(ns)}
+    merged = absolute_paths({**toml_values, **flag_values(ns)})
     try:
         return RunConfig.from_mapping(merged, base=base)
     except ConfigError as exc:

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from ..core.config import ConfigError, RunConfig
 from ..core.events import (
+    CHECKPOINT_NOT_SAVED,
     BatchProgress,
     Checkpointed,
     DownloadProgress,
@@ -40,7 +41,8 @@ from ..core.events import (
     Started,
     Status,
 )
-from .options import CliError, build_config, flag_name, flag_values
+from . import DEBUG_ENV
+from .options import CliError, absolute_paths, build_config, flag_name, flag_values
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -113,7 +115,7 @@ class Printer:
         self.start_epoch = 1
         self.printed_epochs: set[int] = set()
         self.final_samples: list[Sample] = []
-        self.checkpoint: str | None = None
+        self.checkpoint_problem: str | None = None  # why the last checkpoint write failed, if it did
         self.result: Finished | Failed | None = None
         self.last_epoch: EpochEnd | None = None
         self.started: Started | None = None
@@ -133,6 +135,10 @@ class Printer:
     def notice(self, text: str) -> None:
         """Where things are (run folder, checkpoint): always shown, on stderr when stdout is JSON or --quiet."""
         self._write(self.err if self.json_mode or self.quiet else self.out, text)
+
+    def error(self, text: str) -> None:
+        """What went wrong: always on stderr, whatever --quiet or --json say."""
+        self._write(self.err, text)
 
     def _write(self, stream: TextIO, text: str) -> None:
         self._clear_live()
@@ -170,7 +176,9 @@ class Printer:
             if isinstance(event, (Finished, Failed)):
                 self.result = event
             if isinstance(event, Checkpointed):
-                self.checkpoint = event.path
+                self.checkpoint_problem = None
+            if isinstance(event, Status) and event.message.startswith(CHECKPOINT_NOT_SAVED):
+                self.checkpoint_problem = event.message[len(CHECKPOINT_NOT_SAVED):]
             if isinstance(event, EpochEnd):
                 self.last_epoch = event
             if isinstance(event, Started):
@@ -295,72 +303,113 @@ class StopOnSignal:
 
 # ----------------------------------------------------------------------------- the command
 def cmd_train(ns: argparse.Namespace) -> int:
-    if ns.resume and (ns.name or ns.no_run_dir):
-        raise CliError("--resume continues the run in its own folder; it cannot be combined with --name or --no-run-dir")
-    changes = flag_values(ns) if ns.resume else {}
-    if ns.resume:
-        if getattr(ns, "preset", None) or getattr(ns, "config", None):
-            raise CliError("--resume continues a run with its own config; --preset and --config do not apply "
-                           "(flags such as --epochs or --lr may change it)")
-        shaped = [flag_name(n) for n in changes if n in MODEL_SHAPE_FIELDS]
-        if shaped:
-            raise CliError(f"--resume: {', '.join(shaped)} would change the model or its vocabulary; "
-                           "start a new run instead")
+    changes = _resume_changes(ns) if ns.resume else {}
     config = None if ns.resume else build_config(ns)  # bad input fails before torch is imported
+    save_target = _save_target(ns.save) if ns.save else None
 
-    from ..core.runs import RunDir, RunError, default_runs_dir
+    from ..core.runs import default_runs_dir
 
     runs_root = Path(ns.runs_dir).expanduser() if ns.runs_dir else default_runs_dir()
-    temp_root: tempfile.TemporaryDirectory | None = None
+    temp = TempRoot() if ns.no_run_dir else None
     try:
         if ns.resume:
-            try:
-                run = RunDir.open(ns.resume, runs_root)
-                config = run.read_config()
-            except RunError as exc:
-                raise CliError(f"--resume: {exc}") from None
-            if not run.has_checkpoint():
-                raise CliError(f"--resume: run {run.name} has no checkpoint to continue from ({run.checkpoint_path})")
-            try:
-                config = config.replace(**changes)
-            except ConfigError as exc:
-                raise CliError(str(exc)) from None
-            printer = _printer(ns, config)
-            printer.notice(f"resuming run folder: {run.path}")
-            from ..core.checkpoint import CheckpointError
-            from ..core.engine import Trainer
-
-            try:
-                trainer = Trainer.resume_from(run, on_event=printer, **changes)
-            except (CheckpointError, RunError, ConfigError) as exc:
-                raise CliError(f"--resume: {exc}") from None
+            run, trainer, printer = _resumed(ns, changes, runs_root)
         else:
-            _check_device(config)
-            printer = _printer(ns, config)
-            data = _load_data(config, printer)
-            _check_prefixes(config, data)
-            if ns.no_run_dir:
-                temp_root = tempfile.TemporaryDirectory(prefix="lstm-tui-")
-                root = Path(temp_root.name)
-            else:
-                root = runs_root
-            try:
-                run = RunDir.create(root, config, name=ns.name)
-            except RunError as exc:
-                raise CliError(f"--runs-dir: {exc}") from None
-            if not ns.no_run_dir:
-                printer.notice(f"run folder: {run.path}")
-            from ..core.engine import Trainer
-
-            trainer = Trainer(config, on_event=printer, run_dir=run, data=data)
-
+            run, trainer, printer = _new_run(ns, config, temp.path if temp else runs_root)
         printer.on_broken_pipe = trainer.stop
         with StopOnSignal(trainer, printer):
             result = trainer.run()
-        return _finish(ns, result, printer, run, runs_root)
+        return _finish(ns, result, printer, run, runs_root, save_target, temp)
     finally:
-        if temp_root is not None:
-            temp_root.cleanup()
+        if temp is not None:
+            temp.cleanup()
+
+
+class TempRoot:
+    """Where a ``--no-run-dir`` run keeps its run folder: deleted at the end, unless it holds
+    the only copy of a model (``keep``: the copy to ``--save`` failed or was not made)."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="lstm-tui-"))
+        self.keep = False
+
+    def cleanup(self) -> None:
+        if not self.keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
+    """The config changes a ``--resume`` asks for; refuses those a resume cannot make."""
+    if ns.name or ns.no_run_dir:
+        raise CliError("--resume continues the run in its own folder; it cannot be combined with --name or --no-run-dir")
+    if getattr(ns, "preset", None) or getattr(ns, "config", None):
+        raise CliError("--resume continues a run with its own config; --preset and --config do not apply "
+                       "(flags such as --epochs or --lr may change it)")
+    changes = absolute_paths(flag_values(ns))
+    shaped = [flag_name(n) for n in changes if n in MODEL_SHAPE_FIELDS]
+    if shaped:
+        raise CliError(f"--resume: {', '.join(shaped)} would change the model or its vocabulary; "
+                       "start a new run instead")
+    return changes
+
+
+def _new_run(ns: argparse.Namespace, config: RunConfig, root: Path):
+    """``(run folder, trainer, printer)`` of a new run; bad input is refused before the folder exists."""
+    from ..core.runs import RunDir, RunError
+
+    _check_device(config)
+    printer = _printer(ns, config)
+    data = _prepare_data(config, printer)
+    try:
+        run = RunDir.create(root, config, name=ns.name)
+    except RunError as exc:
+        raise CliError(f"--runs-dir: {exc}") from None
+    if not ns.no_run_dir:
+        printer.notice(f"run folder: {run.path}")
+    from ..core.engine import Trainer
+
+    return run, Trainer(config, on_event=printer, run_dir=run, data=data), printer
+
+
+def _resumed(ns: argparse.Namespace, changes: dict[str, Any], runs_root: Path):
+    """``(run folder, trainer, printer)`` that continue ``--resume``'s run, checked like a new
+    run's (device, corpus: exit 2); nothing is written to the folder before ``trainer.run()``."""
+    from ..core.checkpoint import CheckpointError
+    from ..core.engine import Trainer
+    from ..core.runs import RunDir, RunError
+
+    try:
+        run = RunDir.open(ns.resume, runs_root)
+        config = run.read_config()
+    except RunError as exc:
+        raise CliError(f"--resume: {exc}") from None
+    if not run.has_checkpoint():
+        raise CliError(f"--resume: run {run.name} has no checkpoint to continue from ({run.checkpoint_path})")
+    try:
+        config = config.replace(**changes)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    _check_device(config)
+    printer = _printer(ns, config)
+    data = _prepare_data(config, printer)
+    try:
+        trainer = Trainer.resume_from(run, on_event=printer, data=data, **changes)
+    except (CheckpointError, RunError, ConfigError) as exc:
+        raise CliError(f"--resume: {exc}") from None
+    _check_epochs_left(trainer, run.name, "epochs" in changes)
+    printer.notice(f"resuming run folder: {run.path}")
+    return run, trainer, printer
+
+
+def _check_epochs_left(trainer, name: str, epochs_given: bool) -> None:
+    """A resume that would train nothing is refused: it would only rewrite the run's files."""
+    done, total = trainer.epoch, trainer.config.epochs
+    if done < total:
+        return
+    if epochs_given:
+        raise CliError(f"--epochs {total} is not more than the {done} epochs {name} has trained; "
+                       "pass a larger --epochs")
+    raise CliError(f"{name} has finished its {done} epochs; pass --epochs N (more than {done}) to train on")
 
 
 def _printer(ns: argparse.Namespace, config: RunConfig) -> Printer:
@@ -375,6 +424,13 @@ def _check_device(config: RunConfig) -> None:
         resolve_device(config.device)
     except DeviceError as exc:
         raise CliError(f"device: {exc}") from None
+
+
+def _prepare_data(config: RunConfig, printer: Printer):
+    """The corpus, and the prefixes checked against it: both bad input (exit 2) before training."""
+    data = _load_data(config, printer)
+    _check_prefixes(config, data)
+    return data
 
 
 def _load_data(config: RunConfig, printer: Printer):
@@ -406,30 +462,67 @@ def _check_prefixes(config: RunConfig, data) -> None:
             raise CliError(f"prefix: {prefix!r}: {exc.explain()}") from None  # a config prefix has no --unk
 
 
-def _finish(ns, result, printer: Printer, run, runs_root: Path) -> int:
+# ----------------------------------------------------------------------------- the end of a run
+def _finish(ns, result, printer: Printer, run, runs_root: Path, save_target: Path | None, temp: TempRoot | None) -> int:
     if isinstance(result, Failed) or result is None:
-        reason = result.reason if result is not None else "the run ended without a result"
-        hint = result.hint if result is not None else ""
-        printer._clear_live()
-        print(f"error: {reason}", file=sys.stderr)
-        if hint:
-            print(f"hint: {hint}", file=sys.stderr)
-        if run is not None and not ns.no_run_dir:
-            print(f"run folder: {run.path}", file=sys.stderr)
-        return EXIT_FAILED
-
+        return _report_failure(ns, result, printer, run)
     if not ns.json:
         printer.print_summary(result)
+    if not result.checkpoint_saved:
+        return _report_unsaved(ns, printer, run, temp)
+    if save_target is not None:
+        _save_final(run.checkpoint_path, save_target, printer, temp)
+    _say_where(ns, result, printer, run, runs_root)
+    return EXIT_OK
 
-    checkpoint = Path(printer.checkpoint) if printer.checkpoint else run.checkpoint_path
+
+def _report_failure(ns, result: Failed | None, printer: Printer, run) -> int:
+    printer.error(f"error: {result.reason if result is not None else 'the run ended without a result'}")
+    if result is not None and result.hint:
+        printer.error(f"hint: {result.hint}")
+    if result is not None and result.detail and os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        printer.error(result.detail.rstrip())  # the traceback, which the library no longer logs to stderr
+    if run is not None and not ns.no_run_dir:
+        printer.error(f"run folder: {run.path}")
+    return EXIT_FAILED
+
+
+def _report_unsaved(ns, printer: Printer, run, temp: TempRoot | None) -> int:
+    """The closing checkpoint could not be written (a full disk...): say so even with --quiet,
+    copy nothing to --save (the folder holds an older checkpoint, or none) and exit 1."""
+    folder = "the temporary run folder" if temp is not None else "the run folder"
+    why = printer.checkpoint_problem or "see the messages above"
+    printer.error(f"error: the final checkpoint could not be written ({why}); {folder} holds {_held_checkpoint(run)}")
     if ns.save:
-        saved = _save_copy(checkpoint, Path(ns.save).expanduser())
-        printer.notice(f"checkpoint saved to {saved}")
+        printer.error(f"--save: nothing written to {ns.save}: only that older checkpoint was there to copy")
+    if temp is not None and run.has_checkpoint():
+        temp.keep = True  # the older checkpoint is still the only copy of a model
+    if temp is None or temp.keep:
+        printer.error(f"run folder: {run.path}")
+    return EXIT_FAILED
+
+
+def _held_checkpoint(run) -> str:
+    """What the run folder's checkpoint holds, read back (a resumed run's may be from an earlier session)."""
+    from ..core.checkpoint import CheckpointError
+
+    if not run.has_checkpoint():
+        return "no checkpoint"
+    try:
+        checkpoint = run.load_checkpoint()
+    except CheckpointError:
+        return "an unreadable checkpoint"
+    batch = f", batch {checkpoint.batch}" if checkpoint.batch else ""
+    return f"the checkpoint of epoch {checkpoint.epoch}{batch}"
+
+
+def _say_where(ns, result: Finished, printer: Printer, run, runs_root: Path) -> None:
+    """Where the model is, and for a stopped run how to continue it."""
     if result.stopped:
         if ns.no_run_dir:
             printer.notice("stopped (no run folder kept" + ("; the checkpoint is in --save's file)" if ns.save else ")"))
         else:
-            printer.notice(f"stopped; checkpoint: {checkpoint}")
+            printer.notice(f"stopped; checkpoint: {run.checkpoint_path}")
             resume = f"lstm-tui train --resume {run.name}"
             if ns.runs_dir:
                 resume += f" --runs-dir {ns.runs_dir}"
@@ -438,23 +531,55 @@ def _finish(ns, result, printer: Printer, run, runs_root: Path) -> int:
             printer.notice(f"continue with: {resume}")
     elif not ns.no_run_dir:
         printer.notice(f"run folder: {run.path}")
-    return EXIT_OK
 
 
-def _save_copy(source: Path, target: Path) -> Path:
-    """Copy the run's checkpoint to ``target`` atomically (temp file in the same folder, then rename)."""
-    if not source.is_file():
-        raise CliError(f"--save: the run wrote no checkpoint to copy ({source})", EXIT_FAILED)
+# ----------------------------------------------------------------------------- --save
+def _save_target(text: str) -> Path:
+    """Where ``--save`` will write, checked before training so that a bad path costs no training.
+
+    A folder gets ``checkpoint.pt``; missing folders are made at the end, so the nearest one
+    that exists must take a new file (tried with a temporary file: permission bits say little
+    to root or on a read-only mount).
+    """
+    target = Path(text).expanduser()
     if target.is_dir():
         target = target / "checkpoint.pt"
+    if target.is_dir():
+        raise CliError(f"--save: {target} is a folder")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"--save: cannot write {target}: {folder} is not a folder")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        from ..core.atomic import atomic_write_bytes
-
-        atomic_write_bytes(target, source.read_bytes())
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as exc:
-        raise CliError(f"--save: cannot write {target}: {exc.strerror or exc}", EXIT_FAILED) from None
+        raise CliError(f"--save: cannot write {target}: {exc.strerror or exc}") from None
     return target
+
+
+def _save_final(source: Path, target: Path, printer: Printer, temp: TempRoot | None) -> None:
+    """Copy the closing checkpoint to ``--save``; when that fails the run's own copy is kept
+    (even a ``--no-run-dir`` one) and the error says where it is."""
+    if not source.is_file():
+        raise CliError(f"--save: the run wrote no checkpoint to copy ({source})", EXIT_FAILED)
+    try:
+        _copy_atomically(source, target)
+    except OSError as exc:
+        if temp is not None:
+            temp.keep = True
+        raise CliError(f"--save: cannot write {target}: {exc.strerror or exc}; the checkpoint is kept in {source}",
+                       EXIT_FAILED) from None
+    printer.notice(f"checkpoint saved to {target}")
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """A temporary file in the target's folder, then a rename: never half a checkpoint at ``target``."""
+    from ..core.atomic import atomic_write_bytes
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, source.read_bytes())
 
 
 __all__ = ["cmd_train", "Printer", "epoch_line", "summary_line", "event_json", "flag_values"]

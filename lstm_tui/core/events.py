@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional
 
 
+#: How the :class:`Status` of a checkpoint that could not be written begins; the reason follows.
+CHECKPOINT_NOT_SAVED = "checkpoint not saved: "
+
+
 @dataclass(frozen=True)
 class Event:
     kind: ClassVar[str] = "event"

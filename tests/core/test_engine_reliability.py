@@ -256,3 +256,22 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(shared_data_dir, 
     final = resumed.run()
     assert isinstance(final, Finished) and resumed.epoch == 3 and final.checkpoint_saved
     assert [m["epoch"] for m in run.read_metrics()] == [1, 2, 3]
+
+
+def test_the_cpu_allocators_out_of_memory_error_counts_as_out_of_memory():
+    from lstm_tui.core.engine import is_out_of_memory
+
+    with pytest.raises(RuntimeError) as caught:
+        torch.empty(2**62, dtype=torch.uint8)  # more than any address space: the CPU allocator refuses
+    assert "can't allocate memory" in str(caught.value)
+    assert is_out_of_memory(caught.value)
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_logs_of_the_library_do_not_reach_stderr_by_themselves():
+    import subprocess
+    import sys
+
+    code = "import logging, lstm_tui; logging.getLogger('lstm_tui.core.engine.trainer').error('shown?')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""

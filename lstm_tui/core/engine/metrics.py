@@ -52,13 +52,19 @@ def perplexity(loss_sum: float, tokens: int) -> float:
         return float("inf")
 
 
+# How allocators word it: CUDA / MPS "out of memory", torch's CPU allocator "DefaultCPUAllocator:
+# can't allocate memory: you tried to allocate N bytes" (a plain RuntimeError).
+OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
     if oom_type is not None and isinstance(exc, oom_type):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(words in text for words in OUT_OF_MEMORY_WORDS)
 
 
 def out_of_memory_failure(config, device_text: str, epoch: int) -> Failed:

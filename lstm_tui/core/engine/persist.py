@@ -13,7 +13,7 @@ import torch
 
 from ..atomic import atomic_write_bytes
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
-from ..events import Checkpointed, Status
+from ..events import CHECKPOINT_NOT_SAVED, Checkpointed, Status
 from ..runs import RunError, owner
 from .errors import NonFinite
 
@@ -87,7 +87,7 @@ class PersistMixin:
         try:
             path = self.run_dir.save_checkpoint(payload)
         except (CheckpointError, RunError, OSError) as exc:  # (the message says the previous one is kept)
-            self._emit(Status(f"checkpoint not saved: {exc}"))
+            self._emit(Status(f"{CHECKPOINT_NOT_SAVED}{exc}"))
             return False
         self._last_saved = (self.epoch, self.batch)
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
