@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from lstm_tui.cli import build_parser, main
-from lstm_tui.cli.options import FLAG_FIELDS, PATH_FIELDS, build_config, flag_name
+from lstm_tui.cli.options import FLAG_FIELDS, build_config, flag_name
+from lstm_tui.core.config import PATH_FIELDS
 from lstm_tui.core.config import FIELD_NAMES, RunConfig, field_info
 from lstm_tui.core.presets import PRESETS
 

@@ -283,7 +283,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
                         severity="warning")
             return
         try:
-            config = self.form.build_config()
+            config = self.form.build_config().with_absolute_paths()  # resumable from any folder
         except ConfigError as exc:
             self._refuse(exc.field, exc.message)
             return

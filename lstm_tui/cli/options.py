@@ -7,11 +7,10 @@ Light on purpose: this module imports only the standard library and ``lstm_tui.c
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-from ..core.config import FIELD_NAMES, ConfigError, RunConfig, allowed_text, field_info, parse_field
+from ..core.config import FIELD_NAMES, ConfigError, RunConfig, absolute_paths, allowed_text, field_info, parse_field
 from ..core.presets import DEFAULT_PRESET, PRESETS, get_preset
 
 
@@ -33,8 +32,6 @@ _METAVARS = {"corpus": "PATH|URL", "data_dir": "DIR", "device": "DEVICE", "prefi
 
 # Fields that name a file or folder: stored absolute, since a run's config is read again from
 # wherever a later ``--resume`` is typed.
-PATH_FIELDS = ("corpus", "data_dir")
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as the corpus reader tells a URL from a path
 
 
 def flag_name(field: str) -> str:
@@ -131,17 +128,6 @@ def flag_values(ns: argparse.Namespace) -> dict[str, Any]:
     if "prefix" in values:
         values["prefix"] = tuple(values["prefix"])
     return values
-
-
-def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with a relative corpus or data dir made absolute (a URL or an empty value stays)."""
-    out = dict(values)
-    for name in PATH_FIELDS:
-        text = out.get(name)
-        text = text.strip() if isinstance(text, str) else ""
-        if text and not _URL.match(text):
-            out[name] = str(Path(text).expanduser().resolve())
-    return out
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

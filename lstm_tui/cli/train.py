@@ -27,7 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.config import ConfigError, RunConfig
+from ..core.config import ConfigError, RunConfig, absolute_paths
 from ..core.events import (
     CHECKPOINT_NOT_SAVED,
     BatchProgress,
@@ -42,7 +42,7 @@ from ..core.events import (
     Status,
 )
 from . import DEBUG_ENV
-from .options import CliError, absolute_paths, build_config, flag_name, flag_values
+from .options import CliError, build_config, flag_name, flag_values
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Mapping
 
 
@@ -85,6 +87,12 @@ class RunConfig:
     def replace(self, **changes) -> "RunConfig":
         """A validated copy with ``changes`` applied."""
         return RunConfig.from_mapping(changes, base=self)
+
+    def with_absolute_paths(self) -> "RunConfig":
+        """This config with a relative corpus or data dir made absolute, so that a run started
+        in one folder can be resumed from another (see :func:`absolute_paths`)."""
+        paths = absolute_paths({name: getattr(self, name) for name in PATH_FIELDS})
+        return self.replace(**paths) if any(paths[n] != getattr(self, n) for n in PATH_FIELDS) else self
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -210,3 +218,20 @@ def _is_device(text: str) -> bool:
         return True
     head, _, index = text.partition(":")
     return head == "cuda" and index.isdigit()
+
+
+#: Config fields that hold a local path (or, for the corpus, maybe a URL).
+PATH_FIELDS = ("corpus", "data_dir")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as the corpus reader tells a URL from a path
+
+
+def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with a relative corpus or data dir made absolute (a URL or an empty value stays)."""
+    out = dict(values)
+    for name in PATH_FIELDS:
+        text = out.get(name)
+        text = text.strip() if isinstance(text, str) else ""
+        if text and not _URL.match(text):
+            out[name] = str(Path(text).expanduser().resolve())
+    return out
+

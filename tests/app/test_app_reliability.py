@@ -264,3 +264,19 @@ async def test_runs_dir_that_cannot_be_written_still_trains_and_says_so(tiny_con
         assert "not saving this run" in app.log_view.plain
         await pilot.press("ctrl+s")
         assert "Nothing to save yet" in notes(app) or "nowhere" in notes(app)
+
+
+async def test_a_relative_corpus_path_is_stored_absolute(tiny_config, runs_dir, tmp_path, monkeypatch, shared_data_dir):
+    """A run started from one folder must resume from another: its config keeps absolute paths."""
+    import shutil
+
+    shutil.copy(shared_data_dir / "timemachine.txt", tmp_path / "book.txt")
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tiny_config.replace(epochs=1), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.query_one("#field-corpus", Input).value = "book.txt"
+        await pilot.pause()
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run")
+        assert app.state == "finished", app.log_view.plain
+        assert app.run_config.corpus == str(tmp_path / "book.txt")
