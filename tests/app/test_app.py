@@ -164,17 +164,22 @@ async def test_generate_box_words_unknown_characters_for_the_app(tiny_config, ru
         assert box.error == "" and len(box.generated) == 10
 
 
+async def train_then_pick(pilot, app, preset: str) -> None:
+    """Train the form's run to the end, then choose ``preset`` in the form."""
+    await pilot.press("f5")
+    await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+    assert app.state == "finished", app.log_view.plain
+    app.form.query_one("#field-preset").value = preset
+    await pilot.pause()
+
+
 async def test_generate_note_follows_the_model_not_the_form(tiny_config, runs_dir):
     """After a one-directional run, choosing the bidirectional preset in the form changes the
     banner (a preview of the next run) but not the box: Enter still writes with the run's model."""
     app = make_app(tiny_config, runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.generate_box
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
-        assert app.state == "finished", app.log_view.plain
-        app.form.query_one("#field-preset").value = "bidirectional"
-        await pilot.pause()
+        await train_then_pick(pilot, app, "bidirectional")
         assert app.form.values["bidirectional"] is True
         assert app.query_one("#bidi-note").display  # the banner still follows the form
         assert "cannot write" not in str(app.query_one("#gen-output").render())
@@ -201,11 +206,7 @@ async def test_generate_note_stays_for_a_bidirectional_model_whatever_the_form(t
     app = make_app(tiny_config.replace(impl="torch", bidirectional=True), runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.generate_box
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
-        assert app.state == "finished", app.log_view.plain
-        app.form.query_one("#field-preset").value = "concise"
-        await pilot.pause()
+        await train_then_pick(pilot, app, "concise")
         assert app.form.values["bidirectional"] is False
         assert not app.query_one("#bidi-note").display
         assert BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())

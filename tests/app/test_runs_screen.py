@@ -275,17 +275,24 @@ def notified(app, text: str) -> bool:
     return any(text in n.message for n in app._notifications)
 
 
+async def two_running_runs(pilot):
+    """The runs screen with "small" and "held-out" marked "running" (as a killed process leaves
+    them) and the cursor on "small"; returns (screen, small's path, held-out's path)."""
+    screen = await open_runs(pilot)
+    small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
+    mark_running(small)
+    mark_running(held)
+    screen.reload()
+    await move_to(pilot, screen, "small")
+    return screen, small, held
+
+
 async def test_a_stale_running_run_is_deleted_and_renamed_after_a_question(tiny_config, runs_copy):
     """A "running" run that this app does not train (its process was killed) is not claimed to be
     training here: the screen asks, with No focused, and on yes deletes or renames it anyway."""
     app = make_app(tiny_config, runs_copy)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_runs(pilot)
-        small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
-        mark_running(small)
-        mark_running(held)
-        screen.reload()
-        await move_to(pilot, screen, "small")
+        screen, small, held = await two_running_runs(pilot)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
         message = str(app.screen.query_one("#dialog-message").render())
@@ -318,12 +325,7 @@ async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, 
     monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: True))
     app = make_app(tiny_config, runs_copy)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_runs(pilot)
-        small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
-        mark_running(small)
-        mark_running(held)
-        screen.reload()
-        await move_to(pilot, screen, "small")
+        screen, small, held = await two_running_runs(pilot)
         for key in ("d", "n"):  # the app's run is starting: its folder is not known yet
             await pilot.press(key)
             await pilot.pause()
