@@ -377,12 +377,13 @@ def summary_status(summary: dict) -> str:
     """The status a summary stands for: "interrupted" when it says "running" but the process
     it names, on this host, is gone (killed, crashed, out of memory); else what it says."""
     status = str(summary.get("status", "unknown"))
-    if status == "running" and _owner_gone(summary):
+    if status == "running" and owner_gone(summary):
         return "interrupted"
     return status
 
 
-def _owner_gone(summary: dict) -> bool:
+def owner_gone(summary: dict) -> bool:
+    """Whether the process a summary (or lock) names is gone; False when that cannot be told."""
     pid, host = summary.get("pid"), summary.get("host")
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
         return False  # an older summary, or another machine: it cannot be told from here

@@ -47,6 +47,7 @@ from ..events import (
 from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
 from ..models.fused_lstm import WORKSPACES
+from ..run_lock import RunBusy, RunLock
 from ..runs import RunDir
 from .allocator import keep_freed_memory
 from .control import RunControl
@@ -199,6 +200,20 @@ class Trainer(PersistMixin):
         return self.result
 
     def _guarded(self) -> Finished | Failed:
+        """The run under its folder's lock (see :mod:`~lstm_tui.core.run_lock`)."""
+        try:
+            lock = RunLock.acquire(self.run_dir.path) if self.run_dir is not None else None
+        except RunBusy as exc:  # another process trains this run: touch none of its files
+            failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
+            self._emit_last(failed)
+            return failed
+        try:
+            return self._train_reporting_failures()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _train_reporting_failures(self) -> Finished | Failed:
         try:
             return self._train()
         except HandlerError as exc:
@@ -232,11 +247,14 @@ class Trainer(PersistMixin):
                 )
         if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
             self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
+        self._emit_last(failed)
+        return failed
+
+    def _emit_last(self, failed: Failed) -> None:
         try:
             self.on_event(failed)
         except Exception:  # noqa: BLE001 - nothing left to report it to but the log
             log.exception("event handler raised on the failed event")
-        return failed
 
     # ------------------------------------------------------------------ the loop
     def _train(self) -> Finished:
