@@ -449,3 +449,18 @@ def test_threads_setting_limits_torch_and_zero_gives_the_default_back(shared_dat
     again = Trainer(make_config(shared_data_dir, epochs=1))
     assert isinstance(again.run(), Finished)
     assert torch.get_num_threads() == default and again.result.device == f"cpu ({default} thread{'s' if default != 1 else ''})"
+
+
+def test_more_threads_than_cores_gets_a_warning(shared_data_dir):
+    from lstm_tui.core.device import usable_cores
+
+    cores = usable_cores()
+    statuses = []
+    on_event = (lambda e: statuses.append(e.message) if isinstance(e, Status) else None)
+    assert isinstance(Trainer(make_config(shared_data_dir, epochs=1, threads=cores + 1), on_event=on_event).run(),
+                      Finished)
+    assert any(f"threads {cores + 1} is more than the {cores} CPU cores" in m for m in statuses)
+    statuses.clear()
+    assert isinstance(Trainer(make_config(shared_data_dir, epochs=1, threads=cores), on_event=on_event).run(), Finished)
+    assert not any("more than" in m for m in statuses)
+    Trainer(make_config(shared_data_dir, epochs=1, threads=0)).run()  # (torch's default back for later tests)

@@ -30,7 +30,7 @@ import torch
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
 from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
-from ..device import DeviceError, bf16_native, describe_device, resolve_device, use_threads
+from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
     BatchProgress,
     DownloadProgress,
@@ -274,6 +274,9 @@ class Trainer(PersistMixin):
     def _open_device(self) -> torch.device:
         device = resolve_device(self.config.device)
         use_threads(self.config.threads)
+        warning = threads_warning(self.config.threads)
+        if warning:
+            self._emit(Status(warning))
         self.device = device
         self._device_text = describe_device(device)
         self._amp_on = bool(self.config.amp and bf16_native(device))  # bf16 only where it is native
