@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from .runs import RunDir, RunError, RunInfo, default_runs_dir, list_runs, safe_name, summary_status
+from .runs import RunDir, RunError, RunInfo, default_runs_dir, list_runs, safe_name, run_status
 
 __all__ = [
     "COLUMNS",
@@ -313,7 +313,7 @@ def _run_in(base: Path, run: RunLike) -> RunDir:
 
 def _refuse_running(run: RunDir, action: str, force: bool) -> None:
     summary = run.read_summary() or {}
-    if summary_status(summary) == "running" and not force:
+    if run_status(run.path, summary) == "running" and not force:
         raise RunError(
             f"cannot {action} {run.name}: it is training (status 'running'); stop it first "
             "(a run whose training process is gone can be forced)"

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
-from .runs import RunError, owner, owner_gone
-
-LOCK_FILE = ".training.lock"
+from .runs import LOCK_FILE, RunError, owner_gone
 _HELD: set[str] = set()  # the lock files this process holds now (a copied folder may carry our pid)
+
+
+def owner() -> dict:
+    """This process, as a lock names it."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 class RunBusy(RunError):

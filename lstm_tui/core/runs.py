@@ -6,10 +6,10 @@ A run folder (``<root>/20261126-183012-concise``) holds::
     metrics.jsonl   one JSON object per line, appended and fsync'd line by line
     samples.jsonl   generated samples, same format
     checkpoint.pt   the last good checkpoint (see checkpoint.py)
-    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed;
-                    a "running" one also names its process, pid and host: when that process is
-                    gone the run lists as "interrupted"),
+    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed),
                     and ``created`` once the run was renamed (its folder name lost the stamp)
+    .training.lock  while a trainer trains it: that process's pid and host (run_lock.py); a
+                    "running" run whose lock is gone or names a dead process is "interrupted"
 
 The root is ``$LSTM_TUI_RUNS_DIR`` or ``platformdirs.user_data_dir("lstm-tui") / "runs"``.
 """
@@ -58,6 +58,8 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 SUMMARY_FILE = "summary.json"
+#: Held by the trainer while it trains the run (see run_lock.py); names its pid and host.
+LOCK_FILE = ".training.lock"
 #: The summary's record of when a renamed run was created (ISO 8601, local time).
 CREATED_KEY = "created"
 STATUSES = ("running", "finished", "stopped", "failed")
@@ -356,8 +358,8 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        """The summary's status (see :func:`summary_status`); "unknown" without a summary."""
-        return summary_status(self.summary) if self.summary else "unknown"
+        """The summary's status (see :func:`run_status`); "unknown" without a summary."""
+        return run_status(self.path, self.summary) if self.summary else "unknown"
 
     @property
     def has_checkpoint(self) -> bool:
@@ -367,26 +369,32 @@ class RunInfo:
         return RunDir(self.path)
 
 
-def owner(running: bool = True) -> dict:
-    """What a "running" summary records of the process training the run (pid and host), so
-    that a run whose process was killed can be told apart from one still training."""
-    return {"pid": os.getpid(), "host": socket.gethostname()} if running else {}
-
-
-def summary_status(summary: dict) -> str:
-    """The status a summary stands for: "interrupted" when it says "running" but the process
-    it names, on this host, is gone (killed, crashed, out of memory); else what it says."""
+def run_status(folder: Path, summary: dict) -> str:
+    """The status a run's summary stands for: "interrupted" when it says "running" but no live
+    trainer holds the folder's lock (its process was killed, crashed, ran out of memory: the
+    lock it left names a process that is gone, see :mod:`.run_lock`); else what it says."""
     status = str(summary.get("status", "unknown"))
-    if status == "running" and owner_gone(summary):
+    if status == "running" and lock_holder(folder) is None:
         return "interrupted"
     return status
 
 
+def lock_holder(folder: Path) -> dict | None:
+    """``{"pid", "host"}`` of the live trainer holding the folder's lock, or None (no lock, a
+    torn one, or its process is gone). A holder on another machine counts as live: it cannot
+    be told from here."""
+    try:
+        held = json.loads((Path(folder) / LOCK_FILE).read_text() or "{}")
+    except (OSError, ValueError):
+        return None
+    return held if isinstance(held, dict) and held and not owner_gone(held) else None
+
+
 def owner_gone(summary: dict) -> bool:
-    """Whether the process a summary (or lock) names is gone; False when that cannot be told."""
+    """Whether the process a lock names (pid, host) is gone; False when that cannot be told."""
     pid, host = summary.get("pid"), summary.get("host")
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
-        return False  # an older summary, or another machine: it cannot be told from here
+        return False  # no pid, or another machine: it cannot be told from here
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:

@@ -16,6 +16,7 @@ from lstm_tui.app.screens.prompt import Prompt
 from lstm_tui.app.screens.runs import BOOK_PRESETS, RunsScreen
 from lstm_tui.core.compare import format_cell, run_rows, sort_rows
 from lstm_tui.core.events import Finished
+from lstm_tui.core.runs import LOCK_FILE
 from app_helpers import wait_for
 
 SIZE = (120, 40)
@@ -266,9 +267,11 @@ async def test_while_a_run_trains_the_table_refreshes_from_a_thread(tiny_config,
 
 
 def mark_running(run: Path) -> None:
-    """Make ``run`` say it is training (as a killed process leaves it)."""
+    """Make ``run`` say it is training elsewhere: "running", and a lock held on another machine
+    (which this one cannot check: the process may be gone, or not)."""
     summary = json.loads((run / "summary.json").read_text())
     (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    (run / LOCK_FILE).write_text(json.dumps({"pid": 4242, "host": "another-machine"}))
 
 
 def notified(app, text: str) -> bool:
@@ -276,8 +279,8 @@ def notified(app, text: str) -> bool:
 
 
 async def two_running_runs(pilot):
-    """The runs screen with "small" and "held-out" marked "running" (as a killed process leaves
-    them) and the cursor on "small"; returns (screen, small's path, held-out's path)."""
+    """The runs screen with "small" and "held-out" marked "running" on another machine and the
+    cursor on "small"; returns (screen, small's path, held-out's path)."""
     screen = await open_runs(pilot)
     small, held = row_named(screen, "small").path, row_named(screen, "held-out").path
     mark_running(small)
@@ -288,7 +291,7 @@ async def two_running_runs(pilot):
 
 
 async def test_a_stale_running_run_is_deleted_and_renamed_after_a_question(tiny_config, runs_copy):
-    """A "running" run that this app does not train (its process was killed) is not claimed to be
+    """A "running" run that this app does not train (another machine's lock: maybe gone) is not claimed to be
     training here: the screen asks, with No focused, and on yes deletes or renames it anyway."""
     app = make_app(tiny_config, runs_copy)
     async with app.run_test(size=SIZE) as pilot:

@@ -60,7 +60,7 @@ SNAPSHOT_RUNS = (
 
 def _runs_app(tmp_path, monkeypatch) -> LstmTuiApp:
     """The app on a runs folder named relatively (``runs``), so the title is the same on every machine."""
-    from lstm_tui.core.runs import RunDir
+    from lstm_tui.core.runs import LOCK_FILE, RunDir
 
     monkeypatch.chdir(tmp_path)
     for name, preset, summary in SNAPSHOT_RUNS:
@@ -68,6 +68,8 @@ def _runs_app(tmp_path, monkeypatch) -> LstmTuiApp:
         run.path.mkdir(parents=True)
         run.write_config(PRESETS[preset].config)
         run.write_summary({"epochs": 500, "device": "cuda:0 (NVIDIA H100)", **summary})
+        if summary["status"] == "running":  # its trainer's lock (on the GPU server it trains on)
+            (run.path / LOCK_FILE).write_text('{"pid": 4242, "host": "gpu-server"}')
     config = PRESETS["scratch"].config.replace(device="cpu", seed=0)
     return LstmTuiApp(config, runs_dir="runs", detect_devices=False)
 

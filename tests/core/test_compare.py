@@ -24,6 +24,7 @@ from lstm_tui.core.compare import (
     sort_rows,
 )
 from lstm_tui.core.config import RunConfig
+from lstm_tui.core.run_lock import RunLock
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
 
@@ -131,9 +132,11 @@ def test_rename_run_and_refusals(root):
         rename_run(root, "nope", "other")
 
     RunDir(held.path).write_summary({**RunDir(held.path).read_summary(), "status": "running"})
+    lock = RunLock.acquire(held.path)  # a trainer holds it
     with pytest.raises(RunError, match="training"):
         rename_run(root, held.name, "other")
     assert rename_run(root, held.name, "other", force=True).name == "other"
+    lock.release()
 
 
 def test_a_renamed_run_keeps_its_creation_time(root):
@@ -187,9 +190,12 @@ def test_delete_run_and_refusals(root, tmp_path):
     assert outside.path.is_dir() and (root / "not-a-run").is_dir()
 
     RunDir(held.path).write_summary({"status": "running"})
+    lock = RunLock.acquire(held.path)  # a trainer holds it
     with pytest.raises(RunError, match="training"):
         delete_run(root, held.name)
-    delete_run(root, held.name, force=True)
+    lock.release()
+    assert next(r for r in run_rows(root) if r.name == held.name).status == "interrupted"  # it can go unforced
+    delete_run(root, held.name)
     assert [r.name for r in run_rows(root)] == ["link"]  # the linked run is listed, never deleted
 
 

@@ -160,20 +160,25 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
+def test_a_running_run_whose_trainer_is_gone_lists_as_interrupted(tmp_path):
     import socket
 
     from lstm_tui.core.compare import delete_run
+    from lstm_tui.core.runs import LOCK_FILE
 
     here = socket.gethostname()
-    cases = {
-        "gone": ({"pid": _dead_pid(), "host": here}, "interrupted"),
+    cases = {  # the lock the trainer left (None: none) -> the status the run lists with
+        "gone": ({"pid": _dead_pid(), "host": here}, "interrupted"),  # killed: its lock names a dead pid
         "alive": ({"pid": os.getpid(), "host": here}, "running"),
         "elsewhere": ({"pid": _dead_pid(), "host": here + "-other"}, "running"),  # cannot tell from here
-        "old": ({}, "running"),  # a summary from before pids were recorded
+        "nolock": (None, "interrupted"),  # no trainer holds it
+        "torn": ('{"pid": 1', "interrupted"),
     }
-    for name, (owner, _) in cases.items():
-        RunDir.create(tmp_path, RunConfig(), name=name).write_summary({"status": "running", **owner})
+    for name, (lock, _) in cases.items():
+        run = RunDir.create(tmp_path, RunConfig(), name=name)
+        run.write_summary({"status": "running"})
+        if lock is not None:
+            (run.path / LOCK_FILE).write_text(lock if isinstance(lock, str) else json.dumps(lock))
     status = {info.name.split("-")[-1]: info.status for info in list_runs(tmp_path)}
     assert status == {name: expected for name, (_, expected) in cases.items()}
     # an interrupted run is not training: it can be deleted without forcing; a live one cannot
@@ -184,11 +189,12 @@ def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
         delete_run(tmp_path, alive.path)
 
 
-def test_the_trainer_names_its_process_while_running_only(shared_data_dir, tmp_path):
+def test_a_training_run_lists_as_running_and_its_lock_goes_with_the_trainer(shared_data_dir, tmp_path):
     import socket
 
     from lstm_tui.core.engine import Trainer
     from lstm_tui.core.events import Started
+    from lstm_tui.core.runs import LOCK_FILE
 
     config = RunConfig(data_dir=str(shared_data_dir), device="cpu", hidden=8, epochs=1, max_tokens=2000,
                        predict_every=0)
@@ -197,9 +203,10 @@ def test_the_trainer_names_its_process_while_running_only(shared_data_dir, tmp_p
 
     def on_event(event):
         if isinstance(event, Started):
-            seen["summary"] = run.read_summary()
+            seen["status"] = list_runs(tmp_path)[0].status
+            seen["lock"] = json.loads((run.path / LOCK_FILE).read_text())
 
     Trainer(config, on_event=on_event, run_dir=run).run()
-    assert seen["summary"]["status"] == "running"
-    assert (seen["summary"]["pid"], seen["summary"]["host"]) == (os.getpid(), socket.gethostname())
-    assert "pid" not in run.read_summary() and run.read_summary()["status"] == "finished"
+    assert seen["status"] == "running"
+    assert seen["lock"] == {"pid": os.getpid(), "host": socket.gethostname()}
+    assert not (run.path / LOCK_FILE).exists() and list_runs(tmp_path)[0].status == "finished"

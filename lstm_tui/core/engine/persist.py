@@ -14,7 +14,7 @@ import torch
 from ..atomic import atomic_write_bytes
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
 from ..events import CHECKPOINT_NOT_SAVED, Checkpointed, Status
-from ..runs import RunError, owner
+from ..runs import RunError
 from .errors import NonFinite
 
 
@@ -164,8 +164,7 @@ class PersistMixin:
     def _write_summary(self, status: str, fields: dict, **extra) -> None:
         if self.run_dir is None:
             return
-        summary = {"status": status, **{k: v for k, v in fields.items() if k != "event"}, **extra,
-                   **owner(status == "running")}
+        summary = {"status": status, **{k: v for k, v in fields.items() if k != "event"}, **extra}
         summary.setdefault("device", self._device_text)
         summary.setdefault("epochs", self.config.epochs)
         summary["history_epochs"] = len(self.history)
