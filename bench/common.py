@@ -35,10 +35,9 @@ def cpu_model() -> str:
 
 def machine_info(device: torch.device) -> dict:
     """What the numbers were measured on (printed with the table and stored in the JSON)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 0
+    from lstm_tui.core.device import usable_cores
+
+    usable = usable_cores()
     info = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),

@@ -16,6 +16,7 @@ from textual import work
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 
 from .messages import GenerateChunk, GenerateDone
+from .screens.gates import current_model, model_and_vocab
 from .widgets import GenerateBox
 from .widgets.generate_box import GenerateRequest
 
@@ -33,13 +34,11 @@ class GeneratingMixin:
         """``(source, config)`` of the model the box generates from, or None when there is none.
 
         The current (or last) run's trainer, else a loaded run ``(model, vocab, config, path)``.
-        One place decides, so the box's note and its Enter agree on the model.
+        One place decides (:func:`~.screens.gates.current_model`, also the gate inspector's), so
+        the box's note, its Enter and the inspector agree on the model.
         """
-        if self._trainer is not None and self.run_config is not None:
-            return self._trainer, self.run_config
-        if self._loaded is not None:
-            return self._loaded, self._loaded[2]
-        return None
+        made = current_model(self)
+        return made[:2] if made is not None else None
 
     def _update_generate_note(self) -> None:
         """Say in the box whether it can write: the model it would use decides, else the form.
@@ -79,10 +78,7 @@ class GeneratingMixin:
         try:
             from lstm_tui.core.generate import stream
 
-            if isinstance(source, tuple):
-                model, vocab = source[0], source[1]
-            else:
-                model, vocab = source.snapshot()
+            model, vocab = model_and_vocab(source)
             pieces: list[str] = []
             last = time.monotonic()
             for piece in stream(model, vocab, request.prefix, request.length,

@@ -99,7 +99,6 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         self._last_ppl: float | None = None
         self._last_val: float | None = None
         self._loaded: tuple[Any, Any, RunConfig, str] | None = None
-        self._gen_request = 0
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ layout
@@ -203,8 +202,11 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) lists every main-screen action by its name, after
-        Textual's own; each runs as its key would (on the main screen, whatever is open)."""
+        Textual's own; each runs as its key would. Opened from a dialog (runs, gates, help) it
+        lists Textual's own only: the main screen's actions are off there (see check_action)."""
         yield from super().get_system_commands(screen)
+        if isinstance(screen, ModalScreen):
+            return
         seen = set()
         for binding in self.BINDINGS:
             if binding.action in seen or binding.action == "quit":  # (Textual lists its own Quit)

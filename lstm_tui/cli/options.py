@@ -30,9 +30,6 @@ CUSTOM = "custom"
 
 _METAVARS = {"corpus": "PATH|URL", "data_dir": "DIR", "device": "DEVICE", "prefix": "TEXT"}
 
-# Fields that name a file or folder: stored absolute, since a run's config is read again from
-# wherever a later ``--resume`` is typed.
-
 
 def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")

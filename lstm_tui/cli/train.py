@@ -41,10 +41,9 @@ from ..core.events import (
     Started,
     Status,
 )
-from . import DEBUG_ENV
+from . import DEBUG_ENV, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .options import CliError, build_config, flag_name, flag_values
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Settings a resumed run cannot change: they define the model's weights or the vocabulary.
 MODEL_SHAPE_FIELDS = frozenset({"cell", "impl", "layers", "hidden", "bidirectional", "token", "raw"})
@@ -116,9 +115,6 @@ class Printer:
         self.printed_epochs: set[int] = set()
         self.final_samples: list[Sample] = []
         self.checkpoint_problem: str | None = None  # why the last checkpoint write failed, if it did
-        self.result: Finished | Failed | None = None
-        self.last_epoch: EpochEnd | None = None
-        self.started: Started | None = None
         self._live = False  # a \r progress line is showing on stderr
         self._tty = _isatty(self.err)
         self._lock = threading.Lock()
@@ -173,16 +169,11 @@ class Printer:
 
     def _handle(self, event: Event) -> None:
         with self._lock:
-            if isinstance(event, (Finished, Failed)):
-                self.result = event
             if isinstance(event, Checkpointed):
                 self.checkpoint_problem = None
             if isinstance(event, Status) and event.message.startswith(CHECKPOINT_NOT_SAVED):
                 self.checkpoint_problem = event.message[len(CHECKPOINT_NOT_SAVED):]
-            if isinstance(event, EpochEnd):
-                self.last_epoch = event
             if isinstance(event, Started):
-                self.started = event
                 self.start_epoch = event.start_epoch
             if self.json_mode:
                 self.out.write(event_json(event) + "\n")

@@ -91,8 +91,7 @@ class RunConfig:
     def with_absolute_paths(self) -> "RunConfig":
         """This config with a relative corpus or data dir made absolute, so that a run started
         in one folder can be resumed from another (see :func:`absolute_paths`)."""
-        paths = absolute_paths({name: getattr(self, name) for name in PATH_FIELDS})
-        return self.replace(**paths) if any(paths[n] != getattr(self, n) for n in PATH_FIELDS) else self
+        return self.replace(**absolute_paths({name: getattr(self, name) for name in PATH_FIELDS}))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -222,7 +221,8 @@ def _is_device(text: str) -> bool:
 
 #: Config fields that hold a local path (or, for the corpus, maybe a URL).
 PATH_FIELDS = ("corpus", "data_dir")
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as the corpus reader tells a URL from a path
+#: A corpus given as ``scheme://...`` is a URL (group 1: the scheme); anything else is a path.
+URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
     for name in PATH_FIELDS:
         text = out.get(name)
         text = text.strip() if isinstance(text, str) else ""
-        if text and not _URL.match(text):
+        if text and not URL_SCHEME.match(text):
             out[name] = str(Path(text).expanduser().resolve())
     return out
 

@@ -412,6 +412,9 @@ async def test_the_command_palette_runs_the_apps_actions_by_name(tiny_config, ru
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for name in ("Start (f5, ctrl+r)", "Pause (f6, ctrl+t)", "Runs (f2)", "Gates (f3)", "Generate (ctrl+g)"):
             assert name in titles
+        from lstm_tui.app.screens.gates import GateScreen  # a dialog: the main screen's actions are off there
+
+        assert not any("(f5" in c.title for c in app.get_system_commands(GateScreen()))
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 10, "the palette")
         await pilot.press(*"gates")

@@ -23,6 +23,7 @@ def test_an_error_inside_a_run_still_restores_the_default():
     default = sys.getswitchinterval()
     try:
         with short_gil_switches():
+            assert sys.getswitchinterval() == GIL_SWITCH_INTERVAL_S
             raise RuntimeError("boom")
     except RuntimeError:
         pass

@@ -66,6 +66,14 @@ def current_model(app: Any) -> tuple[Any, Any, str] | None:
     return None
 
 
+def model_and_vocab(source: Any) -> tuple[Any, Any]:
+    """The model and vocabulary of a :func:`current_model` source (worker thread): a loaded
+    run's own, or a snapshot of the trainer's (``RuntimeError`` before its model exists)."""
+    if isinstance(source, tuple):
+        return source[0], source[1]
+    return source.snapshot()
+
+
 def _model_text(config: Any) -> str:
     layers = getattr(config, "layers", 1)
     hidden = getattr(config, "hidden", "?")
@@ -256,13 +264,10 @@ class GateScreen(ModalScreen[None]):
         try:
             from lstm_tui.core.gates import GateError, gate_activations
 
-            if isinstance(source, tuple):
-                model, vocab = source[0], source[1]
-            else:
-                try:
-                    model, vocab = source.snapshot()
-                except RuntimeError as exc:
-                    raise GateError(f"{exc}; wait for the first batch, then press Enter in the text box") from None
+            try:
+                model, vocab = model_and_vocab(source)
+            except RuntimeError as exc:
+                raise GateError(f"{exc}; wait for the first batch, then press Enter in the text box") from None
             trace = gate_activations(model, vocab, text, layer=layer, top_units=TOP_UNITS)
             self.post_message(GatesComputed(request, trace=trace))
         except Exception as exc:  # noqa: BLE001 - shown in place, never raised

@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Static
 from lstm_tui.core.compare import RunRow, format_cell, rename_run, delete_run, run_rows, sort_rows
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import PRESETS
-from lstm_tui.core.runs import CHECKPOINT_FILE, RunError, default_runs_dir
+from lstm_tui.core.runs import RunError, default_runs_dir
 
 from ..training import short_gil_switches
 from .compare import CompareScreen
@@ -129,10 +129,11 @@ class BookProgress(Message):
 class BookDone(Message):
     """The book run ended: the run folders it made, whether it was stopped, what went wrong,
     how many experiments trained all their epochs (``trained``), and the one a stop cut short
-    (``stopped_in``: index, preset, epochs done, epochs planned)."""
+    (``stopped_in``: index, preset, epochs done, epochs planned, whether its checkpoint was
+    written -- ``Finished.checkpoint_saved``)."""
 
     def __init__(self, paths: list[str], stopped: bool, problems: list[str], trained: int = 0,
-                 stopped_in: tuple[int, str, int, int] | None = None) -> None:
+                 stopped_in: tuple[int, str, int, int, bool] | None = None) -> None:
         super().__init__()
         self.paths, self.stopped, self.problems = paths, stopped, problems
         self.trained, self.stopped_in = trained, stopped_in
@@ -143,8 +144,7 @@ def book_outcome(message: BookDone) -> str:
     total = len(BOOK_PRESETS)
     trained = f"{message.trained} of {total} trained all their epochs"
     if message.stopped_in is not None:
-        index, preset, epoch, epochs = message.stopped_in
-        saved = (Path(message.paths[-1]) / CHECKPOINT_FILE).is_file()
+        index, preset, epoch, epochs, saved = message.stopped_in
         return (f"Stopped during {index + 1}/{total} ({preset}, epoch {epoch} of {epochs})"
                 f"{'; its checkpoint is saved' if saved else ''}. {trained}.")
     if message.stopped:
@@ -595,7 +595,7 @@ class RunsScreen(ModalScreen[None]):
         problems: list[str] = []
         stopped = False
         trained = 0
-        stopped_in: tuple[int, str, int, int] | None = None
+        stopped_in: tuple[int, str, int, int, bool] | None = None
         try:
             from lstm_tui.core.data import load_corpus
             from lstm_tui.core.engine import Trainer
@@ -649,7 +649,8 @@ class RunsScreen(ModalScreen[None]):
                 if isinstance(result, ev.Failed):
                     problems.append(f"{config.preset}: {result.reason}")
                 elif result.stopped:
-                    stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs)
+                    stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs,
+                                                  result.checkpoint_saved)
                     break
                 else:
                     trained += 1

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 import tempfile
 from pathlib import Path
 
 import platformdirs
 
+from ..config import URL_SCHEME
 from .download import DEFAULT_MAX_BYTES, Progress, download, sha1_of_file
 from .errors import CorpusError
 
@@ -23,7 +23,6 @@ CORPUS_FILENAME = "timemachine.txt"
 DATA_DIR_ENV = "LSTM_TUI_DATA_DIR"
 MAX_CORPUS_BYTES = DEFAULT_MAX_BYTES
 
-_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def default_data_dir() -> Path:
@@ -89,7 +88,7 @@ def read_corpus_text(
     source = (source or "").strip()
     if not source:
         return read_text_file(fetch_time_machine(data_dir, progress=progress), max_bytes=max_bytes)
-    scheme = _URL_SCHEME.match(source)
+    scheme = URL_SCHEME.match(source)  # (the same test absolute_paths makes)
     if scheme is None:
         return read_text_file(Path(source).expanduser(), max_bytes=max_bytes)
     if scheme.group(1).lower() not in ("http", "https"):

@@ -29,7 +29,7 @@ class EpochTally:
 
     def add(self, loss: torch.Tensor, count: int) -> None:
         """A batch's mean loss over ``count`` tokens (no host sync)."""
-        self.loss_sum += loss * count
+        self.loss_sum.add_(loss, alpha=count)  # (in place: no temporary, one op a batch)
         self.tokens += count
 
     def total(self) -> float:
