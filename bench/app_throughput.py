@@ -22,13 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, fmt_rate, machine_info, machine_line, now_iso, write_results
-
 import torch
-
 from textual.events import Key
 
+import common  # noqa: F401  (puts the repository on sys.path)
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, fmt_rate, machine_info, machine_line, now_iso, write_results
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.presets import PRESETS
@@ -93,10 +91,7 @@ def one_side(side: str, preset: str, epochs: int, data_dir: Path) -> dict:
         epochs=epochs, data_dir=str(data_dir), device="cpu", seed=0, checkpoint_every=0)
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        if side == "headless":
-            path = headless(config, Path(tmp))
-        else:
-            path = asyncio.run(in_app(config, Path(tmp), latencies))
+        path = headless(config, Path(tmp)) if side == "headless" else asyncio.run(in_app(config, Path(tmp), latencies))
         return {"tokens_per_s": statistics.median(epoch_rates(path)), "latencies": latencies}
 
 

@@ -93,7 +93,7 @@ class PeakMemory:
         self._thread: threading.Thread | None = None
         self._start_rss = self._peak_rss = 0
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -18,11 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, measure_each, start
-
 import torch
 
+import common  # noqa: F401  (puts the repository on sys.path)
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, measure_each, start
 from lstm_tui.core.data import load_corpus
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import EpochEnd, Failed, Finished, Sample

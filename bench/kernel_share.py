@@ -28,13 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, machine_line, measure_each, start
-
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+import common  # noqa: F401  (puts the repository on sys.path)
 import reference_d2l
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, machine_line, measure_each, start
 from lstm_tui.core.data import load_corpus
 from lstm_tui.core.data.iterators import data_iter
 from lstm_tui.core.engine.allocator import keep_freed_memory

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -129,10 +129,7 @@ def sgd(params: Sequence[torch.Tensor], lr: float, batch_size: int) -> None:
 
 def grad_clipping(net, theta: float) -> None:
     """d2l's clipping: the global norm summed in Python, compared on the host."""
-    if isinstance(net, nn.Module):
-        params = [p for p in net.parameters() if p.requires_grad]
-    else:
-        params = net.params
+    params = [p for p in net.parameters() if p.requires_grad] if isinstance(net, nn.Module) else net.params
     norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
     if norm > theta:  # bool(tensor): waits for the device
         for param in params:
@@ -320,11 +317,11 @@ def scratch_params_from_project(model: nn.Module) -> list[torch.Tensor]:
 
 
 def _split_fused(model: nn.Module, state: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    hidden = int(getattr(model, "hidden"))
-    vocab = int(getattr(model, "vocab_size"))
+    hidden = int(model.hidden)
+    vocab = int(model.vocab_size)
     order = tuple(getattr(model, "GATE_ORDER", None) or getattr(type(model), "GATE_ORDER", None) or _GATES)
     Wx = Wh = b = Wq = bq = None
-    for name, t in state.items():
+    for t in state.values():
         if t.dim() == 2 and t.shape == (vocab, 4 * hidden):
             Wx = t
         elif t.dim() == 2 and t.shape == (4 * hidden, vocab):

@@ -28,12 +28,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, start, write_results
-
 import torch
 
+import common  # noqa: F401  (puts the repository on sys.path)
 import reference_d2l
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, PeakMemory, fmt_rate, machine_line, start, write_results
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.data import load_corpus
 from lstm_tui.core.device import bf16_native

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -70,7 +71,7 @@ class RunConfig:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], base: "RunConfig | None" = None) -> "RunConfig":
+    def from_mapping(cls, values: Mapping[str, Any], base: RunConfig | None = None) -> RunConfig:
         """Build a config from ``values`` (TOML table, form values, flags) on top of ``base``.
 
         Unknown keys, wrong types and out-of-range values raise :class:`ConfigError`.
@@ -84,11 +85,11 @@ class RunConfig:
         config.check()
         return config
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         """A validated copy with ``changes`` applied."""
         return RunConfig.from_mapping(changes, base=self)
 
-    def with_absolute_paths(self) -> "RunConfig":
+    def with_absolute_paths(self) -> RunConfig:
         """This config with a relative corpus or data dir made absolute, so that a run started
         in one folder can be resumed from another (see :func:`absolute_paths`)."""
         return self.replace(**absolute_paths({name: getattr(self, name) for name in PATH_FIELDS}))

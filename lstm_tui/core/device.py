@@ -87,7 +87,7 @@ def available_devices() -> list[str]:
     return names
 
 
-def describe_device(device: "torch.device | str") -> str:
+def describe_device(device: torch.device | str) -> str:
     """A short label: ``"cpu (2 threads)"``, ``"cuda:0 NVIDIA H100 80GB HBM3"``, ``"mps (Apple GPU)"``."""
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     if dev.type == "cpu":

@@ -13,9 +13,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .atomic import atomic_write_text
 from .compare import RunLike, RunRow, format_cell, run_folder, run_row

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import string
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -27,15 +27,16 @@ from .text import clean_lines, split_lines, tokenize
 from .vocab import Vocab, count_corpus
 
 if TYPE_CHECKING:
-    from .dataset import CorpusData, load_corpus, split_corpus
-    from .iterators import (
-        SAMPLINGS,
-        count_batches,
-        data_iter,
-        min_corpus_tokens,
-        seq_data_iter_random,
-        seq_data_iter_sequential,
-    )
+    # the `x as x` form marks these as re-exports (they reach __all__ through _LAZY)
+    from .dataset import CorpusData as CorpusData
+    from .dataset import load_corpus as load_corpus
+    from .dataset import split_corpus as split_corpus
+    from .iterators import SAMPLINGS as SAMPLINGS
+    from .iterators import count_batches as count_batches
+    from .iterators import data_iter as data_iter
+    from .iterators import min_corpus_tokens as min_corpus_tokens
+    from .iterators import seq_data_iter_random as seq_data_iter_random
+    from .iterators import seq_data_iter_sequential as seq_data_iter_sequential
 
 _LAZY = {
     "CorpusData": "dataset",

@@ -7,7 +7,6 @@ so a short run still knows every character of the book; the validation part is t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 
@@ -24,7 +23,7 @@ class CorpusData:
     """Index tensors for training (and validation) plus the vocabulary they index."""
 
     train: torch.Tensor
-    val: Optional[torch.Tensor]
+    val: torch.Tensor | None
     vocab: Vocab
     text_chars: int
 
@@ -47,7 +46,7 @@ def load_corpus(config, progress: Progress | None = None) -> CorpusData:
     return CorpusData(train=train, val=val, vocab=vocab, text_chars=len(text))
 
 
-def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Hold out the last ``val_split`` fraction (the end of the book) as validation."""
     if val_split <= 0:
         return corpus, None
@@ -55,7 +54,7 @@ def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, 
     return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
 
 
-def _check_lengths(train: torch.Tensor, val: Optional[torch.Tensor], config) -> None:
+def _check_lengths(train: torch.Tensor, val: torch.Tensor | None, config) -> None:
     where = config.corpus or "The Time Machine"
     if len(train) == 0 and val is None:
         raise CorpusError(f"the corpus {where} has no tokens after cleaning", "non-raw cleaning keeps only letters; try raw=true or another file")

@@ -13,15 +13,15 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from .errors import CorpusError
 
-Progress = Callable[[int, Optional[int]], None]
+Progress = Callable[[int, int | None], None]
 
 DEFAULT_MAX_BYTES = 200 * 2**20
 CHUNK_BYTES = 64 * 1024

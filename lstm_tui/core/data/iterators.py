@@ -8,7 +8,7 @@ batches are tensor views/gathers, never Python lists, so an epoch costs next to 
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

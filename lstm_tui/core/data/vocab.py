@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 UNK = "<unk>"
 
@@ -34,7 +34,7 @@ class Vocab:
                 self.idx_to_token.append(token)
 
     @classmethod
-    def from_list(cls, idx_to_token: Sequence[str]) -> "Vocab":
+    def from_list(cls, idx_to_token: Sequence[str]) -> Vocab:
         """Rebuild a vocabulary from :meth:`to_list` (token frequencies are not kept)."""
         tokens = list(idx_to_token)
         if not tokens or tokens[0] != UNK:
