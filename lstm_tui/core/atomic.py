@@ -41,7 +41,7 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~_UMASK
 
 
-def fsync_dir(folder: str | os.PathLike) -> None:
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
     """Make a rename inside ``folder`` durable. A no-op where folders cannot be opened (Windows)."""
     try:
         fd = os.open(os.fspath(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -55,7 +55,7 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Replace ``path`` with ``data`` atomically; returns the path. Raises ``OSError`` on failure."""
     target = Path(path)
     folder = target.parent
@@ -78,12 +78,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return target
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``text`` atomically (newlines written as given)."""
     return atomic_write_bytes(path, text.encode(encoding))
 
 
-def append_line(path: str | os.PathLike, line: str, encoding: str = "utf-8") -> None:
+def append_line(path: str | os.PathLike[str], line: str, encoding: str = "utf-8") -> None:
     """Append ``line`` (a newline is added) and ``fsync``, closing a torn last line first."""
     if "\n" in line or "\r" in line:
         raise ValueError("append_line takes a single line without newlines")

@@ -25,8 +25,19 @@ class ConfigError(ValueError):
         self.message = message
 
 
-def _spec(default, help: str, *, choices=None, lo=None, hi=None, special=(), kind=None):
-    """A dataclass field carrying its validation rules in ``metadata``."""
+def _spec(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+    special: tuple[int, ...] = (),
+    kind: str | None = None,
+) -> Any:
+    """A dataclass field carrying its validation rules in ``metadata``.
+
+    Typed ``Any`` like :func:`dataclasses.field` itself: the annotation in the class states the type."""
     meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "special": tuple(special), "kind": kind}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
@@ -54,7 +65,7 @@ class RunConfig:
     val_split: float = _spec(0.0, "fraction held out at the end for validation (0: off)", lo=0.0, hi=0.5)
     seed: int = _spec(0, "random seed", lo=0, hi=2**32 - 1)
     predict_every: int = _spec(10, "print predictions every N epochs (0: only at the end)", lo=0, hi=1_000_000)
-    prefix: tuple = _spec(("time traveller",), "prefixes to predict from (several: comma-separated in the app, the flag repeated on the command line)", kind="strings")
+    prefix: tuple[str, ...] = _spec(("time traveller",), "prefixes to predict from (several: comma-separated in the app, the flag repeated on the command line)", kind="strings")
     gen_ppl_every: int = _spec(0, "also measure generation perplexity every N epochs (0: only at the end)", lo=0, hi=1_000_000)
     predict_length: int = _spec(50, "characters predicted after each prefix", lo=1, hi=10_000)
     device: str = _spec("auto", "device: auto, cpu, cuda, cuda:N or mps", kind="device")
@@ -85,7 +96,7 @@ class RunConfig:
         config.check()
         return config
 
-    def replace(self, **changes) -> RunConfig:
+    def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with ``changes`` applied."""
         return RunConfig.from_mapping(changes, base=self)
 
@@ -124,7 +135,9 @@ def field_info(name: str) -> dict[str, Any]:
     """Type, default and rules of one field (for help texts, flags and form widgets)."""
     for f in fields(RunConfig):
         if f.name == name:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            default: Any = f.default
+            if f.default_factory is not dataclasses.MISSING and default is dataclasses.MISSING:
+                default = f.default_factory()
             return {"name": name, "type": type(default), "default": default, **f.metadata}
     raise ConfigError(name, "unknown setting")
 
@@ -202,7 +215,7 @@ def _convert(kind: type, special_kind: str | None, value: Any) -> Any:
     return value.strip()
 
 
-def _check_range(name: str, info: dict, value: Any) -> None:
+def _check_range(name: str, info: dict[str, Any], value: Any) -> None:
     if info["choices"] and value not in info["choices"]:
         raise ConfigError(name, f"{value!r} is not allowed; expected {allowed_text(name)}")
     if info["kind"] == "device" and not _is_device(value):

@@ -142,7 +142,8 @@ def bf16_native(device: torch.device) -> bool:
         if device.type == "cuda":
             return bool(torch.cuda.is_bf16_supported())
         if device.type == "cpu":
-            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            mkldnn = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+            return bool(mkldnn and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # an older torch without the probe
         return False
     return False

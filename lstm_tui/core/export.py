@@ -44,7 +44,7 @@ _REPORT_COLUMNS = (
 
 
 # ----------------------------------------------------------------------------- metrics
-def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` (metrics records) as CSV with :data:`METRIC_COLUMNS`; missing cells empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -54,7 +54,7 @@ def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -
     return _write(path, out.getvalue())
 
 
-def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` as a JSON list of objects with :data:`METRIC_COLUMNS` (missing: ``null``).
 
     JSON has no NaN or infinity; such values are written as ``null`` too.
@@ -63,7 +63,7 @@ def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) 
     return _write(path, json.dumps(table, indent=2, allow_nan=False) + "\n")
 
 
-def export_run(run_dir: RunLike, out_dir: str | os.PathLike) -> list[Path]:
+def export_run(run_dir: RunLike, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``<run name>-metrics.csv`` and ``<run name>-metrics.json`` into ``out_dir``."""
     folder = run_folder(run_dir)
     if not folder.config_path.is_file():
@@ -77,7 +77,7 @@ def _json_number(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _write(path: str | os.PathLike, text: str) -> Path:
+def _write(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path).expanduser()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def _write(path: str | os.PathLike, text: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- comparison report
-def comparison_report(runs: Iterable[RunLike], path: str | os.PathLike) -> Path:
+def comparison_report(runs: Iterable[RunLike], path: str | os.PathLike[str]) -> Path:
     """Write a markdown comparison of ``runs``: a table of their numbers, then their final samples."""
     rows = [run_row(run) for run in runs]
     lines = [

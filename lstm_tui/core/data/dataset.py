@@ -7,6 +7,7 @@ so a short run still knows every character of the book; the validation part is t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -16,6 +17,9 @@ from .errors import CorpusError
 from .iterators import min_corpus_tokens
 from .text import clean_lines, tokenize
 from .vocab import Vocab
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 
 @dataclass
@@ -33,7 +37,7 @@ class CorpusData:
         return len(self.train) + (len(self.val) if self.val is not None else 0)
 
 
-def load_corpus(config, progress: Progress | None = None) -> CorpusData:
+def load_corpus(config: RunConfig, progress: Progress | None = None) -> CorpusData:
     """Read, clean, tokenize and index the corpus ``config`` names; check it is long enough."""
     text = read_corpus_text(config.corpus, config.data_dir, progress)
     tokens = tokenize(clean_lines(text, raw=config.raw), config.token)
@@ -54,7 +58,7 @@ def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, 
     return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
 
 
-def _check_lengths(train: torch.Tensor, val: torch.Tensor | None, config) -> None:
+def _check_lengths(train: torch.Tensor, val: torch.Tensor | None, config: RunConfig) -> None:
     where = config.corpus or "The Time Machine"
     if len(train) == 0 and val is None:
         raise CorpusError(f"the corpus {where} has no tokens after cleaning", "non-raw cleaning keeps only letters; try raw=true or another file")

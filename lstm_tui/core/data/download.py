@@ -13,8 +13,9 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -78,7 +79,7 @@ def download(
 
 
 @contextlib.contextmanager
-def _requests_errors(url: str, timeout: float):
+def _requests_errors(url: str, timeout: float) -> Iterator[None]:
     """Turn any requests/urllib3 failure (connect, read, timeout) into a one-line CorpusError."""
     try:
         yield
@@ -90,7 +91,7 @@ def _requests_errors(url: str, timeout: float):
         raise CorpusError(f"could not download {url}: {_describe(exc)}", "check the network or the URL") from None
 
 
-def _temp_file(dest: Path):
+def _temp_file(dest: Path) -> IO[bytes]:
     try:
         return tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
     except OSError as exc:
@@ -116,7 +117,7 @@ def _open(url: str, timeout: float) -> requests.Response:
     return response
 
 
-def _copy_body(url: str, response: requests.Response, out, progress, total: int | None, max_bytes: int) -> str:
+def _copy_body(url: str, response: requests.Response, out: IO[bytes], progress: Progress | None, total: int | None, max_bytes: int) -> str:
     """Stream the body to ``out`` enforcing ``max_bytes`` and the announced length."""
     digest, done = hashlib.sha1(), 0
     for chunk in response.iter_content(CHUNK_BYTES):

@@ -8,28 +8,30 @@ batches are tensor views/gathers, never Python lists, so an epoch costs next to 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 
 SAMPLINGS = ("sequential", "random")
 Batch = tuple[torch.Tensor, torch.Tensor]
+#: Token indices: a 1-D LongTensor, or anything ``torch.as_tensor`` makes one of (a list of ints).
+Corpus = torch.Tensor | Sequence[int]
 
 
-def _as_corpus(corpus) -> torch.Tensor:
+def _as_corpus(corpus: Corpus) -> torch.Tensor:
     return torch.as_tensor(corpus, dtype=torch.long).reshape(-1).contiguous()
 
 
-def seq_data_iter_random(corpus, batch_size: int, num_steps: int, rng: random.Random) -> Iterator[Batch]:
+def seq_data_iter_random(corpus: Corpus, batch_size: int, num_steps: int, rng: random.Random) -> Iterator[Batch]:
     """Random sampling: non-overlapping subsequences from a random offset, in shuffled order.
 
     Adjacent minibatches are not adjacent in the text, so the state is reset every batch.
     """
-    corpus = _as_corpus(corpus)[rng.randint(0, num_steps - 1):]
-    num_subseqs = max(0, (len(corpus) - 1) // num_steps)
+    tokens = _as_corpus(corpus)[rng.randint(0, num_steps - 1):]
+    num_subseqs = max(0, (len(tokens) - 1) // num_steps)
     span = num_subseqs * num_steps
-    xs = corpus[:span].view(num_subseqs, num_steps)
-    ys = corpus[1:span + 1].view(num_subseqs, num_steps)
+    xs = tokens[:span].view(num_subseqs, num_steps)
+    ys = tokens[1:span + 1].view(num_subseqs, num_steps)
     rows = list(range(num_subseqs))  # same permutation as shuffling d2l's start indices
     rng.shuffle(rows)
     order = torch.tensor(rows, dtype=torch.long)
@@ -38,22 +40,22 @@ def seq_data_iter_random(corpus, batch_size: int, num_steps: int, rng: random.Ra
         yield xs[pick], ys[pick]
 
 
-def seq_data_iter_sequential(corpus, batch_size: int, num_steps: int, rng: random.Random) -> Iterator[Batch]:
+def seq_data_iter_sequential(corpus: Corpus, batch_size: int, num_steps: int, rng: random.Random) -> Iterator[Batch]:
     """Sequential partitioning: row r of batch k+1 continues row r of batch k in the text.
 
     That continuity is what lets the trainer carry the hidden state across batches.
     """
-    corpus = _as_corpus(corpus)
+    tokens = _as_corpus(corpus)
     offset = rng.randint(0, num_steps)
-    num_tokens = max(0, (len(corpus) - offset - 1) // batch_size) * batch_size
-    xs = corpus[offset:offset + num_tokens].view(batch_size, -1)
-    ys = corpus[offset + 1:offset + 1 + num_tokens].view(batch_size, -1)
+    num_tokens = max(0, (len(tokens) - offset - 1) // batch_size) * batch_size
+    xs = tokens[offset:offset + num_tokens].view(batch_size, -1)
+    ys = tokens[offset + 1:offset + 1 + num_tokens].view(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     for i in range(0, num_batches * num_steps, num_steps):
         yield xs[:, i:i + num_steps], ys[:, i:i + num_steps]
 
 
-def data_iter(corpus, batch_size: int, num_steps: int, sampling: str, rng: random.Random) -> Iterator[Batch]:
+def data_iter(corpus: Corpus, batch_size: int, num_steps: int, sampling: str, rng: random.Random) -> Iterator[Batch]:
     """The sampler named by ``sampling`` ("sequential" or "random")."""
     if sampling == "sequential":
         return seq_data_iter_sequential(corpus, batch_size, num_steps, rng)

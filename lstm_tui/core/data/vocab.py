@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable, Sequence
+from typing import Any, cast, overload
 
 UNK = "<unk>"
 
 
-def count_corpus(tokens: Sequence) -> collections.Counter:
+#: A flat token list or one token list per line (d2l's two shapes).
+Tokens = Sequence[str] | Sequence[Sequence[str]]
+
+
+def count_corpus(tokens: Tokens) -> collections.Counter[str]:
     """Token frequencies of a flat or line-nested token list (first-seen order kept)."""
     if len(tokens) == 0 or isinstance(tokens[0], (list, tuple)):
-        tokens = [token for line in tokens for token in line]
-    return collections.Counter(tokens)
+        return collections.Counter(token for line in tokens for token in line)
+    return collections.Counter(cast(Sequence[str], tokens))  # the first token is not a list: the flat shape
 
 
 class Vocab:
@@ -21,7 +26,7 @@ class Vocab:
     Ties keep first-seen order (Counter insertion order + stable sort), exactly as d2l.
     """
 
-    def __init__(self, tokens: Sequence | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None):
+    def __init__(self, tokens: Tokens | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None):
         counter = count_corpus(tokens if tokens is not None else [])
         self._token_freqs = sorted(counter.items(), key=lambda item: item[1], reverse=True)
         self.idx_to_token: list[str] = [UNK] + list(reserved_tokens or [])
@@ -58,13 +63,23 @@ class Vocab:
     def __contains__(self, token: object) -> bool:
         return token in self.token_to_idx
 
-    def __getitem__(self, tokens):
+    @overload
+    def __getitem__(self, tokens: str) -> int: ...
+    @overload
+    def __getitem__(self, tokens: list[Any] | tuple[Any, ...]) -> list[Any]: ...
+
+    def __getitem__(self, tokens: str | list[Any] | tuple[Any, ...]) -> int | list[Any]:
         """Index of a token (``unk`` if unknown), or a list of indices for a list/tuple."""
         if not isinstance(tokens, (list, tuple)):
             return self.token_to_idx.get(tokens, self.unk)
         return [self.__getitem__(token) for token in tokens]
 
-    def to_tokens(self, indices):
+    @overload
+    def to_tokens(self, indices: int) -> str: ...
+    @overload
+    def to_tokens(self, indices: list[int] | tuple[int, ...]) -> list[str]: ...
+
+    def to_tokens(self, indices: int | list[int] | tuple[int, ...]) -> str | list[str]:
         """Token of an index, or a list of tokens for a list/tuple of indices."""
         if not isinstance(indices, (list, tuple)):
             return self.idx_to_token[indices]

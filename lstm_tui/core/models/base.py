@@ -50,7 +50,7 @@ class RecurrentLM(nn.Module):
         shape = (self.layers * self.directions, batch_size, self.hidden)
         return tuple(torch.zeros(shape, device=device, dtype=param.dtype) for _ in range(self.num_state_tensors))
 
-    def _state_or_begin(self, X: torch.Tensor, state: State | None) -> State:
+    def _state_or_begin(self, X: torch.Tensor, state: State | torch.Tensor | None) -> State:
         if state is None:
             return self.begin_state(X.shape[0], X.device)
         if isinstance(state, torch.Tensor):  # be lenient with a bare GRU/RNN state

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from .base import RecurrentLM
 from .scratch import ScratchGRU, ScratchLSTM, ScratchRNN
 from .torch_rnn import TorchRNNLM
 
-_SCRATCH = {"lstm": ScratchLSTM, "gru": ScratchGRU, "rnn": ScratchRNN}
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+_SCRATCH: dict[str, Callable[[int, int, int], RecurrentLM]] = {"lstm": ScratchLSTM, "gru": ScratchGRU, "rnn": ScratchRNN}
 
 
-def build_model(config, vocab_size: int) -> RecurrentLM:
+def build_model(config: RunConfig, vocab_size: int) -> RecurrentLM:
     """The model for ``config.cell`` / ``impl`` / ``layers`` / ``hidden`` / ``bidirectional`` / ``fused``.
 
     Parameters are created on the CPU from torch's global RNG, so the same seed gives the

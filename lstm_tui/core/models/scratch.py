@@ -22,6 +22,8 @@ The forward pass is time-major like d2l: logits ``(steps * batch, vocab)``.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -134,8 +136,9 @@ class _ScratchLM(RecurrentLM):
         self.W_hq = _normal(hidden, vocab_size)  # output layer
         self.b_q = _zeros(vocab_size)
 
-    def _run_layer(self, cell: nn.Module, inputs: Tensor, state: tuple[Tensor, ...]):
-        return cell(inputs, state)
+    def _run_layer(self, cell: nn.Module, inputs: Tensor, state: State) -> tuple[Tensor, State]:
+        result: tuple[Tensor, State] = cell(inputs, state)
+        return result
 
     def forward(self, X: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if X.dim() != 2 or X.shape[1] == 0:
@@ -166,8 +169,11 @@ class ScratchLSTM(_ScratchLM):
         super().__init__(vocab_size, hidden, layers)
         self.fused = bool(fused)
 
-    def _run_layer(self, cell, inputs, state):
-        return cell.forward_fused(inputs, state) if self.fused else cell(inputs, state)
+    def _run_layer(self, cell: nn.Module, inputs: Tensor, state: State) -> tuple[Tensor, State]:
+        if self.fused:
+            H, C = state
+            return cast(LSTMCellParams, cell).forward_fused(inputs, (H, C))
+        return super()._run_layer(cell, inputs, state)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", fused={self.fused}"

@@ -35,6 +35,7 @@ class TorchRNNLM(RecurrentLM):
             raise ValueError(f"X must be (batch, steps) token indices with steps >= 1, got shape {tuple(X.shape)}")
         state = self._state_or_begin(X, state)
         inputs = F.one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)  # (steps, batch, vocab)
+        new_state: State
         if self.cell == "lstm":
             Y, (H, C) = self.rnn(inputs, state)
             new_state = (H, C)
