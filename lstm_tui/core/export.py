@@ -121,7 +121,7 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
 
-def final_samples(run: RunLike) -> tuple[int | None, list[dict]]:
+def final_samples(run: RunLike) -> tuple[int | None, list[dict[str, Any]]]:
     """The samples of a run's last sampled epoch (repeats dropped): ``(epoch, records)``, ``(None, [])`` if none."""
     try:
         records = run_folder(run).read_samples()
@@ -135,7 +135,7 @@ def final_samples(run: RunLike) -> tuple[int | None, list[dict]]:
     return last[0], list(unique.values())
 
 
-def _sample_position(record: dict) -> tuple[int, int]:
+def _sample_position(record: dict[str, Any]) -> tuple[int, int]:
     batch = record.get("batch")
     return record["epoch"], batch if isinstance(batch, int) else 0
 

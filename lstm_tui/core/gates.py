@@ -24,12 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .generate import GenerationError, prefix_tokens, token_separator
+from .models.base import RecurrentLM
+from .models.scratch import LSTMCellParams, ScratchLSTM
+from .models.torch_rnn import TorchRNNLM
+
+if TYPE_CHECKING:
+    from .data.vocab import Vocab
 
 __all__ = ["MAX_TRACE_TOKENS", "GateError", "GateTrace", "LayerTrace", "gate_activations", "layer_trace"]
 
@@ -89,7 +95,7 @@ class _Weights(NamedTuple):
 
 # ----------------------------------------------------------------------------- public
 def gate_activations(
-    model, vocab, text: str, *, layer: int = 0, top_units: int = 8, unknown: str = "error"
+    model: nn.Module, vocab: Vocab, text: str, *, layer: int = 0, top_units: int = 8, unknown: str = "error"
 ) -> GateTrace:
     """Trace ``text`` through ``model`` (an LSTM) and summarise layer ``layer`` per character.
 
@@ -118,7 +124,7 @@ def gate_activations(
 
 
 @torch.no_grad()
-def layer_trace(model, indices: Sequence[int] | Tensor, *, layer: int = 0) -> LayerTrace:
+def layer_trace(model: nn.Module, indices: Sequence[int] | Tensor, *, layer: int = 0) -> LayerTrace:
     """I, F, O, C and H of layer ``layer`` (forward direction) for the token ids ``indices``.
 
     The layers below are run first (both directions for a bidirectional model, whose upper
@@ -148,7 +154,7 @@ def _run(w: _Weights, inputs: Tensor, *, reverse: bool = False) -> LayerTrace:
     out = {name: torch.empty((steps, hidden), dtype=H.dtype, device=H.device) for name in LayerTrace._fields}
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         z = xw[t] + H @ w.W_h
-        I, F, O = torch.sigmoid(z[: 3 * hidden]).split(hidden)
+        I, F, O = torch.sigmoid(z[: 3 * hidden]).chunk(3)  # three blocks of `hidden`
         C_tilda = torch.tanh(z[3 * hidden :])
         C = F * C + I * C_tilda
         H = O * torch.tanh(C)
@@ -158,20 +164,24 @@ def _run(w: _Weights, inputs: Tensor, *, reverse: bool = False) -> LayerTrace:
 
 
 # ----------------------------------------------------------------------------- model layouts
-def _lstm_weights(model) -> list[list[_Weights]]:
+def _lstm_weights(model: RecurrentLM) -> list[list[_Weights]]:
     """Per layer, per direction, the weights in the common [I|F|O|C~] layout."""
     _check_lstm(model)
-    if getattr(model, "impl", None) == "scratch":
-        return [[_Weights(*cell.fused_weights())] for cell in model.cells]
+    if isinstance(model, ScratchLSTM):
+        return [[_Weights(*cast(LSTMCellParams, cell).fused_weights())] for cell in model.cells]
+    if not isinstance(model, TorchRNNLM):  # _check_lstm let only these two through
+        raise GateError(f"the gate inspector needs an lstm-tui LSTM model, not {type(model).__name__}")
     rnn = model.rnn
     suffixes = ("", "_reverse")[: 2 if rnn.bidirectional else 1]
     return [[_torch_weights(rnn, k, s) for s in suffixes] for k in range(rnn.num_layers)]
 
 
-def _torch_weights(rnn, layer: int, suffix: str) -> _Weights:
+def _torch_weights(rnn: nn.Module, layer: int, suffix: str) -> _Weights:
     """``nn.LSTM``'s ``weight_ih_l{k}`` (4H, in) in order i, f, g, o -> ``W_x (in, 4H)`` as [I|F|O|C~]."""
-    names = [f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, name, None) for name in names)
+    w_ih: Tensor = getattr(rnn, f"weight_ih_l{layer}{suffix}")
+    w_hh: Tensor = getattr(rnn, f"weight_hh_l{layer}{suffix}")
+    b_ih: Tensor | None = getattr(rnn, f"bias_ih_l{layer}{suffix}", None)  # absent with bias=False
+    b_hh: Tensor | None = getattr(rnn, f"bias_hh_l{layer}{suffix}", None)
     if w_hh.shape[1] != w_hh.shape[0] // 4:
         raise GateError("LSTMs with a projection (proj_size) are not supported by the gate inspector")
     bias = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype, device=w_ih.device)
@@ -185,12 +195,15 @@ def _ifog(t: Tensor) -> Tensor:
     return torch.cat((i, f, o, g), dim=-1)
 
 
-def _unwrap(model):
-    """The model itself when ``torch.compile`` wrapped it."""
-    return getattr(model, "_orig_mod", model)
+def _unwrap(model: nn.Module) -> RecurrentLM:
+    """The model itself when ``torch.compile`` wrapped it; anything but an lstm-tui model raises."""
+    inner = getattr(model, "_orig_mod", model)
+    if not isinstance(inner, RecurrentLM):
+        raise GateError(f"the gate inspector needs an lstm-tui LSTM model, not {type(inner).__name__}")
+    return inner
 
 
-def _check_lstm(model) -> None:
+def _check_lstm(model: RecurrentLM) -> None:
     cell = getattr(model, "cell", None)
     if cell in ("gru", "rnn"):
         what = "a GRU (update and reset gates)" if cell == "gru" else "a plain RNN (it has no gates)"
@@ -199,7 +212,7 @@ def _check_lstm(model) -> None:
         raise GateError(f"the gate inspector needs an lstm-tui LSTM model, not {type(model).__name__}")
 
 
-def _check_layer(model, layer) -> int:
+def _check_layer(model: RecurrentLM, layer: object) -> int:
     _check_lstm(model)
     layers = model.layers
     if isinstance(layer, bool) or not isinstance(layer, int) or not -layers <= layer < layers:
@@ -208,7 +221,7 @@ def _check_layer(model, layer) -> int:
 
 
 # ----------------------------------------------------------------------------- summaries
-def _tokens(vocab, text: str, unknown: str) -> tuple[list[str], list[int]]:
+def _tokens(vocab: Vocab, text: str, unknown: str) -> tuple[list[str], list[int]]:
     """The pieces of ``text`` (characters, or words for a word vocabulary) and their ids."""
     if not isinstance(text, str) or not text.strip():
         raise GateError("the text is empty; give at least one character")
@@ -231,7 +244,7 @@ def _most_varying_units(H: Tensor, count: int) -> list[int]:
     return variance.topk(count).indices.tolist()
 
 
-def _note(model, layer: int) -> str:
+def _note(model: RecurrentLM, layer: int) -> str:
     if model.directions == 1:
         return ""
     return BIDIRECTIONAL_NOTE + (BIDIRECTIONAL_DEEP_NOTE.format(layer=layer) if layer > 0 else "")
