@@ -28,15 +28,19 @@ poll always. Typical use, on a worker thread::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .runs import lock_holder, run_status
 from .tail import JsonlTail
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LIVENESS_S", "RunFollower", "RunUpdate", "network_file_system", "watchfiles_available"]
 
@@ -303,8 +307,8 @@ class RunFollower:
                                              rust_timeout=0, raise_interrupt=False, force_polling=False,
                                              recursive=False):
                 self._wake.set()
-        except Exception:  # noqa: BLE001 - a folder removed, out of inotify watches: fall back to polling
-            pass
+        except Exception as exc:  # noqa: BLE001 - a folder removed, out of inotify watches: poll instead
+            log.info("watching %d run folders failed (%s); polling them instead", len(paths), exc)
         finally:
             self._wake.set()
 
@@ -320,7 +324,7 @@ class RunFollower:
         self._stop_watcher()
         self._wake.set()
 
-    def __enter__(self) -> "RunFollower":
+    def __enter__(self) -> RunFollower:
         return self
 
     def __exit__(self, *exc: object) -> None:
