@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .atomic import atomic_write_text
-from .run_lock import owner
 from .runs import RunError, lock_holder, run_status
 
 __all__ = [
@@ -64,6 +65,11 @@ _DETAILS = {
     "stop": "stopping at the next batch, with a checkpoint",
     "checkpoint": "saving a checkpoint at the next batch",
 }
+
+
+def _this_process() -> dict[str, Any]:
+    """This process, as the run lock names its holder."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 class ControlRefused(RunError):
@@ -141,7 +147,7 @@ def _refusal(folder: Path, command: str) -> ControlRefused:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         summary = None
-    status = run_status(folder, summary) if isinstance(summary, dict) else "unknown"
+    status = str(run_status(folder, summary)) if isinstance(summary, dict) else "unknown"
     resume = f"lstm-tui train --resume {folder}"
     hints = {
         "finished": f"it ended; to train it on, run `{resume} --epochs N`",
@@ -167,7 +173,7 @@ def send(run_folder: str | os.PathLike[str], command: str) -> Sent:
     if holder is None:
         raise _refusal(folder, command)
     sent = Sent(folder, uuid.uuid4().hex, command, time.time(), holder)
-    request = {"id": sent.id, "command": command, "sent_at": sent.sent_at, "target": holder, "by": owner()}
+    request = {"id": sent.id, "command": command, "sent_at": sent.sent_at, "target": holder, "by": _this_process()}
     _write_list(folder / CONTROL_FILE, "requests", [*_read_list(folder / CONTROL_FILE, "requests"), request])
     return sent
 
@@ -195,11 +201,13 @@ def wait_for_ack(run_folder: str | os.PathLike[str], sent: Sent, timeout: float 
 class ControlFilePoller:
     """Applies the requests of a run folder's control file to ``control``; see the module docstring."""
 
-    def __init__(self, run_folder: str | os.PathLike[str], control: Controllable, interval: float = 0.2) -> None:
+    def __init__(self, run_folder: str | os.PathLike[str], control: Controllable, interval: float = 0.2,
+                 on_ack: Callable[[Ack], None] | None = None) -> None:
         self.folder = Path(run_folder)
         self.control = control
         self.interval = interval
-        self._me = owner()
+        self.on_ack = on_ack  # called with each acknowledgement, on the thread that polled
+        self._me = _this_process()
         self._done: set[str] = set()  # ids applied or skipped
         self._acks = _read_list(self.folder / ACK_FILE, "acks")  # earlier sessions' are kept
         self._seen: tuple[int, int, int] | None = None
@@ -252,6 +260,9 @@ class ControlFilePoller:
                 _write_list(self.folder / ACK_FILE, "acks", self._acks)
             except OSError:
                 pass  # the commands were applied; the sender sees the run's state change instead
+        for ack in acks:
+            if self.on_ack is not None:
+                self.on_ack(ack)
         return acks
 
     def _apply(self, ident: str, command: str) -> Ack:

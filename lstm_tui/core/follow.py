@@ -15,8 +15,8 @@ the lock of a ``running`` run is looked at again every :data:`LIVENESS_S` second
 :meth:`RunFollower.wait` blocks until something may have changed. On a local file system it
 uses ``watchfiles`` (inotify and its kin: no work while nothing happens); where that cannot be
 imported, or a folder is on a network file system (where another host's writes raise no local
-event), it stats the run files every ``poll_interval`` seconds. ``force_polling=True`` makes it
-poll always. Typical use, on a worker thread::
+event), or a followed folder does not exist yet, it stats the run files every ``poll_interval``
+seconds. ``force_polling=True`` makes it poll always, ``False`` watch wherever it can. Typical use, on a worker thread::
 
     with RunFollower([run_a, run_b]) as follower:
         while not done:
@@ -148,7 +148,7 @@ class _Run:
     def _check_status(self, now: float) -> str | None:
         self.checked = now
         if self.summary is not None:
-            status = run_status(self.path, self.summary)
+            status = str(run_status(self.path, self.summary))  # (a str enum in newer versions)
         else:
             status = "running" if lock_holder(self.path) is not None else "unknown"
         if status == self.status:

@@ -25,7 +25,6 @@ from lstm_tui.core.control_file import (
     wait_for_ack,
 )
 from lstm_tui.core.engine.control import RunControl
-from lstm_tui.core.run_lock import RunLock
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +58,11 @@ class Recorder:
 
 
 @pytest.fixture
-def running(tmp_path: Path):
+def running(tmp_path: Path) -> Path:
+    """A running run that this process trains: its lock names this process (see the run lock)."""
     folder = make_run(tmp_path)
-    lock = RunLock.acquire(folder)  # this process is the trainer
-    yield folder
-    lock.release()
+    (folder / ".training.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    return folder
 
 
 @pytest.mark.parametrize("status", ["finished", "stopped", "failed"])
@@ -133,6 +132,14 @@ def test_requests_for_an_earlier_trainer_are_skipped(running: Path) -> None:
     acks = ControlFilePoller(running, control).poll()
     assert control.calls == []
     assert [(a.id, a.outcome, a.detail) for a in acks] == [("new", "ignored", "unknown command 'dance'")]
+
+
+def test_on_ack_hears_each_acknowledgement(running: Path) -> None:
+    heard: list[str] = []
+    poller = ControlFilePoller(running, Recorder(), on_ack=lambda ack: heard.append(ack.command))
+    send(running, "stop")
+    poller.poll()
+    assert heard == ["stop"]
 
 
 def test_a_failing_control_is_acknowledged_as_failed(running: Path) -> None:
@@ -221,12 +228,13 @@ def test_end_to_end_a_real_run_control_driven_through_the_file(running: Path) ->
 
 
 TRAINER = r"""
-import sys, time
-from lstm_tui.core.run_lock import RunLock
+import json, os, socket, sys, time
+from pathlib import Path
 from lstm_tui.core.engine.control import RunControl
 from lstm_tui.core.control_file import ControlFilePoller
 folder = sys.argv[1]
-lock = RunLock.acquire(folder)
+lock = Path(folder) / ".training.lock"  # held as the trainer's run lock holds it
+lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
 control = RunControl()
 poller = ControlFilePoller(folder, control)
 poller.start_thread()
@@ -237,7 +245,7 @@ while not control.stopping:
     batches += 1
     time.sleep(0.005)
 poller.stop_thread()
-lock.release()
+lock.unlink()
 print(batches, flush=True)
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,6 @@ import pytest
 from lstm_tui.core import follow as follow_module
 from lstm_tui.core.atomic import append_line, atomic_write_text
 from lstm_tui.core.follow import RunFollower, RunUpdate, network_file_system
-from lstm_tui.core.run_lock import RunLock
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS = [pytest.param(True, id="polling"), pytest.param(False, id="watchfiles")]
@@ -41,17 +41,21 @@ def write_summary(folder: Path, status: str, **fields: object) -> None:
     atomic_write_text(folder / "summary.json", json.dumps({"status": status, **fields}))
 
 
+def hold_lock(folder: Path, pid: int | None = None) -> None:
+    """What a live trainer leaves in its folder: a lock naming its process (see the run lock)."""
+    (folder / ".training.lock").write_text(json.dumps({"pid": pid or os.getpid(), "host": socket.gethostname()}))
+
+
 def by_run(updates: list[RunUpdate]) -> dict[str, RunUpdate]:
     return {update.name: update for update in updates}
 
 
 @pytest.fixture
-def lock(tmp_path: Path):
+def lock(tmp_path: Path) -> Path:
     """A run folder whose lock this process holds (a live trainer)."""
     folder = make_run(tmp_path, epochs=2)
-    held = RunLock.acquire(folder)
-    yield folder
-    held.release()
+    hold_lock(folder)
+    return folder
 
 
 def test_the_first_update_is_the_whole_run_then_only_what_is_new(lock: Path) -> None:
@@ -120,8 +124,7 @@ def test_a_run_whose_trainer_died_is_interrupted(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(follow_module, "LIVENESS_S", 0.1)
     folder = make_run(tmp_path, epochs=1)
     trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    import socket
-    (folder / ".training.lock").write_text(json.dumps({"pid": trainer.pid, "host": socket.gethostname()}))
+    hold_lock(folder, trainer.pid)
     try:
         with RunFollower([folder], force_polling=True) as follower:
             assert follower.poll()[0].status == "running"
@@ -136,13 +139,10 @@ def test_a_run_whose_trainer_died_is_interrupted(tmp_path: Path, monkeypatch: py
 
 def test_no_summary_yet_is_running_while_locked_else_unknown(tmp_path: Path) -> None:
     started = make_run(tmp_path, "a", status=None)
-    held = RunLock.acquire(started)
+    hold_lock(started)
     bare = make_run(tmp_path, "b", status=None)
-    try:
-        with RunFollower([started, bare], force_polling=True) as follower:
-            statuses = {name: update.status for name, update in by_run(follower.poll()).items()}
-    finally:
-        held.release()
+    with RunFollower([started, bare], force_polling=True) as follower:
+        statuses = {name: update.status for name, update in by_run(follower.poll()).items()}
     assert statuses == {"a": "running", "b": "unknown"}
 
 
