@@ -156,6 +156,9 @@ def test_a_detached_run_survives_the_closed_terminal_of_its_parent(runs, tmp_pat
     detached_stat = stat_fields(pid)
     assert detached_stat[4] == "0"  # ... the detached trainer has none
     assert os.getsid(pid) == pid != parent_sid and os.getsid(pid) != os.getsid(0)
+    fds = {int(fd.name): os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    assert fds[0] == os.devnull and fds[1] == fds[2] == str(run_path.resolve() / DETACHED_LOG)
+    assert not [target for target in fds.values() if target.startswith(("/dev/pts", "/dev/ptmx"))]
 
     os.close(master)  # the terminal closes: the kernel hangs up its session
     assert parent.wait(timeout=30) == -signal.SIGHUP
