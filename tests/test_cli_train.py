@@ -214,7 +214,7 @@ def disk_full_at_the_third_checkpoint(monkeypatch):
     """The disk fills up when the run writes its third checkpoint (a real ENOSPC from the write)."""
     import errno
 
-    from lstm_tui.core import checkpoint as checkpoint_module
+    from lstm_tui.core.runs import checkpoint_io as checkpoint_module
 
     real_write, calls = checkpoint_module.atomic_write_bytes, []
 

@@ -29,7 +29,8 @@ import torch
 
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
-from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
+from ..data import CorpusData, CorpusError, data_iter
+from ..data.dataset import check_batches, check_vocab, corpus_for
 from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
     BatchProgress,
@@ -47,8 +48,7 @@ from ..events import (
 from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
 from ..models.fused_lstm import WORKSPACES
-from ..run_lock import RunBusy, RunLock
-from ..runs import RunDir
+from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
 from .allocator import keep_freed_memory
 from .control import RunControl
 from .errors import HandlerError, NonFinite
@@ -57,11 +57,11 @@ from .persist import PersistMixin
 from .graph_step import StaticStep
 from .step import make_optimizer, make_step
 from .tally import EpochTally
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.2
-DOWNLOAD_INTERVAL_S = 0.1
+PROGRESS_INTERVAL_S = 0.2  # the most often BatchProgress and DownloadProgress are emitted
 END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training ends
 GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity
 
@@ -112,7 +112,9 @@ class Trainer(PersistMixin):
         self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
         self._reported: set[str] = set()
-        self._last_download = 0.0
+        self._throttle = Throttle(PROGRESS_INTERVAL_S, start=0.0)
+        self._checkpoint_epoch: int | None = None  # the epoch the run folder's checkpoint holds
+        self._checkpoint_error = ""  # why the last checkpoint write failed ('' once one succeeds)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -133,8 +135,16 @@ class Trainer(PersistMixin):
         run = run_dir if isinstance(run_dir, RunDir) else RunDir.open(run_dir)
         checkpoint = run.load_checkpoint()
         config = checkpoint.config.replace(**changes) if changes else checkpoint.config
+        return cls.from_checkpoint(run, checkpoint, config, on_event=on_event, data=data)
+
+    @classmethod
+    def from_checkpoint(cls, run: RunDir, checkpoint: Checkpoint, config: RunConfig,
+                        on_event: EventHandler | None = None, data: CorpusData | None = None) -> "Trainer":
+        """A trainer that continues ``run`` from ``checkpoint`` (already read) with ``config``
+        (the checkpoint's, changed); :func:`~lstm_tui.core.session.prepare_resume` checks both first."""
         trainer = cls(config, on_event=on_event, run_dir=run, data=data)
         trainer._checkpoint = checkpoint
+        trainer._checkpoint_epoch = checkpoint.epoch
         trainer._resuming = True
         trainer.vocab = checkpoint.vocab
         trainer.epoch = checkpoint.epoch
@@ -156,7 +166,8 @@ class Trainer(PersistMixin):
         """Ask for a checkpoint at the next batch boundary (also while paused); thread-safe.
 
         The training thread writes it (mid-epoch checkpoints resume exactly) and emits
-        :class:`Checkpointed`; a run without a run folder emits a :class:`Status` saying so.
+        :class:`Checkpointed` (or :class:`CheckpointFailed`); a run without a run folder emits
+        :class:`NoRunFolder`.
         """
         self._control.request_checkpoint()
 
@@ -200,13 +211,15 @@ class Trainer(PersistMixin):
         return self.result
 
     def _guarded(self) -> Finished | Failed:
-        """The run under its folder's lock (see :mod:`~lstm_tui.core.run_lock`)."""
+        """The run under its folder's lock (see :mod:`~lstm_tui.core.runs.lock`)."""
         try:
             lock = RunLock.acquire(self.run_dir.path) if self.run_dir is not None else None
         except RunBusy as exc:  # another process trains this run: touch none of its files
             failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
             self._emit_last(failed)
             return failed
+        if lock is not None:  # (a kill during an atomic write left these; this trainer owns the folder now)
+            remove_stale_temp_files(self.run_dir.path)
         try:
             return self._train_reporting_failures()
         finally:
@@ -246,7 +259,8 @@ class Trainer(PersistMixin):
                     detail=self.traceback,
                 )
         if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
-            self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
+            self._write_summary(RunStatus.FAILED, epoch=failed.epoch, reason=failed.reason, hint=failed.hint,
+                                detail=failed.detail or None, traceback=self.traceback or None)
         self._emit_last(failed)
         return failed
 
@@ -288,21 +302,18 @@ class Trainer(PersistMixin):
         """``config.toml`` and a "running" summary in the run folder."""
         if self.run_dir is not None:
             self._persist("config", self.run_dir.write_config, self.config)
-            self._write_summary("running", {"device": self._device_text})
+            self._write_summary(RunStatus.RUNNING)
 
     def _corpus(self) -> CorpusData:
         """The corpus (loaded now unless given), and the vocabulary the run uses."""
-        data = self.data
+        data, checkpoint = self.data, self._checkpoint
         if data is None:
             self._emit(Status("loading corpus"))
-            data = load_corpus(self.config, progress=self._download_progress)
+            data = corpus_for(self.config, vocab=checkpoint.vocab if checkpoint else None,
+                              progress=self._download_progress)
             self.data = data
-        checkpoint = self._checkpoint
-        if checkpoint is not None and checkpoint.vocab.to_list() != data.vocab.to_list():
-            raise CorpusError(
-                "the corpus gives another vocabulary than the one the checkpoint was trained on",
-                "resume with the same corpus, token and raw settings",
-            )
+        elif checkpoint is not None:  # given: checked like a loaded one
+            check_vocab(data, checkpoint.vocab)
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
         return data
 
@@ -325,14 +336,7 @@ class Trainer(PersistMixin):
         cfg = self.config
         train = data.train.to(device)
         val = data.val.to(device) if data.val is not None and len(data.val) > 1 else None
-        batches = count_batches(len(train), cfg.batch_size, cfg.num_steps, cfg.sampling)
-        if batches < 1:
-            raise CorpusError(
-                f"the training corpus has {len(train)} tokens, too few for one batch of "
-                f"batch_size {cfg.batch_size} x num_steps {cfg.num_steps}",
-                "use a smaller batch_size or num_steps, or more tokens",
-            )
-        return train, val, batches
+        return train, val, check_batches(len(train), cfg)
 
     def _announce(self, model, data: CorpusData, batches: int) -> None:
         """:class:`Started`, then what a resumed or a bidirectional run should say."""
@@ -348,8 +352,8 @@ class Trainer(PersistMixin):
         if checkpoint is not None:
             where = f"epoch {checkpoint.epoch}" + (f", batch {checkpoint.batch}" if checkpoint.batch else "")
             self._emit(Status(f"resumed from the checkpoint at {where}"))
-            if self.run_dir is not None:  # epochs logged after that checkpoint are trained again
-                self._persist("metrics", self._trim_run_files, checkpoint.epoch)
+            if self.run_dir is not None:  # epochs logged after it are trained again; torn lines mended
+                self._persist("metrics", self._repair_run_files, checkpoint)
         if not cfg.can_generate:
             self._emit(Status("a bidirectional model cannot generate text: no samples"))
 
@@ -425,9 +429,9 @@ class Trainer(PersistMixin):
             elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
             val_perplexity=last.get("val_perplexity"),
             generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
-            checkpoint_saved=saved,
+            checkpoint_saved=saved, checkpoint_error="" if saved else self._checkpoint_error,
         )
-        self._write_summary("stopped" if stopped else "finished", finished.to_dict())
+        self._write_summary(RunStatus.STOPPED if stopped else RunStatus.FINISHED, **_finished_fields(finished))
         self._emit(finished)
         return finished
 
@@ -438,7 +442,7 @@ class Trainer(PersistMixin):
         iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
         fresh_state = cfg.sampling == "random"
         state = tuple(s.to(device) for s in carry) if carry is not None else None
-        done, last_report = skip, tally.start
+        done, throttle = skip, Throttle(PROGRESS_INTERVAL_S, start=tally.start)
 
         def carried():  # the state the next batch would start from, for a mid-epoch checkpoint
             return None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)
@@ -459,18 +463,16 @@ class Trainer(PersistMixin):
                 return {"stopped": True, "batch": done, "loss_sum": tally.total(), "tokens": tally.tokens,
                         "tokens_per_s": rate, "carry": carried()}
             state = model.begin_state(X.shape[0], device) if state is None or fresh_state else \
-                tuple(s.detach() for s in state)
+                model.detach_state(state)
             with self._model_lock:
                 loss, state = step(X, Y, state)
             tally.add(loss, Y.numel())
             done = self.batch = index + 1
             now = time.perf_counter()
-            if now - last_report >= PROGRESS_INTERVAL_S:
+            if throttle.due(now):
                 self._progress(number, done, batches, tally, now)
-                last_report = time.perf_counter()
+                throttle.last = time.perf_counter()
         total = tally.total()  # (waits for the device: the rate below includes all of its work)
-        if tally.tokens == 0:
-            raise CorpusError(f"epoch {number} had no batches", "use a smaller batch_size or num_steps, or more tokens")
         return {"stopped": False, "loss_sum": total, "tokens": tally.tokens, "tokens_per_s": tally.rate()}
 
     def _epoch_start(self, number: int, device) -> tuple[int, tuple | None, EpochTally]:
@@ -559,9 +561,7 @@ class Trainer(PersistMixin):
             self._emit(Status(message))
 
     def _download_progress(self, done: int, total: int | None) -> None:
-        now = time.perf_counter()
-        if done == total or now - self._last_download >= DOWNLOAD_INTERVAL_S:
-            self._last_download = now
+        if self._throttle.due(force=done == total):
             self._emit(DownloadProgress(done_bytes=int(done), total_bytes=total))
 
 
@@ -572,6 +572,13 @@ def _as_run_dir(run_dir) -> RunDir | None:
     path = Path(run_dir).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return RunDir(path)
+
+
+def _finished_fields(finished: Finished) -> dict:
+    """The summary's fields from a :class:`Finished` (its numbers, not its event bookkeeping)."""
+    return {name: getattr(finished, name) for name in (
+        "epoch", "perplexity", "tokens_per_s", "elapsed_s", "device", "stopped", "val_perplexity",
+        "generation_perplexity", "checkpoint_saved")}
 
 
 def _end_prefixes(prefixes) -> list[str]:

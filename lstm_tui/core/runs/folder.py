@@ -1,14 +1,14 @@
-"""The runs directory: one folder per training run.
+"""One run's folder (:class:`RunDir`) and the runs directory it lives in.
 
 A run folder (``<root>/20261126-183012-concise``) holds::
 
     config.toml     the RunConfig (written atomically; its presence makes the folder a run)
     metrics.jsonl   one JSON object per line, appended and fsync'd line by line
     samples.jsonl   generated samples, same format
-    checkpoint.pt   the last good checkpoint (see checkpoint.py)
-    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed),
-                    and ``created`` once the run was renamed (its folder name lost the stamp)
-    .training.lock  while a trainer trains it: that process's pid and host (run_lock.py); a
+    checkpoint.pt   the last good checkpoint (see checkpoint_io.py and payload.py)
+    summary.json    the run's :class:`~.summary.Summary` (status, final numbers, the epoch its
+                    checkpoint holds, ``created`` once the run was renamed)
+    .training.lock  while a trainer trains it: that process's pid and host (lock.py); a
                     "running" run whose lock is gone or names a dead process is "interrupted"
 
 The root is ``$LSTM_TUI_RUNS_DIR`` or ``platformdirs.user_data_dir("lstm-tui") / "runs"``.
@@ -19,56 +19,40 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
+import shutil
 import sys
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Union
 
 import platformdirs
 import tomli_w
 
-from .atomic import append_line, atomic_write_text
-from .config import ConfigError, RunConfig
+from ..atomic import append_line, atomic_write_text
+from ..config import ConfigError, RunConfig
+from .files import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    CREATED_KEY,
+    METRICS_FILE,
+    RUNS_ENV,
+    SAMPLES_FILE,
+    SUMMARY_FILE,
+    RunError,
+)
+from .summary import WRITTEN_STATUSES, RunStatus, Summary
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint
+    from .payload import Checkpoint
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = [
-    "RUNS_ENV",
-    "STATUSES",
-    "RunError",
-    "RunDir",
-    "RunInfo",
-    "default_runs_dir",
-    "list_runs",
-    "safe_name",
-]
-
-RUNS_ENV = "LSTM_TUI_RUNS_DIR"
-CONFIG_FILE = "config.toml"
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_FILE = "samples.jsonl"
-CHECKPOINT_FILE = "checkpoint.pt"
-SUMMARY_FILE = "summary.json"
-#: Held by the trainer while it trains the run (see run_lock.py); names its pid and host.
-LOCK_FILE = ".training.lock"
-#: The summary's record of when a renamed run was created (ISO 8601, local time).
-CREATED_KEY = "created"
-STATUSES = ("running", "finished", "stopped", "failed")
 _STAMP = "%Y%m%d-%H%M%S"
 _MAX_NAME = 60
-
-
-class RunError(Exception):
-    """A run folder is missing, not a run, or cannot be written; ``str()`` says which."""
 
 
 def default_runs_dir() -> Path:
@@ -131,7 +115,11 @@ class RunDir:
             except OSError as exc:
                 raise RunError(f"cannot create run folder {path}: {exc.strerror or exc}") from exc
             run = cls(path)
-            run.write_config(config)
+            try:
+                run.write_config(config)
+            except RunError:  # (a full disk): leave no empty folder behind
+                shutil.rmtree(path, ignore_errors=True)
+                raise
             return run
         raise RunError(f"cannot find a free run folder name for {stem!r} in {base}")  # pragma: no cover
 
@@ -194,7 +182,7 @@ class RunDir:
         if summary is None and self.summary_path.exists():
             return
         summary = summary or {}
-        if _summary_created(summary) is not None or summary.get("status") not in (None, *STATUSES):
+        if _summary_created(summary) is not None or summary.get("status") not in (None, *WRITTEN_STATUSES):
             return
         self.write_summary({**summary, CREATED_KEY: _created(self.path, summary).isoformat(timespec="seconds")})
 
@@ -249,24 +237,26 @@ class RunDir:
         return self.checkpoint_path.is_file()
 
     def save_checkpoint(self, payload: dict) -> Path:
-        """Atomically replace ``checkpoint.pt`` (see :func:`checkpoint.save_checkpoint`)."""
-        from .checkpoint import save_checkpoint  # late: listing runs need not import torch
+        """Atomically replace ``checkpoint.pt`` (see :func:`.checkpoint_io.save_checkpoint`)."""
+        from .checkpoint_io import save_checkpoint  # late: listing runs need not import torch
 
         return save_checkpoint(self.checkpoint_path, payload)
 
     def load_checkpoint(self, map_location: Any = "cpu") -> "Checkpoint":
         """The run's checkpoint; raises ``CheckpointError`` when missing or unreadable."""
-        from .checkpoint import load_checkpoint
+        from .checkpoint_io import load_checkpoint
 
         return load_checkpoint(self.checkpoint_path, map_location=map_location)
 
     # ------------------------------------------------------------------ summary
-    def write_summary(self, summary: dict) -> Path:
+    def write_summary(self, summary: Union[Summary, dict]) -> Path:
         """Replace the summary; the creation time it recorded (see :meth:`keep_created`) is
         kept, since the trainer writes each summary afresh."""
+        if isinstance(summary, Summary):
+            summary = summary.to_dict()
         status = summary.get("status")
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if status is not None and status not in WRITTEN_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(map(str, WRITTEN_STATUSES))}")
         if CREATED_KEY not in summary:
             created = (self.read_summary() or {}).get(CREATED_KEY)
             summary = {**summary, CREATED_KEY: created} if created is not None else summary
@@ -277,12 +267,17 @@ class RunDir:
             raise RunError(f"cannot write {self.summary_path}: {exc.strerror or exc}") from exc
 
     def read_summary(self) -> dict | None:
-        """The summary, or ``None`` when there is none yet (or it cannot be read)."""
+        """The summary as its file holds it, or ``None`` when there is none yet (or it cannot be read)."""
         try:
             data = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def summary(self) -> Summary | None:
+        """The summary as a :class:`Summary`, or ``None`` (see :meth:`read_summary`)."""
+        data = self.read_summary()
+        return Summary.from_dict(data) if data is not None else None
 
 
 def _json_default(value: Any) -> Any:
@@ -344,98 +339,3 @@ def _created(path: Path, summary: dict | None = None) -> datetime:
         except OSError:
             continue
     return datetime.fromtimestamp(0)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What a run list shows; ``preset`` is None when the config cannot be read."""
-
-    name: str
-    path: Path
-    created: datetime
-    preset: str | None
-    summary: dict | None
-
-    @property
-    def status(self) -> str:
-        """The summary's status (see :func:`run_status`); "unknown" without a summary."""
-        return run_status(self.path, self.summary) if self.summary else "unknown"
-
-    @property
-    def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_FILE).is_file()
-
-    def open(self) -> RunDir:
-        return RunDir(self.path)
-
-
-def run_status(folder: Path, summary: dict) -> str:
-    """The status a run's summary stands for: "interrupted" when it says "running" but no live
-    trainer holds the folder's lock (its process was killed, crashed, ran out of memory: the
-    lock it left names a process that is gone, see :mod:`.run_lock`); else what it says."""
-    status = str(summary.get("status", "unknown"))
-    if status == "running" and lock_holder(folder) is None:
-        return "interrupted"
-    return status
-
-
-def lock_holder(folder: Path) -> dict | None:
-    """``{"pid", "host"}`` of the live trainer holding the folder's lock, or None (no lock, a
-    torn one, or its process is gone). A holder on another machine counts as live: it cannot
-    be told from here."""
-    try:
-        held = json.loads((Path(folder) / LOCK_FILE).read_text() or "{}")
-    except (OSError, ValueError):
-        return None
-    return held if isinstance(held, dict) and held and not owner_gone(held) else None
-
-
-def owner_gone(summary: dict) -> bool:
-    """Whether the process a lock names (pid, host) is gone; False when that cannot be told."""
-    pid, host = summary.get("pid"), summary.get("host")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
-        return False  # no pid, or another machine: it cannot be told from here
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):  # it exists (another user's), or this OS cannot tell
-        return False
-    return False
-
-
-def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
-    """Runs under ``root``, newest first; folders without a ``config.toml`` are skipped."""
-    base = _root(root)
-    try:
-        entries = list(base.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        raise RunError(f"cannot list runs in {base}: {exc.strerror or exc}") from exc
-    found: list[tuple[tuple, RunInfo]] = []
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir() or not (entry / CONFIG_FILE).is_file():
-            continue
-        run = RunDir(entry)
-        try:
-            preset = run._read_toml().get("preset")
-            preset = str(preset) if preset is not None else None
-        except RunError:
-            preset = None
-        summary = run.read_summary()
-        info = RunInfo(entry.name, entry, _created(entry, summary), preset, summary)
-        try:
-            mtime = (entry / CONFIG_FILE).stat().st_mtime_ns
-        except OSError:  # pragma: no cover - raced with a deletion
-            mtime = 0
-        found.append(((info.created, mtime, _suffix_number(entry.name), entry.name), info))
-    found.sort(key=lambda pair: pair[0], reverse=True)
-    return [info for _, info in found]
-
-
-def _suffix_number(name: str) -> int:
-    """``-2`` style uniqueness suffix (later-created folders in the same second sort first)."""
-    match = re.search(r"-(\d+)$", name)
-    return int(match.group(1)) if match and len(match.group(1)) < 6 else 1
-
