@@ -295,11 +295,11 @@ def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_
     capsys.readouterr()
     resume = ["train", "--resume", run.name, "--runs-dir", str(runs_dir)]
     assert main([*resume, "--epochs", "1"]) == 2
-    assert f"--epochs 1 is not more than the 2 epochs {run.name} has trained" in capsys.readouterr().err
+    assert f"--epochs: 1 is not more than the 2 epochs {run.name} has trained" in capsys.readouterr().err
     assert main([*resume, "--epochs", "2"]) == 2
-    assert "--epochs 2 is not more than the 2 epochs" in capsys.readouterr().err
+    assert "--epochs: 2 is not more than the 2 epochs" in capsys.readouterr().err
     assert main(resume) == 2
-    assert f"{run.name} has finished its 2 epochs; pass --epochs N (more than 2)" in capsys.readouterr().err
+    assert f"--epochs: {run.name} has finished its 2 epochs (ask for more than 2 epochs" in capsys.readouterr().err
     assert files_of(run) == before
     assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
     assert "2/2" in capsys.readouterr().out

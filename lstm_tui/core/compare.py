@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from .runs import RunDir, RunError, RunInfo, default_runs_dir, list_runs, safe_name, run_status
+from .runs import RunDir, RunError, RunInfo, RunStatus, checkpoint_note, default_runs_dir, list_runs, run_status, safe_name
 
 __all__ = [
     "COLUMNS",
@@ -55,7 +55,10 @@ class RunRow:
     wall_s: float | None
     device: str | None
     created: datetime
-    status: str
+    status: RunStatus
+    #: "checkpoint holds epoch 1 of 6" when the run ended with an older checkpoint (a full disk);
+    #: None when the checkpoint holds the last epoch (or the run is still going)
+    checkpoint_note: str | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
@@ -115,6 +118,7 @@ def run_row(run: RunLike) -> RunRow:
         device=str(summary["device"]) if summary.get("device") else None,
         created=info.created,
         status=info.status,
+        checkpoint_note=checkpoint_note(summary),
     )
 
 
@@ -313,7 +317,7 @@ def _run_in(base: Path, run: RunLike) -> RunDir:
 
 def _refuse_running(run: RunDir, action: str, force: bool) -> None:
     summary = run.read_summary() or {}
-    if run_status(run.path, summary) == "running" and not force:
+    if run_status(run.path, summary) is RunStatus.RUNNING and not force:
         raise RunError(
             f"cannot {action} {run.name}: it is training (status 'running'); stop it first "
             "(a run whose training process is gone can be forced)"
