@@ -130,7 +130,35 @@ def test_resume_rejects_flags_that_change_the_model(tmp_path, capsys):
 
 def test_generate_with_a_folder_that_is_no_run_exits_2(tmp_path, capsys):
     assert main(["generate", "--checkpoint", str(tmp_path)]) == 2
-    assert "checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "checkpoint" in err and "is not a run folder" in err and "saved none yet" not in err
+    (tmp_path / "config.toml").write_text("")  # a run that saved no checkpoint yet
+    assert main(["generate", "--checkpoint", str(tmp_path)]) == 2
+    assert "the run saved none yet" in capsys.readouterr().err
+
+
+def test_generate_prints_what_an_ascii_terminal_cannot_show_as_question_marks(shared_data_dir, tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(REPO), "LSTM_TUI_RUNS_DIR": str(runs_dir)}
+    done = subprocess.run([sys.executable, "-m", "lstm_tui", "generate", "-c", only_run(runs_dir).name,
+                           "-p", "na\u00efve traveller", "--unk", "-n", "5"],
+                          env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode("ascii").startswith("na?ve traveller") and b"UnicodeEncodeError" not in done.stderr
+
+
+def test_runs_lists_the_epochs_a_running_or_interrupted_run_saved(tmp_path, capsys):
+    from lstm_tui.core.config import RunConfig
+    from lstm_tui.core.runs import RunDir
+
+    run = RunDir.create(tmp_path, RunConfig(epochs=400))
+    run.write_summary({"status": "running", "epochs": 400, "device": "cpu"})  # no live lock: interrupted
+    for epoch in range(1, 30):
+        run.append_metric({"epoch": epoch, "perplexity": 10.0 - epoch / 10, "tokens_per_s": 100.0, "elapsed_s": epoch})
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith(run.name)][0]
+    assert "29/400" in line and "7.10" in line and "interrupted" in line and "-/400" not in line
 
 
 # ----------------------------------------------------------------------------- stopping and resuming
@@ -242,6 +270,15 @@ def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies
     assert "--save: nothing written" in captured.err and not saved.exists()  # not epoch 2's model
     _, _, _, checkpoint = load_model(only_run(runs_dir) / "checkpoint.pt")
     assert checkpoint.epoch == 2
+    # the listing and generate say which epoch the checkpoint holds (not a silent "3/3 finished")
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    listing = capsys.readouterr().out
+    assert "3/3" in listing and "finished (checkpoint holds epoch 2 of 3)" in listing
+    run = only_run(runs_dir)
+    assert main(["generate", "-c", run.name, "--runs-dir", str(runs_dir), "-n", "5"]) == 0
+    captured = capsys.readouterr()
+    assert "the checkpoint holds epoch 2, not the run's last epoch 3" in captured.err
+    assert captured.out.startswith("time traveller")
 
 
 def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
