@@ -41,7 +41,7 @@ from .files import (
     SUMMARY_FILE,
     RunError,
 )
-from .summary import WRITTEN_STATUSES, RunStatus, Summary
+from .summary import WRITTEN_STATUSES, Summary
 
 if TYPE_CHECKING:
     from .payload import Checkpoint

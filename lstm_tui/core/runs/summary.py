@@ -7,7 +7,6 @@ back: unknown keys are kept in :attr:`Summary.extra`, missing ones are ``None``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Optional
