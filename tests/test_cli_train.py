@@ -393,7 +393,7 @@ def test_a_relative_corpus_is_stored_absolute_so_a_resume_works_from_elsewhere(
 def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_dir, tmp_path):
     code = (
         "import sys\n"
-        "from lstm_tui.core.engine import trainer\n"
+        "from lstm_tui.core.engine import epochs as trainer\n"
         "def boom(*args, **kwargs):\n"
         "    raise RuntimeError('kaboom')\n"
         "trainer.make_step = boom\n"
@@ -411,7 +411,7 @@ def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_di
 
 
 def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_path, monkeypatch, capsys):
-    from lstm_tui.core.engine import trainer as trainer_module
+    from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
@@ -426,7 +426,7 @@ def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_pat
 def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(shared_data_dir, tmp_path, monkeypatch, capsys):
     import torch
 
-    from lstm_tui.core.engine import trainer as trainer_module
+    from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
 
     def make_step(*args, **kwargs):
         def step(X, Y, state):

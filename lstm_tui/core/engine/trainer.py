@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import os
 import random
 import threading
@@ -29,44 +28,37 @@ import torch
 
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
-from ..data import CorpusData, CorpusError, data_iter
+from ..data import CorpusData, CorpusError
 from ..data.dataset import check_batches, check_vocab, corpus_for
 from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
-    BatchProgress,
     DownloadProgress,
-    EpochEnd,
     Event,
     EventHandler,
     Failed,
     Finished,
-    Sample,
     Started,
     Status,
     ignore,
 )
-from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
 from ..models.fused_lstm import WORKSPACES
 from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
 from .allocator import keep_freed_memory
 from .control import RunControl
 from .errors import HandlerError, NonFinite
-from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
+from .metrics import is_out_of_memory, nonfinite_failure, out_of_memory_failure
+from .epochs import EpochsMixin
 from .persist import PersistMixin
-from .graph_step import StaticStep
-from .step import make_optimizer, make_step
-from .tally import EpochTally
+from .step import make_optimizer
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.2  # the most often BatchProgress and DownloadProgress are emitted
-END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training ends
-GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity
 
 
-class Trainer(PersistMixin):
+class Trainer(EpochsMixin, PersistMixin):
     """Train one run of ``config``; see the module docstring and ARCHITECTURE.md.
 
     ``run()`` blocks (call it from a worker thread) and returns :class:`Finished` or
@@ -112,6 +104,7 @@ class Trainer(PersistMixin):
         self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
         self._reported: set[str] = set()
+        self._progress_interval_s = PROGRESS_INTERVAL_S
         self._throttle = Throttle(PROGRESS_INTERVAL_S, start=0.0)
         self._checkpoint_epoch: int | None = None  # the epoch the run folder's checkpoint holds
         self._checkpoint_error = ""  # why the last checkpoint write failed ('' once one succeeds)
@@ -357,197 +350,6 @@ class Trainer(PersistMixin):
         if not cfg.can_generate:
             self._emit(Status("a bidirectional model cannot generate text: no samples"))
 
-    # ------------------------------------------------------------------ the epochs and the end
-    def _epochs(self, model, optimizer, step, train, val, batches: int, device):
-        """Train the remaining epochs; ``(stopped, partial epoch or None, last epoch's numbers)``."""
-        cfg = self.config
-        last = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
-        if self.history:
-            last.update({k: self.history[-1].get(k) for k in last})
-        for index in range(self.epoch, cfg.epochs):
-            number = index + 1
-            outcome = self._train_epoch(number, model, step, train, batches, device)
-            if outcome["stopped"]:
-                return True, outcome, last
-            last = self._end_epoch(number, model, outcome, train, val)
-            if number < cfg.epochs and self._between_epochs(number, model, optimizer):
-                return True, None, last
-        return False, None, last
-
-    def _end_epoch(self, number: int, model, outcome: dict, train, val) -> dict:
-        """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
-        cfg = self.config
-        ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
-        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                   if val is not None else None)
-        self.epoch, self.batch = number, 0
-        record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
-                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
-        if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
-            record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
-        self.history.append(record)
-        self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
-                            elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
-                            generation_perplexity=record.get("generation_perplexity")))
-        if self.run_dir is not None:
-            self._persist("metrics", self.run_dir.append_metric, dict(record))
-        return record
-
-    def _between_epochs(self, number: int, model, optimizer) -> bool:
-        """Samples and checkpoints due after epoch ``number``; True when the run should stop."""
-        cfg = self.config
-        if cfg.predict_every and number % cfg.predict_every == 0:
-            self._samples(model, number, cfg.prefix)
-        if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
-            self._save_checkpoint(model, optimizer)
-        if self._control.take_checkpoint_request():
-            self._save_checkpoint(model, optimizer, requested=True)
-        return self._control.stopping
-
-    def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
-        """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`.
-
-        A stopped run reports its last whole epoch's numbers (those in metrics.jsonl), or the
-        partial epoch's when none finished, and skips the generation perplexity (a thousand
-        one-token steps: a stop, often a quit, should not wait for them)."""
-        cfg = self.config
-        if stopped:
-            self._emit(Status("stopped: saving the checkpoint and the final samples"))
-        if partial is not None:  # stopped inside an epoch (maybe before its first batch)
-            saved = self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
-                                          accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
-        else:
-            saved = self._save_checkpoint(model, optimizer)
-        if partial is not None and partial["batch"] > 0 and not self.history:
-            last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
-                    "tokens_per_s": partial["tokens_per_s"],
-                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                                       if val is not None else None)}
-        self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
-        finished = Finished(
-            epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
-            elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
-            val_perplexity=last.get("val_perplexity"),
-            generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
-            checkpoint_saved=saved, checkpoint_error="" if saved else self._checkpoint_error,
-        )
-        self._write_summary(RunStatus.STOPPED if stopped else RunStatus.FINISHED, **_finished_fields(finished))
-        self._emit(finished)
-        return finished
-
-    def _train_epoch(self, number: int, model, step, train: torch.Tensor, batches: int, device) -> dict:
-        """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
-        cfg, control = self.config, self._control
-        skip, carry, tally = self._epoch_start(number, device)
-        iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
-        fresh_state = cfg.sampling == "random"
-        state = tuple(s.to(device) for s in carry) if carry is not None else None
-        done, throttle = skip, Throttle(PROGRESS_INTERVAL_S, start=tally.start)
-
-        def carried():  # the state the next batch would start from, for a mid-epoch checkpoint
-            return None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)
-
-        def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
-            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
-                                  accum={"loss_sum": tally.total(), "tokens": tally.tokens})
-
-        for index, (X, Y) in enumerate(iterator):
-            if index < skip:
-                continue
-            if control.pause_requested:
-                tally.paused += self._wait_paused(number, done, save_now)
-            if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
-                save_now()
-            if control.stopping:
-                rate = tally.rate()
-                return {"stopped": True, "batch": done, "loss_sum": tally.total(), "tokens": tally.tokens,
-                        "tokens_per_s": rate, "carry": carried()}
-            state = model.begin_state(X.shape[0], device) if state is None or fresh_state else \
-                model.detach_state(state)
-            with self._model_lock:
-                loss, state = step(X, Y, state)
-            tally.add(loss, Y.numel())
-            done = self.batch = index + 1
-            now = time.perf_counter()
-            if throttle.due(now):
-                self._progress(number, done, batches, tally, now)
-                throttle.last = time.perf_counter()
-        total = tally.total()  # (waits for the device: the rate below includes all of its work)
-        return {"stopped": False, "loss_sum": total, "tokens": tally.tokens, "tokens_per_s": tally.rate()}
-
-    def _epoch_start(self, number: int, device) -> tuple[int, tuple | None, EpochTally]:
-        """``(batches to skip, carried state, tally)``: after a mid-epoch resume, the checkpoint's."""
-        self._epoch_rng_state = self._rng.getstate()
-        skip, carry, accum = self.batch, None, None
-        if skip and self._checkpoint is not None:
-            carry, accum = self._checkpoint.carry, self._checkpoint.accum
-        self._checkpoint = None  # consumed: later epochs start fresh
-        return skip, carry, EpochTally(number, device, accum)
-
-    def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
-        total = tally.total()  # the only host sync inside an epoch, at most every PROGRESS_INTERVAL_S
-        self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tally.tokens),
-                                 tokens_per_s=tally.rate(now), elapsed_s=self._elapsed()))
-
-    def _make_step(self, model, optimizer, device):
-        forward = None
-        if self.config.compile:
-            forward = torch.compile(model)
-            self._emit(Status("torch.compile: the first batches are slow while it compiles"))
-        graphs = self.config.graphs and device.type == "cuda" and forward is None
-        if self.config.amp:
-            self._emit(Status("bf16 autocast on" if self._amp_on else
-                              f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
-        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs)
-        if graphs:
-            self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
-            return StaticStep(step, model, optimizer, device, capture=True)
-        return step
-
-    def _wait_paused(self, number: int, done: int, save_now=None) -> float:
-        self._emit(Status(f"paused at epoch {number}, batch {done}"))
-        self._pause_began = time.perf_counter()  # (a checkpoint saved while paused must not count the pause)
-        try:
-            waited = self._control.wait_while_paused(save_now)
-        finally:
-            self._pause_began = None
-        self._paused_total += waited
-        if not self._control.stopping:
-            self._emit(Status("resumed"))
-        return waited
-
-    def _elapsed(self) -> float:
-        """Training seconds of the whole run so far: earlier sessions' plus this one's, pauses excluded."""
-        now = time.perf_counter()
-        pausing = now - self._pause_began if self._pause_began is not None else 0.0
-        return self._elapsed_base + (now - self._clock_start) - self._paused_total - pausing
-
-    # ------------------------------------------------------------------ samples and final numbers
-    def _samples(self, model, epoch: int, prefixes, final: bool = False) -> None:
-        if not self.config.can_generate:
-            return
-        for prefix in prefixes:
-            try:
-                text = predict(model, self.vocab, prefix, self.config.predict_length)
-            except GenerationError as exc:
-                self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc.explain()}")
-                continue
-            sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
-            self._emit(sample)
-            if self.run_dir is not None:
-                record = {"epoch": epoch, "prefix": prefix, "text": text}
-                if final:  # the end of the run, or a stop: "batch" > 0 when it came inside epoch + 1
-                    record.update(final=True, batch=self.batch)
-                self._persist("samples", self.run_dir.append_sample, record)
-
-    def _generation_perplexity(self, model, tokens: torch.Tensor) -> float | None:
-        try:
-            value = generation_perplexity(model, tokens, max_tokens=GENERATION_PPL_TOKENS)
-        except Exception as exc:  # noqa: BLE001 - a missing extra number must not fail the run
-            self._report_once("genppl", f"generation perplexity not computed: {exc}")
-            return None
-        return value if math.isfinite(value) else None
-
     # ------------------------------------------------------------------ events
     def _emit(self, event: Event) -> None:
         try:
@@ -572,21 +374,6 @@ def _as_run_dir(run_dir) -> RunDir | None:
     path = Path(run_dir).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return RunDir(path)
-
-
-def _finished_fields(finished: Finished) -> dict:
-    """The summary's fields from a :class:`Finished` (its numbers, not its event bookkeeping)."""
-    return {name: getattr(finished, name) for name in (
-        "epoch", "perplexity", "tokens_per_s", "elapsed_s", "device", "stopped", "val_perplexity",
-        "generation_perplexity", "checkpoint_saved")}
-
-
-def _end_prefixes(prefixes) -> list[str]:
-    """The configured prefixes, then d2l's closing ``"traveller"`` (once)."""
-    out = list(dict.fromkeys(prefixes))
-    if END_PREFIX not in out:
-        out.append(END_PREFIX)
-    return out
 
 
 def _free_memory(device: torch.device | None) -> None:
