@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .config import ConfigError, RunConfig, absolute_paths
-from .data import CorpusData, CorpusError
-from .data.dataset import corpus_for
+from .data.dataset import CorpusData, corpus_for
+from .data.errors import CorpusError
+from .data.vocab import Vocab
 from .device import DeviceError, resolve_device
 from .engine.throttle import Throttle
 from .events import DownloadProgress, EventHandler, ignore
@@ -65,11 +66,11 @@ class PreparedRun:
     run_error: str = ""
     resumed: bool = False
     start_epoch: int = 0  # completed epochs before this session
-    history: list[dict] = field(default_factory=list)
-    samples: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike, None], *, on_event: EventHandler | None = None,
+def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None], *, on_event: EventHandler | None = None,
                 data: CorpusData | None = None, name: str | None = None) -> Union[PreparedRun, Refusal]:
     """A new run of ``config`` with its folder under ``runs_dir`` (None: the default runs dir).
 
@@ -100,8 +101,8 @@ def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike, None], *, o
     return PreparedRun(trainer=trainer, config=config, data=data, run=run, run_error=run_error)
 
 
-def prepare_resume(run: Union[RunDir, str, os.PathLike], changes: dict[str, Any], *,
-                   on_event: EventHandler | None = None, runs_dir: Union[str, os.PathLike, None] = None,
+def prepare_resume(run: Union[RunDir, str, os.PathLike[str]], changes: dict[str, Any], *,
+                   on_event: EventHandler | None = None, runs_dir: Union[str, os.PathLike[str], None] = None,
                    ) -> Union[PreparedRun, Refusal]:
     """Continue ``run`` (a RunDir, a folder, or a run name in ``runs_dir``) from its checkpoint
     with ``changes`` to its config (e.g. ``{"epochs": 800}``).
@@ -136,8 +137,8 @@ def prepare_resume(run: Union[RunDir, str, os.PathLike], changes: dict[str, Any]
         data, refusal = _load(config, handler, None, vocab=checkpoint.vocab)
     if refusal is None:
         refusal = _check_prefixes(config, data)
-    if refusal is not None:
-        return refusal
+    if refusal is not None or data is None:
+        return refusal or Refusal("corpus", "the corpus could not be loaded")
     trainer = Trainer.from_checkpoint(folder, checkpoint, config, on_event=handler, data=data)
     samples = [row for row in _read(folder.read_samples) if _epoch(row) <= checkpoint.epoch]
     return PreparedRun(trainer=trainer, config=config, data=data, run=folder, resumed=True,
@@ -186,7 +187,7 @@ def _check_device(config: RunConfig) -> Optional[Refusal]:
 
 
 def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
-          vocab=None) -> tuple[Optional[CorpusData], Optional[Refusal]]:
+          vocab: Vocab | None = None) -> tuple[Optional[CorpusData], Optional[Refusal]]:
     """The corpus (loaded now unless given), or a refusal naming the corpus."""
     if data is not None:
         return data, None
@@ -202,9 +203,9 @@ def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
         return None, Refusal("corpus", exc.reason, exc.hint)
 
 
-def _check_prefixes(config: RunConfig, data) -> Optional[Refusal]:
+def _check_prefixes(config: RunConfig, data: CorpusData | None) -> Optional[Refusal]:
     """Prefixes the vocabulary cannot read would fail at the first sample: refused up front."""
-    if not config.can_generate:
+    if not config.can_generate or data is None:
         return None
     from .generate import GenerationError, prefix_tokens
 
@@ -216,14 +217,14 @@ def _check_prefixes(config: RunConfig, data) -> Optional[Refusal]:
     return None
 
 
-def _read(reader) -> list[dict]:
+def _read(reader: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     try:
-        return reader()
+        return list(reader())
     except RunError:
         return []
 
 
-def _epoch(row: dict) -> int:
+def _epoch(row: dict[str, Any]) -> int:
     value = row.get("epoch")
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 

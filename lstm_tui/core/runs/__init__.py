@@ -26,7 +26,13 @@ from .files import (
 from .folder import RunDir, default_runs_dir, safe_name
 from .listing import RunInfo, list_runs, run_status
 from .lock import RunBusy, RunLock, lock_holder, owner_gone, read_lock
-from .summary import ENDED_STATUSES, WRITTEN_STATUSES, RunStatus, Summary, checkpoint_note
+from .summary import (
+    ENDED_STATUSES,
+    WRITTEN_STATUSES,
+    RunStatus,
+    Summary,
+    checkpoint_note,
+)
 from .trim import remove_stale_temp_files, repair_run_files
 
 #: The statuses a summary may record, as texts (kept for old callers; see :class:`RunStatus`).

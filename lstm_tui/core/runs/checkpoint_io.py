@@ -25,7 +25,7 @@ from .payload import FORMAT, Checkpoint, CheckpointError, checkpoint_from_payloa
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus ``format`` and ``saved_at``) to ``path`` atomically.
 
     On failure (disk full, permission denied, a value that would not load back safely) the
@@ -65,7 +65,8 @@ def _plain(value: Any, where: str) -> Any:
         return value
     if isinstance(value, bool):  # numpy.bool_ is not a bool subclass; this covers odd subclasses
         return bool(value)
-    for plain in (int, float, str, bytes):  # subclasses (numpy.float64, IntEnum, ...) as plain values
+    plains: tuple[type[Any], ...] = (int, float, str, bytes)
+    for plain in plains:  # subclasses (numpy.float64, IntEnum, ...) as plain values
         if isinstance(value, plain):
             return plain(value)
     if isinstance(value, dict):
@@ -84,13 +85,13 @@ def _plain(value: Any, where: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> Checkpoint:
     """Read and check a checkpoint written by :func:`save_checkpoint`."""
     source = Path(path)
     return checkpoint_from_payload(_read_payload(source, map_location), source)
 
 
-def _read_payload(source: Path, map_location: Any) -> dict:
+def _read_payload(source: Path, map_location: Any) -> dict[str, Any]:
     if not source.exists():
         raise CheckpointError(f"no checkpoint at {source}", source)
     if source.is_dir():

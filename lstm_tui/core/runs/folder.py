@@ -71,14 +71,14 @@ def safe_name(name: str) -> str:
     return text or "run"
 
 
-def _root(root: str | os.PathLike | None) -> Path:
+def _root(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser() if root is not None else default_runs_dir()
 
 
 class RunDir:
     """One run's folder. Make one with :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
 
     def __repr__(self) -> str:
@@ -92,7 +92,7 @@ class RunDir:
 
     # ------------------------------------------------------------------ making / finding
     @classmethod
-    def create(cls, root: str | os.PathLike | None = None, config: RunConfig | None = None, name: str | None = None) -> "RunDir":
+    def create(cls, root: str | os.PathLike[str] | None = None, config: RunConfig | None = None, name: str | None = None) -> "RunDir":
         """A new, uniquely named run folder under ``root`` with ``config.toml`` written.
 
         The folder is named ``<YYYYmmdd-HHMMSS>-<name or preset>``; ``-2``, ``-3``... is added
@@ -124,7 +124,7 @@ class RunDir:
         raise RunError(f"cannot find a free run folder name for {stem!r} in {base}")  # pragma: no cover
 
     @classmethod
-    def open(cls, path_or_name: str | os.PathLike, root: str | os.PathLike | None = None) -> "RunDir":
+    def open(cls, path_or_name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> "RunDir":
         """An existing run: a folder name inside ``root`` or a path to the folder."""
         text = os.fspath(path_or_name)
         if not text.strip():
@@ -201,7 +201,7 @@ class RunDir:
         except ConfigError as exc:
             raise RunError(f"{self.config_path} is not a valid config: {exc}") from exc
 
-    def _read_toml(self) -> dict:
+    def _read_toml(self) -> dict[str, Any]:
         try:
             with open(self.config_path, "rb") as handle:
                 return tomllib.load(handle)
@@ -211,19 +211,19 @@ class RunDir:
             raise RunError(f"cannot read {self.config_path}: {exc}") from exc
 
     # ------------------------------------------------------------------ metrics and samples
-    def append_metric(self, record: dict) -> None:
+    def append_metric(self, record: dict[str, Any]) -> None:
         self._append(self.metrics_path, record)
 
-    def read_metrics(self) -> list[dict]:
+    def read_metrics(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.metrics_path))
 
-    def append_sample(self, record: dict) -> None:
+    def append_sample(self, record: dict[str, Any]) -> None:
         self._append(self.samples_path, record)
 
-    def read_samples(self) -> list[dict]:
+    def read_samples(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.samples_path))
 
-    def _append(self, path: Path, record: dict) -> None:
+    def _append(self, path: Path, record: dict[str, Any]) -> None:
         if not isinstance(record, dict):
             raise TypeError(f"a record must be a dict, not {type(record).__name__}")
         line = json.dumps(record, ensure_ascii=False, default=_json_default)
@@ -236,9 +236,11 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
-    def save_checkpoint(self, payload: dict) -> Path:
+    def save_checkpoint(self, payload: dict[str, Any]) -> Path:
         """Atomically replace ``checkpoint.pt`` (see :func:`.checkpoint_io.save_checkpoint`)."""
-        from .checkpoint_io import save_checkpoint  # late: listing runs need not import torch
+        from .checkpoint_io import (
+            save_checkpoint,  # late: listing runs need not import torch
+        )
 
         return save_checkpoint(self.checkpoint_path, payload)
 
@@ -249,7 +251,7 @@ class RunDir:
         return load_checkpoint(self.checkpoint_path, map_location=map_location)
 
     # ------------------------------------------------------------------ summary
-    def write_summary(self, summary: Union[Summary, dict]) -> Path:
+    def write_summary(self, summary: Union[Summary, dict[str, Any]]) -> Path:
         """Replace the summary; the creation time it recorded (see :meth:`keep_created`) is
         kept, since the trainer writes each summary afresh."""
         if isinstance(summary, Summary):
@@ -266,7 +268,7 @@ class RunDir:
         except OSError as exc:
             raise RunError(f"cannot write {self.summary_path}: {exc.strerror or exc}") from exc
 
-    def read_summary(self) -> dict | None:
+    def read_summary(self) -> dict[str, Any] | None:
         """The summary as its file holds it, or ``None`` when there is none yet (or it cannot be read)."""
         try:
             data = json.loads(self.summary_path.read_text(encoding="utf-8"))
@@ -294,7 +296,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Records from a JSON-lines file; torn or damaged lines (from a crash) are skipped."""
     try:
         with open(path, "rb") as handle:
@@ -314,7 +316,7 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
             yield record
 
 
-def _summary_created(summary: dict | None) -> datetime | None:
+def _summary_created(summary: dict[str, Any] | None) -> datetime | None:
     """The creation time a summary recorded (after a rename), or ``None``."""
     try:
         return datetime.fromisoformat(str((summary or {})[CREATED_KEY]))
@@ -322,7 +324,7 @@ def _summary_created(summary: dict | None) -> datetime | None:
         return None
 
 
-def _created(path: Path, summary: dict | None = None) -> datetime:
+def _created(path: Path, summary: dict[str, Any] | None = None) -> datetime:
     """When the run was created: the time its summary recorded (a renamed run), the stamp
     in its folder name, else the config file's time."""
     recorded = _summary_created(summary)

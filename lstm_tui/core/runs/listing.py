@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .files import CHECKPOINT_FILE, CONFIG_FILE, RunError
 from .folder import RunDir, _created, _root
@@ -22,7 +23,7 @@ class RunInfo:
     path: Path
     created: datetime
     preset: str | None
-    summary: dict | None
+    summary: dict[str, Any] | None
 
     @property
     def status(self) -> RunStatus:
@@ -42,7 +43,7 @@ class RunInfo:
         return RunDir(self.path)
 
 
-def run_status(folder: str | os.PathLike, summary: dict | Summary | None) -> RunStatus:
+def run_status(folder: str | os.PathLike[str], summary: dict[str, Any] | Summary | None) -> RunStatus:
     """The status a run's summary stands for: INTERRUPTED when it says "running" but no live
     trainer holds the folder's lock (its process was killed, crashed, ran out of memory: the
     lock it left names a process that is gone, see :mod:`.lock`); else what it says."""
@@ -54,7 +55,7 @@ def run_status(folder: str | os.PathLike, summary: dict | Summary | None) -> Run
     return status
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
+def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunInfo]:
     """Runs under ``root``, newest first; folders without a ``config.toml`` are skipped."""
     base = _root(root)
     try:
@@ -63,7 +64,7 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
         return []
     except OSError as exc:
         raise RunError(f"cannot list runs in {base}: {exc.strerror or exc}") from exc
-    found: list[tuple[tuple, RunInfo]] = []
+    found: list[tuple[tuple[Any, ...], RunInfo]] = []
     for entry in entries:
         if entry.name.startswith(".") or not entry.is_dir() or not (entry / CONFIG_FILE).is_file():
             continue

@@ -16,18 +16,19 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from .files import LOCK_FILE, RunError
 
 _HELD: set[str] = set()  # the lock files this process holds now (a copied folder may carry our pid)
 
 
-def owner() -> dict:
+def owner() -> dict[str, Any]:
     """This process, as a lock names it."""
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-def read_lock(path: str | os.PathLike) -> dict | None:
+def read_lock(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The record of the lock file at ``path``: None when there is none; ``{}`` when it is torn
     or unreadable (a crash while writing it); else the ``{"pid", "host"}`` it names."""
     try:
@@ -39,7 +40,7 @@ def read_lock(path: str | os.PathLike) -> dict | None:
     return held if isinstance(held, dict) else {}
 
 
-def owner_gone(held: dict) -> bool:
+def owner_gone(held: dict[str, Any]) -> bool:
     """Whether the process a lock names (pid, host) is gone; False when that cannot be told."""
     pid, host = held.get("pid"), held.get("host")
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
@@ -53,7 +54,7 @@ def owner_gone(held: dict) -> bool:
     return False
 
 
-def lock_holder(folder: str | os.PathLike) -> dict | None:
+def lock_holder(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     """``{"pid", "host"}`` of the live trainer holding the folder's lock, or None (no lock, a
     torn one, or its process is gone). A holder on another machine counts as live: it cannot
     be told from here."""
@@ -61,7 +62,7 @@ def lock_holder(folder: str | os.PathLike) -> dict | None:
     return held if held and not owner_gone(held) else None
 
 
-def busy_reason(folder: str | os.PathLike, held: dict) -> tuple[str, str]:
+def busy_reason(folder: str | os.PathLike[str], held: dict[str, Any]) -> tuple[str, str]:
     """``(reason, hint)`` of a refusal because ``held`` (a live lock record) trains ``folder``."""
     path = Path(folder) / LOCK_FILE
     where = f"process {held.get('pid', '?')} on {held.get('host', '?')}"
@@ -84,7 +85,7 @@ class RunLock:
         self.path = path
 
     @classmethod
-    def acquire(cls, folder: str | os.PathLike) -> "RunLock":
+    def acquire(cls, folder: str | os.PathLike[str]) -> "RunLock":
         """Take the folder's lock; raises :class:`RunBusy` when a live process holds it."""
         lock = cls(Path(folder) / LOCK_FILE)
         for _ in range(2):  # a second try after removing a dead process's lock
@@ -109,7 +110,7 @@ class RunLock:
         except FileNotFoundError:
             pass
 
-    def _stale_of_ours(self, held: dict) -> bool:
+    def _stale_of_ours(self, held: dict[str, Any]) -> bool:
         """A lock naming this very process that it does not hold (left in a copied folder)."""
         mine = owner()
         return (held.get("pid"), held.get("host")) == (mine["pid"], mine["host"]) and str(self.path) not in _HELD

@@ -43,7 +43,7 @@ REQUIRED_KEYS: tuple[str, ...] = ("format", "config", "vocab", "model")
 class CheckpointError(Exception):
     """A checkpoint could not be written or read; ``str()`` says why in plain words."""
 
-    def __init__(self, message: str, path: str | os.PathLike | None = None):
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None):
         super().__init__(message)
         self.message = message
         self.path = Path(path) if path is not None else None
@@ -57,22 +57,22 @@ class Checkpoint:
     config: RunConfig
     vocab: Any  # lstm_tui.core.data.Vocab
     model_state: dict[str, torch.Tensor]
-    optimizer_state: dict | None
+    optimizer_state: dict[str, Any] | None
     epoch: int
     batch: int
-    history: list[dict]
-    rng: dict
+    history: list[dict[str, Any]]
+    rng: dict[str, Any]
     carry: tuple[torch.Tensor, ...] | None
-    accum: dict
+    accum: dict[str, Any]
     elapsed_s: float
     saved_at: str
     format: str = FORMAT
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def make_payload(*, config: RunConfig, vocab: Any, model_state: dict, optimizer_state: dict | None,
-                 epoch: int, batch: int, history: list[dict], rng: dict, carry: tuple | None,
-                 accum: dict | None, elapsed_s: float) -> dict:
+def make_payload(*, config: RunConfig, vocab: Any, model_state: dict[str, Any], optimizer_state: dict[str, Any] | None,
+                 epoch: int, batch: int, history: list[dict[str, Any]], rng: dict[str, Any], carry: tuple[Any, ...] | None,
+                 accum: dict[str, Any] | None, elapsed_s: float) -> dict[str, Any]:
     """The dict a checkpoint holds (``carry`` and ``accum`` count only mid-epoch: ``batch`` > 0)."""
     mid_epoch = batch > 0
     return {
@@ -90,7 +90,7 @@ def make_payload(*, config: RunConfig, vocab: Any, model_state: dict, optimizer_
     }
 
 
-def checkpoint_from_payload(raw: dict, source: str | os.PathLike) -> Checkpoint:
+def checkpoint_from_payload(raw: dict[str, Any], source: str | os.PathLike[str]) -> Checkpoint:
     """The payload ``raw`` (read from ``source``) checked and typed; :class:`CheckpointError` says
     what is wrong (not ours, another format, missing keys, a config that no longer validates...)."""
     source = Path(source)
@@ -176,13 +176,13 @@ def _float(value: Any, name: str) -> float:
     return float(value)
 
 
-def _history(value: Any) -> list[dict]:
+def _history(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(row, dict) for row in value):
         raise ValueError("history should be a list of dicts")
     return [dict(row) for row in value]
 
 
-def _python_random_state(value: Any) -> tuple:
+def _python_random_state(value: Any) -> tuple[Any, ...]:
     """``random.getstate()`` back to the exact shape ``random.setstate`` takes."""
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise ValueError("rng.python_epoch is not a Python random state")
@@ -194,7 +194,7 @@ def _python_random_state(value: Any) -> tuple:
     return (int(version), tuple(int(i) for i in internal), gauss)
 
 
-def _rng(value: Any) -> dict:
+def _rng(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("rng should be a dict")
     rng = dict(value)
@@ -215,7 +215,7 @@ def _carry(value: Any) -> tuple[torch.Tensor, ...] | None:
     return tuple(value)
 
 
-def _accum(value: Any) -> dict:
+def _accum(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("accum should be a dict")
     return dict(value)

@@ -68,7 +68,7 @@ class Summary:
     hint: Optional[str] = None  # a failed run: what to try
     detail: Optional[str] = None  # a failed run: the unexpected error's traceback
     traceback: Optional[str] = None
-    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
@@ -81,7 +81,7 @@ class Summary:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Summary":
+    def from_dict(cls, data: dict[str, Any] | None) -> "Summary":
         """A summary from a file's dict; values of the wrong type read as ``None``."""
         data = dict(data or {})
         known = {item.name: item for item in fields(cls) if item.name != "extra"}
@@ -101,7 +101,7 @@ class Summary:
         return self.checkpoint_saved is False
 
 
-def checkpoint_note(summary: Summary | dict | None) -> Optional[str]:
+def checkpoint_note(summary: Summary | dict[str, Any] | None) -> Optional[str]:
     """"checkpoint holds epoch 1 of 6" when an ended run's checkpoint is older than its last
     epoch (the later ones could not be written), "no checkpoint saved" when it has none; else None."""
     if summary is None:

@@ -6,19 +6,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..atomic import atomic_write_bytes
-from .files import CHECKPOINT_FILE, METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, TEMP_PREFIX, TEMP_SUFFIX
+from .files import (
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    SUMMARY_FILE,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+)
 
 #: The files whose atomic writes may leave a temporary file behind when the process is killed.
 _ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, "config.toml")
 
 
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete ``.checkpoint.pt.*.tmp`` (and the other run files' temporaries) in ``folder``: left
     by a kill during an atomic write. Call it only while holding the folder's lock; returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
@@ -34,7 +41,7 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def repair_run_files(folder: str | os.PathLike, epoch: int, history: Iterable[dict]) -> None:
+def repair_run_files(folder: str | os.PathLike[str], epoch: int, history: Iterable[dict[str, Any]]) -> None:
     """Put metrics.jsonl and samples.jsonl in step with a checkpoint at ``epoch`` whose history
     is ``history``: every history epoch once, in order (a line torn by a kill comes back from
     the history), lines of epochs after ``epoch`` dropped (they are trained again), torn lines
@@ -66,7 +73,7 @@ def _epoch_of(record: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _rewrite_metrics(path: Path, epoch: int, history: list[dict]) -> None:
+def _rewrite_metrics(path: Path, epoch: int, history: list[dict[str, Any]]) -> None:
     records, torn = _records(path)
     by_epoch: dict[int, bytes] = {}
     others = []  # lines without an epoch: kept, after the epochs
@@ -88,7 +95,6 @@ def _rewrite_metrics(path: Path, epoch: int, history: list[dict]) -> None:
 
 def _rewrite_samples(path: Path, epoch: int) -> None:
     records, torn = _records(path)
-    keep = [line for line, record in records if isinstance(record, dict)
-            and not (_epoch_of(record) is not None and _epoch_of(record) > epoch)]
+    keep = [line for line, record in records if isinstance(record, dict) and (_epoch_of(record) or 0) <= epoch]
     if torn or len(keep) != len(records):
         atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
