@@ -8,11 +8,15 @@ re-exported here.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig
 from .runs.checkpoint_io import load_checkpoint, save_checkpoint
 from .runs.payload import FORMAT, REQUIRED_KEYS, Checkpoint, CheckpointError, make_payload
+
+if TYPE_CHECKING:
+    from .data.vocab import Vocab
+    from .models.base import RecurrentLM
 
 __all__ = [
     "FORMAT",
@@ -29,7 +33,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- models
-def load_model(path: str | os.PathLike, device: Any = "cpu"):
+def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[RecurrentLM, Vocab, RunConfig, Checkpoint]:
     """Rebuild the model of a checkpoint: ``(model, vocab, config, checkpoint)``, model in eval mode.
 
     Weights that do not fit the model the checkpoint's config and vocabulary describe raise
@@ -40,7 +44,7 @@ def load_model(path: str | os.PathLike, device: Any = "cpu"):
     return model, checkpoint.vocab, checkpoint.config, checkpoint
 
 
-def model_from_checkpoint(checkpoint: Checkpoint, device: Any = "cpu"):
+def model_from_checkpoint(checkpoint: Checkpoint, device: Any = "cpu") -> RecurrentLM:
     """Build ``checkpoint.config``'s model for ``len(checkpoint.vocab)`` tokens and load the weights."""
     from .models import build_model
 
@@ -61,7 +65,7 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: Any = "cpu"):
     return model
 
 
-def describe_state_mismatch(expected: dict, found: dict, config: RunConfig, vocab_size: int) -> str:
+def describe_state_mismatch(expected: dict[str, Any], found: dict[str, Any], config: RunConfig, vocab_size: int) -> str:
     """'' when ``found`` fits ``expected`` (a model's state_dict), else what differs, in words."""
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
@@ -100,7 +104,7 @@ def _expected_size(name: str, config: RunConfig, vocab_size: int) -> int:
     return vocab_size if name == "vocab" else config.hidden
 
 
-def _infer_sizes(expected: dict, found: dict, keys: list[str], config: RunConfig, vocab_size: int) -> dict:
+def _infer_sizes(expected: dict[str, Any], found: dict[str, Any], keys: list[str], config: RunConfig, vocab_size: int) -> dict[str, Any]:
     """Guess the checkpoint's vocab / hidden size from the dimensions that differ."""
     gates = {"lstm": 4, "gru": 3, "rnn": 1}.get(config.cell, 1)
     directions = 2 if config.bidirectional else 1

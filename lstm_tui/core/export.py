@@ -43,7 +43,7 @@ _REPORT_COLUMNS = (
 
 
 # ----------------------------------------------------------------------------- metrics
-def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` (metrics records) as CSV with :data:`METRIC_COLUMNS`; missing cells empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -53,7 +53,7 @@ def metrics_to_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -
     return _write(path, out.getvalue())
 
 
-def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` as a JSON list of objects with :data:`METRIC_COLUMNS` (missing: ``null``).
 
     JSON has no NaN or infinity; such values are written as ``null`` too.
@@ -62,7 +62,7 @@ def metrics_to_json(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) 
     return _write(path, json.dumps(table, indent=2, allow_nan=False) + "\n")
 
 
-def export_run(run_dir: RunLike, out_dir: str | os.PathLike) -> list[Path]:
+def export_run(run_dir: RunLike, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``<run name>-metrics.csv`` and ``<run name>-metrics.json`` into ``out_dir``."""
     folder = run_folder(run_dir)
     if not folder.config_path.is_file():
@@ -76,7 +76,7 @@ def _json_number(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _write(path: str | os.PathLike, text: str) -> Path:
+def _write(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path).expanduser()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def _write(path: str | os.PathLike, text: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- comparison report
-def comparison_report(runs: Iterable[RunLike], path: str | os.PathLike) -> Path:
+def comparison_report(runs: Iterable[RunLike], path: str | os.PathLike[str]) -> Path:
     """Write a markdown comparison of ``runs``: a table of their numbers, then their final samples."""
     rows = [run_row(run) for run in runs]
     lines = [
@@ -120,7 +120,7 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
 
-def final_samples(run: RunLike) -> tuple[int | None, list[dict]]:
+def final_samples(run: RunLike) -> tuple[int | None, list[dict[str, Any]]]:
     """The samples of a run's last sampled epoch (repeats dropped): ``(epoch, records)``, ``(None, [])`` if none."""
     try:
         records = run_folder(run).read_samples()
@@ -134,7 +134,7 @@ def final_samples(run: RunLike) -> tuple[int | None, list[dict]]:
     return last[0], list(unique.values())
 
 
-def _sample_position(record: dict) -> tuple[int, int]:
+def _sample_position(record: dict[str, Any]) -> tuple[int, int]:
     batch = record.get("batch")
     return record["epoch"], batch if isinstance(batch, int) else 0
 
