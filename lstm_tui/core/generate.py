@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 import string
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .limits import GENERATE_MAX_LENGTH
+
+if TYPE_CHECKING:
+    from .data.vocab import Vocab
+    from .models.base import RecurrentLM
 
 __all__ = [
     "MAX_LENGTH",
@@ -69,7 +73,7 @@ class UnknownTokensError(GenerationError):
         self.suggestion, self.left_out = suggestion, tuple(left_out)
         super().__init__(self.explain(API_UNK_HINT))
 
-    def __reduce__(self):  # the message is derived: pickle the parts (the default would pass args)
+    def __reduce__(self) -> tuple[Any, ...]:  # the message is derived: pickle the parts (the default would pass args)
         return type(self), (self.tokens, self.vocabulary, self.suggestion, self.left_out)
 
     def explain(self, unk_hint: str | None = None) -> str:
@@ -103,16 +107,16 @@ def _is_reserved(token: str) -> bool:
     return len(token) > 2 and token.startswith("<") and token.endswith(">")
 
 
-def _tokens(vocab) -> list[str]:
+def _tokens(vocab: Vocab) -> list[str]:
     return list(getattr(vocab, "idx_to_token", None) or vocab.to_list())
 
 
-def token_separator(vocab) -> str:
+def token_separator(vocab: Vocab) -> str:
     """``" "`` for a word vocabulary (tokens longer than one character), ``""`` for characters."""
     return " " if any(len(t) > 1 and not _is_reserved(t) for t in _tokens(vocab)) else ""
 
 
-def _describe(vocab, separator: str) -> str:
+def _describe(vocab: Vocab, separator: str) -> str:
     plain = [t for t in _tokens(vocab) if not _is_reserved(t)]
     if separator:
         return f"a vocabulary of {len(plain)} words"
@@ -125,7 +129,7 @@ def _describe(vocab, separator: str) -> str:
     return f"{len(chars)} characters: {shown[:60]!r}{'...' if len(shown) > 60 else ''}"
 
 
-def _as_known(vocab, piece: str) -> str | None:
+def _as_known(vocab: Vocab, piece: str) -> str | None:
     """``piece`` as the vocabulary holds it: itself, else lower-cased (d2l lower-cases its text), else None."""
     if piece in vocab:
         return piece
@@ -133,7 +137,7 @@ def _as_known(vocab, piece: str) -> str | None:
     return lower if lower in vocab else None
 
 
-def _suggestion(vocab, pieces: list[str], sep: str) -> str | None:
+def _suggestion(vocab: Vocab, pieces: list[str], sep: str) -> str | None:
     """The prefix rebuilt from vocabulary tokens only, or None when no text is left.
 
     A suggestion the user copies must work: lower-casing alone turned ``Hello, World!`` into
@@ -144,7 +148,7 @@ def _suggestion(vocab, pieces: list[str], sep: str) -> str | None:
     return text if text.strip() else None
 
 
-def _unknown_tokens_error(vocab, pieces: list[str], sep: str) -> UnknownTokensError | None:
+def _unknown_tokens_error(vocab: Vocab, pieces: list[str], sep: str) -> UnknownTokensError | None:
     """The error for the pieces the vocabulary lacks, or None when it has them all."""
     missing = list(dict.fromkeys(p for p in pieces if p not in vocab))
     if not missing:
@@ -153,7 +157,7 @@ def _unknown_tokens_error(vocab, pieces: list[str], sep: str) -> UnknownTokensEr
     return UnknownTokensError(missing, _describe(vocab, sep), _suggestion(vocab, pieces, sep), left_out)
 
 
-def prefix_tokens(vocab, prefix: str, *, unknown: str = "error", separator: str | None = None) -> list[int]:
+def prefix_tokens(vocab: Vocab, prefix: str, *, unknown: str = "error", separator: str | None = None) -> list[int]:
     """Token indices of ``prefix``; unknown tokens raise (``unknown="error"``) or map to ``<unk>``.
 
     Raises :class:`UnknownTokensError` (a :class:`GenerationError`) for unknown tokens.
@@ -196,11 +200,11 @@ def _check_top_k(top_k: Any) -> int:
     return top_k
 
 
-def _model_device(model, device) -> torch.device:
+def _model_device(model: RecurrentLM, device: Any) -> torch.device:
     if device is not None:
         return torch.device(device)
     for param in model.parameters():
-        return param.device
+        return torch.device(param.device)
     return torch.device("cpu")
 
 
@@ -224,8 +228,8 @@ def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: tor
 
 
 def stream(
-    model,
-    vocab,
+    model: RecurrentLM,
+    vocab: Vocab,
     prefix: str,
     length: int,
     *,
@@ -252,7 +256,8 @@ def stream(
     return _stream(model, vocab, indices, steps, temp, k, generator, dev, sep)
 
 
-def _stream(model, vocab, indices: list[int], steps: int, temperature: float, top_k: int, generator, device, sep: str):
+def _stream(model: RecurrentLM, vocab: Vocab, indices: list[int], steps: int, temperature: float, top_k: int,
+            generator: torch.Generator | None, device: torch.device, sep: str) -> Iterator[str]:
     # Grad mode is thread-local: keep no_grad inside each step, never across a ``yield``,
     # so a consumer that trains between pieces is not silently running without gradients.
     if steps == 0:
@@ -270,8 +275,8 @@ def _stream(model, vocab, indices: list[int], steps: int, temperature: float, to
 
 
 def predict(
-    model,
-    vocab,
+    model: RecurrentLM,
+    vocab: Vocab,
     prefix: str,
     length: int,
     *,
@@ -294,7 +299,7 @@ def predict(
 
 # ----------------------------------------------------------------------------- perplexity
 def generation_perplexity(
-    model,
+    model: RecurrentLM,
     tokens: torch.Tensor | Sequence[int],
     *,
     device: Any = None,

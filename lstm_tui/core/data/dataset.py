@@ -7,7 +7,7 @@ so a short run still knows every character of the book; the validation part is t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 
@@ -17,6 +17,9 @@ from .errors import CorpusError
 from .iterators import count_batches, min_corpus_tokens
 from .text import clean_lines, tokenize
 from .vocab import Vocab
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 
 @dataclass
@@ -34,7 +37,7 @@ class CorpusData:
         return len(self.train) + (len(self.val) if self.val is not None else 0)
 
 
-def load_corpus(config, progress: Progress | None = None) -> CorpusData:
+def load_corpus(config: RunConfig, progress: Progress | None = None) -> CorpusData:
     """Read, clean, tokenize and index the corpus ``config`` names; check it is long enough."""
     text = read_corpus_text(config.corpus, config.data_dir, progress)
     tokens = tokenize(clean_lines(text, raw=config.raw), config.token)
@@ -47,7 +50,7 @@ def load_corpus(config, progress: Progress | None = None) -> CorpusData:
     return CorpusData(train=train, val=val, vocab=vocab, text_chars=len(text))
 
 
-def corpus_for(config, *, vocab: Vocab | None = None, progress: Progress | None = None) -> CorpusData:
+def corpus_for(config: RunConfig, *, vocab: Vocab | None = None, progress: Progress | None = None) -> CorpusData:
     """The corpus a run of ``config`` trains on (:func:`load_corpus`); with ``vocab`` (a
     checkpoint's), a CorpusError when the corpus gives another vocabulary. The one loader of
     a run's corpus: the trainer and the run preparation (core/session.py) both call it."""
@@ -66,7 +69,7 @@ def check_vocab(data: CorpusData, vocab: Vocab) -> None:
         )
 
 
-def check_batches(train_tokens: int, config) -> int:
+def check_batches(train_tokens: int, config: RunConfig) -> int:
     """Batches per epoch of ``train_tokens`` tokens under ``config``; CorpusError when there is
     not one (the rule "too short for one batch" lives here only)."""
     need = min_corpus_tokens(config.batch_size, config.num_steps)
@@ -88,7 +91,7 @@ def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, 
     return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
 
 
-def _check_lengths(train: torch.Tensor, val: Optional[torch.Tensor], config) -> None:
+def _check_lengths(train: torch.Tensor, val: Optional[torch.Tensor], config: RunConfig) -> None:
     where = config.corpus or "The Time Machine"
     if len(train) == 0 and val is None:
         raise CorpusError(f"the corpus {where} has no tokens after cleaning", "non-raw cleaning keeps only letters; try raw=true or another file")
