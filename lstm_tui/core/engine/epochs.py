@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any, Callable, Iterable
 
 import torch
 
-from ..data import data_iter
+from ..data.iterators import data_iter
 from ..events import BatchProgress, EpochEnd, Finished, Sample, Status
 from ..generate import GenerationError, generation_perplexity, predict
 from ..runs import RunStatus
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
 from .step import make_step
+from ..models.base import RecurrentLM, State
+from .state import Step, TrainerState
 from .tally import EpochTally
 from .throttle import Throttle
 
@@ -22,14 +25,15 @@ END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training end
 GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity
 
 
-class EpochsMixin:
+class EpochsMixin(TrainerState):
     """The training loop's epochs, batches, samples and closing numbers (see trainer.py)."""
 
     # ------------------------------------------------------------------ the epochs and the end
-    def _epochs(self, model, optimizer, step, train, val, batches: int, device):
+    def _epochs(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, step: Step, train: torch.Tensor, val: torch.Tensor | None, batches: int,
+                device: torch.device) -> tuple[bool, dict[str, Any] | None, dict[str, Any]]:
         """Train the remaining epochs; ``(stopped, partial epoch or None, last epoch's numbers)``."""
         cfg = self.config
-        last = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
+        last: dict[str, Any] = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
         if self.history:
             last.update({k: self.history[-1].get(k) for k in last})
         for index in range(self.epoch, cfg.epochs):
@@ -42,14 +46,14 @@ class EpochsMixin:
                 return True, None, last
         return False, None, last
 
-    def _end_epoch(self, number: int, model, outcome: dict, train, val) -> dict:
+    def _end_epoch(self, number: int, model: RecurrentLM, outcome: dict[str, Any], train: torch.Tensor, val: torch.Tensor | None) -> dict[str, Any]:
         """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
         cfg = self.config
         ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
         val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
                    if val is not None else None)
         self.epoch, self.batch = number, 0
-        record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
+        record: dict[str, Any] = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
                   "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
         if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
             record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
@@ -61,7 +65,7 @@ class EpochsMixin:
             self._persist("metrics", self.run_dir.append_metric, dict(record))
         return record
 
-    def _between_epochs(self, number: int, model, optimizer) -> bool:
+    def _between_epochs(self, number: int, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
         """Samples and checkpoints due after epoch ``number``; True when the run should stop."""
         cfg = self.config
         if cfg.predict_every and number % cfg.predict_every == 0:
@@ -72,7 +76,8 @@ class EpochsMixin:
             self._save_checkpoint(model, optimizer, requested=True)
         return self._control.stopping
 
-    def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
+    def _finish(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, stopped: bool, partial: dict[str, Any] | None, last: dict[str, Any], train: torch.Tensor,
+                val: torch.Tensor | None) -> Finished:
         """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`.
 
         A stopped run reports its last whole epoch's numbers (those in metrics.jsonl), or the
@@ -103,7 +108,7 @@ class EpochsMixin:
         self._emit(finished)
         return finished
 
-    def _train_epoch(self, number: int, model, step, train: torch.Tensor, batches: int, device) -> dict:
+    def _train_epoch(self, number: int, model: RecurrentLM, step: Step, train: torch.Tensor, batches: int, device: torch.device) -> dict[str, Any]:
         """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
         cfg, control = self.config, self._control
         skip, carry, tally = self._epoch_start(number, device)
@@ -112,12 +117,13 @@ class EpochsMixin:
         state = tuple(s.to(device) for s in carry) if carry is not None else None
         done, throttle = skip, Throttle(self._progress_interval_s, start=tally.start)
 
-        def carried():  # the state the next batch would start from, for a mid-epoch checkpoint
+        def carried() -> State | None:  # the state the next batch would start from, for a mid-epoch checkpoint
             return None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)
 
         def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
-            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
-                                  accum={"loss_sum": tally.total(), "tokens": tally.tokens})
+            if self.optimizer is not None:  # (built with the model, before the first epoch)
+                self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
+                                      accum={"loss_sum": tally.total(), "tokens": tally.tokens})
 
         for index, (X, Y) in enumerate(iterator):
             if index < skip:
@@ -143,7 +149,7 @@ class EpochsMixin:
         total = tally.total()  # (waits for the device: the rate below includes all of its work)
         return {"stopped": False, "loss_sum": total, "tokens": tally.tokens, "tokens_per_s": tally.rate()}
 
-    def _epoch_start(self, number: int, device) -> tuple[int, tuple | None, EpochTally]:
+    def _epoch_start(self, number: int, device: torch.device) -> tuple[int, State | None, EpochTally]:
         """``(batches to skip, carried state, tally)``: after a mid-epoch resume, the checkpoint's."""
         self._epoch_rng_state = self._rng.getstate()
         skip, carry, accum = self.batch, None, None
@@ -157,7 +163,7 @@ class EpochsMixin:
         self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tally.tokens),
                                  tokens_per_s=tally.rate(now), elapsed_s=self._elapsed()))
 
-    def _make_step(self, model, optimizer, device):
+    def _make_step(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device) -> Step:
         forward = None
         if self.config.compile:
             forward = torch.compile(model)
@@ -172,7 +178,7 @@ class EpochsMixin:
             return StaticStep(step, model, optimizer, device, capture=True)
         return step
 
-    def _wait_paused(self, number: int, done: int, save_now=None) -> float:
+    def _wait_paused(self, number: int, done: int, save_now: Callable[[], None] | None = None) -> float:
         self._emit(Status(f"paused at epoch {number}, batch {done}"))
         self._pause_began = time.perf_counter()  # (a checkpoint saved while paused must not count the pause)
         try:
@@ -191,8 +197,8 @@ class EpochsMixin:
         return self._elapsed_base + (now - self._clock_start) - self._paused_total - pausing
 
     # ------------------------------------------------------------------ samples and final numbers
-    def _samples(self, model, epoch: int, prefixes, final: bool = False) -> None:
-        if not self.config.can_generate:
+    def _samples(self, model: RecurrentLM, epoch: int, prefixes: Iterable[str], final: bool = False) -> None:
+        if not self.config.can_generate or self.vocab is None:
             return
         for prefix in prefixes:
             try:
@@ -208,7 +214,7 @@ class EpochsMixin:
                     record.update(final=True, batch=self.batch)
                 self._persist("samples", self.run_dir.append_sample, record)
 
-    def _generation_perplexity(self, model, tokens: torch.Tensor) -> float | None:
+    def _generation_perplexity(self, model: RecurrentLM, tokens: torch.Tensor) -> float | None:
         try:
             value = generation_perplexity(model, tokens, max_tokens=GENERATION_PPL_TOKENS)
         except Exception as exc:  # noqa: BLE001 - a missing extra number must not fail the run
@@ -217,14 +223,14 @@ class EpochsMixin:
         return value if math.isfinite(value) else None
 
 
-def _finished_fields(finished: Finished) -> dict:
+def _finished_fields(finished: Finished) -> dict[str, Any]:
     """The summary's fields from a :class:`Finished` (its numbers, not its event bookkeeping)."""
     return {name: getattr(finished, name) for name in (
         "epoch", "perplexity", "tokens_per_s", "elapsed_s", "device", "stopped", "val_perplexity",
         "generation_perplexity", "checkpoint_saved")}
 
 
-def _end_prefixes(prefixes) -> list[str]:
+def _end_prefixes(prefixes: Iterable[str]) -> list[str]:
     """The configured prefixes, then d2l's closing ``"traveller"`` (once)."""
     out = list(dict.fromkeys(prefixes))
     if END_PREFIX not in out:

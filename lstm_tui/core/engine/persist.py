@@ -7,13 +7,17 @@ order), and for a mid-epoch stop the carried hidden state and the partial loss s
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
 from ..events import CheckpointFailed, Checkpointed, NoRunFolder, Status
 from ..runs import RunError, RunStatus, Summary, repair_run_files
 from ..runs.payload import make_payload
+from ..models.base import RecurrentLM, State
 from .errors import NonFinite
+from .state import TrainerState
 
 
 #: Config fields that decide how the corpus is cut into an epoch's batches.
@@ -22,7 +26,7 @@ BATCHING_FIELDS = ("batch_size", "num_steps", "sampling", "max_tokens", "val_spl
 RUNTIME_FLAGS = ("capturable", "foreach", "fused")
 
 
-def _keep_runtime_flags(optimizer) -> None:
+def _keep_runtime_flags(optimizer: torch.optim.Optimizer) -> None:
     """Undo what ``load_state_dict`` copied over from the saved optimizer that is not its state.
 
     torch restores every parameter group's settings from the checkpoint, so a checkpoint of a
@@ -40,15 +44,16 @@ def _keep_runtime_flags(optimizer) -> None:
                 optimizer.state[param]["step"] = step.to(param.device if on_device else "cpu", torch.float32)
 
 
-def params_finite(model) -> bool:
+def params_finite(model: torch.nn.Module) -> bool:
     with torch.no_grad():
         return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
-class PersistMixin:
+class PersistMixin(TrainerState):
     """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
 
-    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None, in_epoch=False, requested=False) -> bool:
+    def _save_checkpoint(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
+                         accum: dict[str, Any] | None = None, in_epoch: bool = False, requested: bool = False) -> bool:
         """Write the checkpoint at (epoch, batch); False when it could not be written.
 
         ``in_epoch``: called inside an epoch (its minibatch order is rebuilt from the RNG state
@@ -85,8 +90,9 @@ class PersistMixin:
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
         return True
 
-    def _restore(self, checkpoint: Checkpoint, model, optimizer, device) -> None:
-        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(self.vocab))
+    def _restore(self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer,
+                 device: torch.device) -> None:
+        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab))
         if problem:
             raise CheckpointError(f"the checkpoint does not fit the model of this config: {problem}", checkpoint.path)
         model.load_state_dict(checkpoint.model_state, strict=True)
@@ -132,9 +138,10 @@ class PersistMixin:
         """metrics.jsonl and samples.jsonl in step with the resumed checkpoint (see
         :func:`~lstm_tui.core.runs.repair_run_files`): an interruption between an epoch's metrics
         line and its checkpoint left lines that are trained again, a kill tore one."""
-        repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history)
+        if self.run_dir is not None:
+            repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history)
 
-    def _write_summary(self, status: RunStatus, **fields) -> None:
+    def _write_summary(self, status: RunStatus, **fields: Any) -> None:
         if self.run_dir is None:
             return
         summary = Summary(status=status, **fields)
@@ -145,7 +152,7 @@ class PersistMixin:
         summary.checkpoint_error = self._checkpoint_error or None
         self._persist("summary", self.run_dir.write_summary, summary)
 
-    def _persist(self, what: str, write, *args) -> None:
+    def _persist(self, what: str, write: Callable[..., Any], *args: Any) -> None:
         """Write run files; a failure is reported (once per kind) and training goes on."""
         try:
             write(*args)

@@ -22,14 +22,15 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
-from ..data import CorpusData, CorpusError
-from ..data.dataset import check_batches, check_vocab, corpus_for
+from ..data.dataset import CorpusData, check_batches, check_vocab, corpus_for
+from ..data.errors import CorpusError
+from ..data.vocab import Vocab
 from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
     DownloadProgress,
@@ -42,6 +43,7 @@ from ..events import (
     ignore,
 )
 from ..models import build_model
+from ..models.base import RecurrentLM
 from ..models.fused_lstm import WORKSPACES
 from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
 from .allocator import keep_freed_memory
@@ -70,7 +72,7 @@ class Trainer(EpochsMixin, PersistMixin):
         self,
         config: RunConfig,
         on_event: EventHandler | None = None,
-        run_dir: "RunDir | str | os.PathLike | None" = None,
+        run_dir: "RunDir | str | os.PathLike[str] | None" = None,
         data: CorpusData | None = None,
     ):
         self.config = config
@@ -81,7 +83,7 @@ class Trainer(EpochsMixin, PersistMixin):
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.vocab = data.vocab if data is not None else None
         self.device: Optional[torch.device] = None
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
         self.epoch = 0  # completed epochs
         self.batch = 0  # batches done in the current epoch
         self.result: Finished | Failed | None = None
@@ -113,10 +115,10 @@ class Trainer(EpochsMixin, PersistMixin):
     @classmethod
     def resume_from(
         cls,
-        run_dir: "RunDir | str | os.PathLike",
+        run_dir: "RunDir | str | os.PathLike[str]",
         on_event: EventHandler | None = None,
         data: CorpusData | None = None,
-        **changes,
+        **changes: Any,
     ) -> "Trainer":
         """A trainer that continues ``run_dir`` from its checkpoint.
 
@@ -176,7 +178,7 @@ class Trainer(EpochsMixin, PersistMixin):
     def stopping(self) -> bool:
         return self._control.stopping
 
-    def snapshot(self):
+    def snapshot(self) -> tuple[RecurrentLM, Vocab | None]:
         """``(copy of the model on the CPU in eval mode, vocab)``; safe while training runs."""
         with self._model_lock:
             if self.model is None:
@@ -212,7 +214,7 @@ class Trainer(EpochsMixin, PersistMixin):
             self._emit_last(failed)
             return failed
         if lock is not None:  # (a kill during an atomic write left these; this trainer owns the folder now)
-            remove_stale_temp_files(self.run_dir.path)
+            remove_stale_temp_files(lock.path.parent)
         try:
             return self._train_reporting_failures()
         finally:
@@ -269,7 +271,7 @@ class Trainer(EpochsMixin, PersistMixin):
         keep_freed_memory()  # no page faults on every batch (see allocator.py)
         device = self._open_device()
         data = self._corpus()
-        model, optimizer = self._build(device)
+        model, optimizer = self._build(device, len(data.vocab))
         train, val, batches = self._splits(data, device)
         self._announce(model, data, batches)
         step = self._make_step(model, optimizer, device)
@@ -310,12 +312,12 @@ class Trainer(EpochsMixin, PersistMixin):
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
         return data
 
-    def _build(self, device: torch.device):
+    def _build(self, device: torch.device, vocab_size: int) -> tuple[RecurrentLM, torch.optim.Optimizer]:
         """Seeded model and optimizer (restored from the checkpoint when resuming)."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._rng = random.Random(cfg.seed)
-        model = build_model(cfg, len(self.vocab)).to(device)
+        model = build_model(cfg, vocab_size).to(device)
         model.train()
         optimizer = make_optimizer(cfg, model)
         if self._checkpoint is not None:
@@ -324,21 +326,21 @@ class Trainer(EpochsMixin, PersistMixin):
             self.model, self.optimizer = model, optimizer
         return model, optimizer
 
-    def _splits(self, data: CorpusData, device: torch.device):
+    def _splits(self, data: CorpusData, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, int]:
         """``(train, val or None, batches per epoch)``, on the device."""
         cfg = self.config
         train = data.train.to(device)
         val = data.val.to(device) if data.val is not None and len(data.val) > 1 else None
         return train, val, check_batches(len(train), cfg)
 
-    def _announce(self, model, data: CorpusData, batches: int) -> None:
+    def _announce(self, model: RecurrentLM, data: CorpusData, batches: int) -> None:
         """:class:`Started`, then what a resumed or a bidirectional run should say."""
         cfg, checkpoint = self.config, self._checkpoint
         if self._resuming:
             self._mark_running()
         self._announced = True
         self._emit(Started(
-            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(self.vocab),
+            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(data.vocab),
             corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
             batches_per_epoch=batches, start_epoch=self.epoch + 1, epochs=cfg.epochs,
         ))
@@ -368,7 +370,7 @@ class Trainer(EpochsMixin, PersistMixin):
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_run_dir(run_dir) -> RunDir | None:
+def _as_run_dir(run_dir: RunDir | str | os.PathLike[str] | None) -> RunDir | None:
     if run_dir is None or isinstance(run_dir, RunDir):
         return run_dir
     path = Path(run_dir).expanduser()
