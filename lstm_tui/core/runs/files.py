@@ -12,9 +12,6 @@ SUMMARY_FILE = "summary.json"
 LOCK_FILE = ".training.lock"
 #: The summary's record of when a renamed run was created (ISO 8601, local time).
 CREATED_KEY = "created"
-#: How a temporary file of an atomic write of ``name`` begins and ends (see core/atomic.py);
-#: a kill during the write leaves one behind.
-TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
 class RunError(Exception):

@@ -8,18 +8,11 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..atomic import atomic_write_bytes
-from .files import (
-    CHECKPOINT_FILE,
-    METRICS_FILE,
-    SAMPLES_FILE,
-    SUMMARY_FILE,
-    TEMP_PREFIX,
-    TEMP_SUFFIX,
-)
+from ..atomic import TEMP_SUFFIX, atomic_write_bytes
+from .files import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE
 
 #: The files whose atomic writes may leave a temporary file behind when the process is killed.
-_ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, "config.toml")
+_ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, CONFIG_FILE)
 
 
 def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -30,7 +23,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         entries = list(Path(folder).iterdir())
     except OSError:
         return removed
-    prefixes = tuple(f"{TEMP_PREFIX}{name}." for name in _ATOMIC_FILES)
+    prefixes = tuple(f".{name}." for name in _ATOMIC_FILES)  # atomic.py's temporary names: .NAME.XXXX.tmp
     for entry in entries:
         if entry.name.startswith(prefixes) and entry.name.endswith(TEMP_SUFFIX):
             try:
