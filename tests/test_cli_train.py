@@ -342,6 +342,26 @@ def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_
     assert "2/2" in capsys.readouterr().out
 
 
+def test_a_resume_of_a_run_another_process_trains_is_refused_not_failed(shared_data_dir, tmp_path, capsys):
+    import socket
+
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    run = only_run(runs_dir)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".training.lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        before = files_of(run)
+        capsys.readouterr()
+        assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--epochs", "2"]) == 2  # bad input
+        err = capsys.readouterr().err
+        assert f"is being trained by process {holder.pid}" in err and "run failed" not in err and "hint:" not in err
+        assert files_of(run) == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_resume_checks_the_device_like_a_new_run(shared_data_dir, tmp_path, capsys):
     import torch
 
