@@ -35,8 +35,8 @@ def _other_value(name: str) -> tuple[list[str], object]:
         return [flag, "abc", flag, "de f"], ("abc", "de f")
     if info["kind"] == "device":
         return [flag, "cpu"], "cpu"
-    if name in PATH_FIELDS:  # stored absolute, so that a resume from another folder finds it
-        return [flag, "some/where"], str(Path("some/where").resolve())
+    if name in PATH_FIELDS:  # as given: the core's prepare_run stores it absolute (see test_cli_train)
+        return [flag, "some/where"], "some/where"
     if info["type"] is str:
         return [flag, "some/where"], "some/where"
     value = info["hi"] if info["type"] is int else info["hi"] / 2
@@ -162,10 +162,8 @@ def test_generate_flags_out_of_range_exit_2_naming_the_flag(tmp_path, capsys, ar
 
 
 def test_generate_limits_match_the_generator_and_the_config(capsys):
-    from lstm_tui.cli import GENERATE_MAX_LENGTH
     from lstm_tui.core.generate import MAX_LENGTH
 
-    assert GENERATE_MAX_LENGTH == MAX_LENGTH
     ns = build_parser().parse_args(["generate", "-c", "x", "-n", str(MAX_LENGTH), "--seed", str(2**32 - 1)])
     assert (ns.length, ns.seed) == (MAX_LENGTH, 2**32 - 1)
     assert field_info("seed")["hi"] == 2**32 - 1
@@ -194,14 +192,16 @@ def test_a_runs_dir_after_the_subcommand_wins():
     assert build_parser().parse_args(["runs"]).runs_dir is None
 
 
-def test_relative_corpus_and_data_dir_become_absolute_urls_and_empty_stay(tmp_path, monkeypatch):
+def test_relative_corpus_and_data_dir_become_absolute_in_the_core_urls_and_empty_stay(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = _config("--corpus", "books/a.txt", "--data-dir", "~/cache")
+    assert config.corpus == "books/a.txt"  # the CLI passes it on; the core's prepare_run makes it absolute
+    config = config.with_absolute_paths()  # (what prepare_run applies, once)
     assert config.corpus == str(tmp_path / "books" / "a.txt")
     assert config.data_dir == str(Path("~/cache").expanduser().resolve())
     url = "https://example.org/book.txt"
-    assert _config("--corpus", url).corpus == url
-    assert _config("--corpus", "").corpus == "" and _config().data_dir == ""
+    assert _config("--corpus", url).with_absolute_paths().corpus == url
+    assert _config("--corpus", "").with_absolute_paths().corpus == "" and _config().data_dir == ""
 
 
 # ----------------------------------------------------------------------------- TOML

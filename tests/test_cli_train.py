@@ -130,7 +130,35 @@ def test_resume_rejects_flags_that_change_the_model(tmp_path, capsys):
 
 def test_generate_with_a_folder_that_is_no_run_exits_2(tmp_path, capsys):
     assert main(["generate", "--checkpoint", str(tmp_path)]) == 2
-    assert "checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "checkpoint" in err and "is not a run folder" in err and "saved none yet" not in err
+    (tmp_path / "config.toml").write_text("")  # a run that saved no checkpoint yet
+    assert main(["generate", "--checkpoint", str(tmp_path)]) == 2
+    assert "the run saved none yet" in capsys.readouterr().err
+
+
+def test_generate_prints_what_an_ascii_terminal_cannot_show_as_question_marks(shared_data_dir, tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(REPO), "LSTM_TUI_RUNS_DIR": str(runs_dir)}
+    done = subprocess.run([sys.executable, "-m", "lstm_tui", "generate", "-c", only_run(runs_dir).name,
+                           "-p", "na\u00efve traveller", "--unk", "-n", "5"],
+                          env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode("ascii").startswith("na?ve traveller") and b"UnicodeEncodeError" not in done.stderr
+
+
+def test_runs_lists_the_epochs_a_running_or_interrupted_run_saved(tmp_path, capsys):
+    from lstm_tui.core.config import RunConfig
+    from lstm_tui.core.runs import RunDir
+
+    run = RunDir.create(tmp_path, RunConfig(epochs=400))
+    run.write_summary({"status": "running", "epochs": 400, "device": "cpu"})  # no live lock: interrupted
+    for epoch in range(1, 30):
+        run.append_metric({"epoch": epoch, "perplexity": 10.0 - epoch / 10, "tokens_per_s": 100.0, "elapsed_s": epoch})
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith(run.name)][0]
+    assert "29/400" in line and "7.10" in line and "interrupted" in line and "-/400" not in line
 
 
 # ----------------------------------------------------------------------------- stopping and resuming
@@ -214,7 +242,7 @@ def disk_full_at_the_third_checkpoint(monkeypatch):
     """The disk fills up when the run writes its third checkpoint (a real ENOSPC from the write)."""
     import errno
 
-    from lstm_tui.core import checkpoint as checkpoint_module
+    from lstm_tui.core.runs import checkpoint_io as checkpoint_module
 
     real_write, calls = checkpoint_module.atomic_write_bytes, []
 
@@ -242,6 +270,15 @@ def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies
     assert "--save: nothing written" in captured.err and not saved.exists()  # not epoch 2's model
     _, _, _, checkpoint = load_model(only_run(runs_dir) / "checkpoint.pt")
     assert checkpoint.epoch == 2
+    # the listing and generate say which epoch the checkpoint holds (not a silent "3/3 finished")
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    listing = capsys.readouterr().out
+    assert "3/3" in listing and "finished (checkpoint holds epoch 2 of 3)" in listing
+    run = only_run(runs_dir)
+    assert main(["generate", "-c", run.name, "--runs-dir", str(runs_dir), "-n", "5"]) == 0
+    captured = capsys.readouterr()
+    assert "the checkpoint holds epoch 2, not the run's last epoch 3" in captured.err
+    assert captured.out.startswith("time traveller")
 
 
 def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
@@ -295,14 +332,34 @@ def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_
     capsys.readouterr()
     resume = ["train", "--resume", run.name, "--runs-dir", str(runs_dir)]
     assert main([*resume, "--epochs", "1"]) == 2
-    assert f"--epochs 1 is not more than the 2 epochs {run.name} has trained" in capsys.readouterr().err
+    assert f"--epochs: 1 is not more than the 2 epochs {run.name} has trained" in capsys.readouterr().err
     assert main([*resume, "--epochs", "2"]) == 2
-    assert "--epochs 2 is not more than the 2 epochs" in capsys.readouterr().err
+    assert "--epochs: 2 is not more than the 2 epochs" in capsys.readouterr().err
     assert main(resume) == 2
-    assert f"{run.name} has finished its 2 epochs; pass --epochs N (more than 2)" in capsys.readouterr().err
+    assert f"--epochs: {run.name} has finished its 2 epochs (ask for more than 2 epochs" in capsys.readouterr().err
     assert files_of(run) == before
     assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
     assert "2/2" in capsys.readouterr().out
+
+
+def test_a_resume_of_a_run_another_process_trains_is_refused_not_failed(shared_data_dir, tmp_path, capsys):
+    import socket
+
+    runs_dir = tmp_path / "runs"
+    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    run = only_run(runs_dir)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".training.lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        before = files_of(run)
+        capsys.readouterr()
+        assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--epochs", "2"]) == 2  # bad input
+        err = capsys.readouterr().err
+        assert f"is being trained by process {holder.pid}" in err and "run failed" not in err and "hint:" not in err
+        assert files_of(run) == before
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_resume_checks_the_device_like_a_new_run(shared_data_dir, tmp_path, capsys):
@@ -356,7 +413,7 @@ def test_a_relative_corpus_is_stored_absolute_so_a_resume_works_from_elsewhere(
 def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_dir, tmp_path):
     code = (
         "import sys\n"
-        "from lstm_tui.core.engine import trainer\n"
+        "from lstm_tui.core.engine import epochs as trainer\n"
         "def boom(*args, **kwargs):\n"
         "    raise RuntimeError('kaboom')\n"
         "trainer.make_step = boom\n"
@@ -374,7 +431,7 @@ def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_di
 
 
 def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_path, monkeypatch, capsys):
-    from lstm_tui.core.engine import trainer as trainer_module
+    from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
@@ -389,7 +446,7 @@ def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_pat
 def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(shared_data_dir, tmp_path, monkeypatch, capsys):
     import torch
 
-    from lstm_tui.core.engine import trainer as trainer_module
+    from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
 
     def make_step(*args, **kwargs):
         def step(X, Y, state):

@@ -220,9 +220,15 @@ class TrainingMixin:
     def _on_Status(self, event: ev.Status) -> None:
         self.log_view.info(event.message)
         self.status_bar.update_status(message=event.message[:60])
-        if self._save_asked and "nowhere to save" in event.message:
+
+    def _on_NoRunFolder(self, event: ev.NoRunFolder) -> None:
+        self.log_view.info(event.reason)
+        if self._save_asked:
             self._save_asked = False
-            self.notify(event.message, severity="warning", markup=False)
+            self.notify(event.reason, severity="warning", markup=False)
+
+    def _on_CheckpointFailed(self, event: ev.CheckpointFailed) -> None:
+        self.log_view.error(f"checkpoint not saved: {event.reason}")
 
     def _on_DownloadProgress(self, event: ev.DownloadProgress) -> None:
         done = event.done_bytes / 1000

@@ -17,15 +17,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..core.config import allowed_text, field_info
+from ..core.limits import GENERATE_MAX_LENGTH
+from .exitcodes import DEBUG_ENV, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .options import CliError, add_config_flags
 
-DEBUG_ENV = "LSTM_TUI_DEBUG"
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-# lstm_tui.core.generate.MAX_LENGTH, written out because that module imports torch and --help
-# must stay fast (a test checks that the two agree).
-GENERATE_MAX_LENGTH = 100_000
 MAX_PORT = 65_535
 
 _EPILOG = """\
@@ -213,4 +208,5 @@ def _err(message: str) -> None:
         pass
 
 
-__all__ = ["main", "build_parser", "CliError"]
+__all__ = ["main", "build_parser", "CliError", "DEBUG_ENV", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK",
+           "EXIT_USAGE", "GENERATE_MAX_LENGTH"]

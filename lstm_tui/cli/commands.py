@@ -11,12 +11,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from .exitcodes import EXIT_OK
 from .options import CliError, build_config, flag_name, flag_values
 from .train import cmd_train
 
 __all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_train", "resolve_checkpoint"]
 
-EXIT_OK = 0
 UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
 
 
@@ -34,16 +34,18 @@ def cmd_app(ns: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- checkpoints
 def resolve_checkpoint(text: str, runs_dir: str | None) -> Path:
     """A checkpoint file, a run folder (its checkpoint.pt) or a run name in the runs dir."""
-    from ..core.runs import RunDir, RunError, default_runs_dir
+    from ..core.runs import CHECKPOINT_FILE, CONFIG_FILE, RunDir, RunError, default_runs_dir
 
     given = Path(text).expanduser()
     if given.is_file():
         return given
     if given.is_dir():
-        candidate = given / "checkpoint.pt"
-        if not candidate.is_file():
-            raise CliError(f"checkpoint: {given} has no checkpoint.pt (the run saved none yet)")
-        return candidate
+        candidate = given / CHECKPOINT_FILE
+        if candidate.is_file():
+            return candidate
+        if not (given / CONFIG_FILE).is_file():
+            raise CliError(f"checkpoint: {given} is not a run folder (it has no {CONFIG_FILE} or {CHECKPOINT_FILE})")
+        raise CliError(f"checkpoint: {given} has no {CHECKPOINT_FILE} (the run saved none yet)")
     try:
         run = RunDir.open(text, runs_dir)
     except RunError:
@@ -65,9 +67,12 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     from ..core.generate import GenerationError, stream, token_separator
 
     try:
-        model, vocab, config, _ = load_model(path, device=device)
+        model, vocab, config, checkpoint = load_model(path, device=device)
     except CheckpointError as exc:
         raise CliError(f"checkpoint: {exc}") from None
+    note = _older_checkpoint_note(path, checkpoint.epoch)
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     if not config.can_generate:
         from ..core.presets import BIDIRECTIONAL_NOTE
 
@@ -88,7 +93,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
         # The parser range-checked --length, --temperature and --top-k (and a run's predict_length
         # is within generate's limit), so what is left to refuse here is the prefix.
         raise CliError(f"--prefix: {exc.explain(UNK_HINT)}") from None
-    out = sys.stdout
+    out = _replacing(sys.stdout)
     out.write(prefix.rstrip() if token_separator(vocab) else prefix)
     out.flush()
     try:
@@ -103,6 +108,32 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _older_checkpoint_note(path: Path, epoch: int) -> str:
+    """What to say when ``path`` is a run's checkpoint older than the run's last epoch (its
+    later checkpoints could not be written): '' otherwise."""
+    from ..core.runs import CHECKPOINT_FILE, ENDED_STATUSES, RunDir
+
+    if path.name != CHECKPOINT_FILE:
+        return ""
+    summary = RunDir(path.parent).summary()
+    if summary is None or summary.status not in ENDED_STATUSES or summary.epoch is None or epoch >= summary.epoch:
+        return ""
+    return (f"the checkpoint holds epoch {epoch}, not the run's last epoch {summary.epoch} "
+            f"(later checkpoints could not be written); generating with epoch {epoch}'s weights")
+
+
+def _replacing(stream):
+    """``stream`` writing characters its encoding lacks as ``?`` (PYTHONIOENCODING=ascii and a
+    prefix with a character outside ASCII) instead of failing."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if callable(reconfigure):
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+            pass
+    return stream
+
+
 def _device(name: str):
     from ..core.config import ConfigError, parse_field
     from ..core.device import DeviceError, resolve_device
@@ -115,48 +146,39 @@ def _device(name: str):
 
 # ----------------------------------------------------------------------------- runs
 def cmd_runs(ns: argparse.Namespace) -> int:
-    from ..core.runs import RunError, default_runs_dir, list_runs
+    from ..core.compare import run_rows
+    from ..core.runs import RunError, default_runs_dir
 
     root = Path(ns.runs_dir) if ns.runs_dir else default_runs_dir()
     try:
-        runs = list_runs(root)
+        rows = run_rows(root)
     except RunError as exc:
         raise CliError(str(exc)) from None
-    if not runs:
+    if not rows:
         print(f"no runs in {root}")
         return EXIT_OK
-    rows = [("NAME", "PRESET", "EPOCHS", "PERPLEXITY", "STATUS")]
-    for info in runs:
-        summary = info.summary or {}
-        rows.append((info.name, info.preset or "?", _epochs_text(info, summary), _ppl_text(summary), info.status))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = [("NAME", "PRESET", "EPOCHS", "PERPLEXITY", "STATUS")]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    print(f"\n{len(runs)} run{'s' if len(runs) != 1 else ''} in {root}")
+        status = str(row.status) + (f" ({row.checkpoint_note})" if row.checkpoint_note else "")
+        table.append((row.name, row.preset or "?", _epochs_text(row), _ppl_text(row), status))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    print(f"\n{len(rows)} run{'s' if len(rows) != 1 else ''} in {root}")
     return EXIT_OK
 
 
-def _epochs_text(info, summary: dict) -> str:
-    done = summary.get("epoch")
-    total = summary.get("epochs")
-    if total is None:
-        try:
-            total = info.open().read_config().epochs
-        except Exception:  # noqa: BLE001 - a listing shows what it can
-            total = None
-    if done is None:
-        return f"-/{total}" if total is not None else "-"
-    return f"{done}/{total}" if total is not None else str(done)
+def _epochs_text(row) -> str:
+    total = "" if row.epochs is None else f"/{row.epochs}"
+    return f"{row.epochs_done}{total}"
 
 
-def _ppl_text(summary: dict) -> str:
-    value = summary.get("perplexity")
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+def _ppl_text(row) -> str:
+    if row.train_ppl is None:
         return "-"
-    text = f"{value:.2f}"
-    val = summary.get("val_perplexity")
-    if isinstance(val, (int, float)) and not isinstance(val, bool):
-        text += f" (val {val:.2f})"
+    text = f"{row.train_ppl:.2f}"
+    if row.val_ppl is not None:
+        text += f" (val {row.val_ppl:.2f})"
     return text
 
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..core.config import FIELD_NAMES, ConfigError, RunConfig, absolute_paths, allowed_text, field_info, parse_field
+from ..core.config import FIELD_NAMES, ConfigError, RunConfig, allowed_text, field_info, parse_field
 from ..core.presets import DEFAULT_PRESET, PRESETS, get_preset
 
 
@@ -176,7 +176,7 @@ def build_config(ns: argparse.Namespace) -> RunConfig:
     except ConfigError as exc:
         where = f"{toml_path}: key 'preset'" if toml_preset == preset_name and toml_path else "--preset"
         raise CliError(f"{where}: {exc.message}") from None
-    merged = absolute_paths({**toml_values, **flag_values(ns)})
+    merged = {**toml_values, **flag_values(ns)}
     try:
         return RunConfig.from_mapping(merged, base=base)
     except ConfigError as exc:

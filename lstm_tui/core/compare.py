@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from .runs import RunDir, RunError, RunInfo, default_runs_dir, list_runs, safe_name, run_status
+from .config import RunConfig
+from .runs import RunDir, RunError, RunInfo, RunStatus, checkpoint_note, default_runs_dir, list_runs, run_status, safe_name
 
 __all__ = [
     "COLUMNS",
@@ -55,13 +56,16 @@ class RunRow:
     wall_s: float | None
     device: str | None
     created: datetime
-    status: str
+    status: RunStatus
+    #: "checkpoint holds epoch 1 of 6" when the run ended with an older checkpoint (a full disk);
+    #: None when the checkpoint holds the last epoch (or the run is still going)
+    checkpoint_note: str | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
 
 #: Anything that names a run folder: a listing entry, a folder object, a row or a path.
-RunLike = Union[RunInfo, RunDir, RunRow, str, os.PathLike]
+RunLike = Union[RunInfo, RunDir, RunRow, str, os.PathLike[str]]
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Curve:
 
 
 # ----------------------------------------------------------------------------- rows
-def run_rows(root: str | os.PathLike | None = None) -> list[RunRow]:
+def run_rows(root: str | os.PathLike[str] | None = None) -> list[RunRow]:
     """A row per run under ``root`` (default: the runs directory), newest first."""
     return [run_row(info) for info in list_runs(root)]
 
@@ -105,7 +109,7 @@ def run_row(run: RunLike) -> RunRow:
         impl=config.impl if config else None,
         layers=config.layers if config else None,
         hidden=config.hidden if config else None,
-        epochs_done=_int(summary.get("epoch"), _int(last.get("epoch"), 0)),
+        epochs_done=_int(summary.get("epoch"), _int(last.get("epoch"), 0)) or 0,
         epochs=_int(summary.get("epochs"), config.epochs if config else None),
         train_ppl=number("perplexity"),
         val_ppl=number("val_perplexity"),
@@ -115,6 +119,7 @@ def run_row(run: RunLike) -> RunRow:
         device=str(summary["device"]) if summary.get("device") else None,
         created=info.created,
         status=info.status,
+        checkpoint_note=checkpoint_note(summary),
     )
 
 
@@ -134,7 +139,7 @@ def run_folder(run: RunLike) -> RunDir:
     return RunDir(run.path if isinstance(run, (RunInfo, RunRow)) else Path(run))
 
 
-def _config(folder: RunDir):
+def _config(folder: RunDir) -> RunConfig | None:
     """The run's config, or ``None`` when it cannot be read (another version, damaged)."""
     try:
         return folder.read_config()
@@ -142,7 +147,7 @@ def _config(folder: RunDir):
         return None
 
 
-def _last_metrics(folder: RunDir) -> dict:
+def _last_metrics(folder: RunDir) -> dict[str, Any]:
     try:
         records = folder.read_metrics()
     except RunError:
@@ -197,7 +202,7 @@ def format_cell(row: RunRow, column: str) -> str:
     if column == "wall_s":
         return format_duration(value)
     if column == "created":
-        return value.strftime("%Y-%m-%d %H:%M")
+        return str(value.strftime("%Y-%m-%d %H:%M"))
     return str(value)
 
 
@@ -238,7 +243,7 @@ def _curve(folder: RunDir, x_key: str) -> Curve:
 
 
 # ----------------------------------------------------------------------------- rename / delete
-def rename_run(root: str | os.PathLike | None, old: RunLike, new: str, *, force: bool = False) -> RunDir:
+def rename_run(root: str | os.PathLike[str] | None, old: RunLike, new: str, *, force: bool = False) -> RunDir:
     """Rename run ``old`` in ``root`` to ``safe_name(new)``; returns the renamed run.
 
     Refuses a name that is taken and a run that is training (status "running"); ``force``
@@ -264,7 +269,7 @@ def rename_run(root: str | os.PathLike | None, old: RunLike, new: str, *, force:
     return RunDir(target)
 
 
-def delete_run(root: str | os.PathLike | None, name: RunLike, *, force: bool = False) -> Path:
+def delete_run(root: str | os.PathLike[str] | None, name: RunLike, *, force: bool = False) -> Path:
     """Delete run ``name`` (a folder directly inside ``root``); returns the path it had.
 
     Only run folders inside ``root`` are deleted, never a path outside it or a link. The
@@ -286,7 +291,7 @@ def delete_run(root: str | os.PathLike | None, name: RunLike, *, force: bool = F
     return run.path
 
 
-def _base(root: str | os.PathLike | None) -> Path:
+def _base(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser() if root is not None else default_runs_dir()
 
 
@@ -313,7 +318,7 @@ def _run_in(base: Path, run: RunLike) -> RunDir:
 
 def _refuse_running(run: RunDir, action: str, force: bool) -> None:
     summary = run.read_summary() or {}
-    if run_status(run.path, summary) == "running" and not force:
+    if run_status(run.path, summary) is RunStatus.RUNNING and not force:
         raise RunError(
             f"cannot {action} {run.name}: it is training (status 'running'); stop it first "
             "(a run whose training process is gone can be forced)"

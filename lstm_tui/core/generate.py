@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from .limits import GENERATE_MAX_LENGTH
+
 if TYPE_CHECKING:
     from .data.vocab import Vocab
     from .models.base import RecurrentLM, State
@@ -39,7 +41,7 @@ __all__ = [
     "prefix_tokens",
 ]
 
-MAX_LENGTH = 100_000
+MAX_LENGTH = GENERATE_MAX_LENGTH
 UNKNOWN_MODES = ("error", "unk")
 
 
@@ -65,18 +67,18 @@ class UnknownTokensError(GenerationError):
     the app), so the parts stay apart instead of in one sentence to cut up: ``tokens`` (the
     unknown ones, first seen first), ``vocabulary`` (what it holds, in words), ``suggestion``
     (the prefix made of vocabulary tokens only, or None), ``left_out`` (the unknown tokens the
-    suggestion drops: the others were lower-cased) and ``api_hint`` (a Python caller's way
-    past it). ``str()`` is the whole sentence for Python callers.
+    suggestion drops: the others were lower-cased). ``str()`` is the whole sentence for Python
+    callers (with their way past it, ``unknown='unk'``).
     """
 
     def __init__(self, tokens: Sequence[str], vocabulary: str, suggestion: str | None,
-                 left_out: Sequence[str] = (), api_hint: str = API_UNK_HINT) -> None:
+                 left_out: Sequence[str] = ()) -> None:
         self.tokens, self.vocabulary = tuple(tokens), vocabulary
-        self.suggestion, self.left_out, self.api_hint = suggestion, tuple(left_out), api_hint
-        super().__init__(self.explain(api_hint))
+        self.suggestion, self.left_out = suggestion, tuple(left_out)
+        super().__init__(self.explain(API_UNK_HINT))
 
     def __reduce__(self) -> tuple[type[UnknownTokensError], tuple[object, ...]]:  # the message is derived: pickle the parts (the default would pass args)
-        return type(self), (self.tokens, self.vocabulary, self.suggestion, self.left_out, self.api_hint)
+        return type(self), (self.tokens, self.vocabulary, self.suggestion, self.left_out)
 
     def explain(self, unk_hint: str | None = None) -> str:
         """The unknown tokens, then ``unk_hint`` if given, then the suggestion if there is one."""

@@ -24,7 +24,7 @@ from lstm_tui.core.compare import (
     sort_rows,
 )
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.run_lock import RunLock
+from lstm_tui.core.runs import RunLock
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
 

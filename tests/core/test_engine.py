@@ -16,6 +16,7 @@ from lstm_tui.core.data import count_batches
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import (
     BatchProgress,
+    CheckpointFailed,
     Checkpointed,
     EpochEnd,
     Failed,
@@ -370,7 +371,8 @@ def test_failed_checkpoint_write_does_not_stop_training(shared_data_dir, tmp_pat
     rec = Recorder()
     result = Trainer(config, on_event=rec, run_dir=run).run()
     assert isinstance(result, Finished) and result.epoch == 3
-    assert any("checkpoint not saved" in s.message and "No space" in s.message for s in rec.of(Status))
+    assert [(e.epoch, e.kept_epoch) for e in rec.of(CheckpointFailed)] == [(2, 1)]
+    assert "No space" in rec.of(CheckpointFailed)[0].reason
     assert [c.epoch for c in rec.of(Checkpointed)] == [1, 3]
     assert run.load_checkpoint().epoch == 3
 

@@ -16,11 +16,12 @@ import time
 import pytest
 import torch
 
-from lstm_tui.core import atomic, checkpoint as checkpoint_module
+from lstm_tui.core import atomic
+from lstm_tui.core.runs import checkpoint_io as checkpoint_module
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.engine import Trainer, trainer as trainer_module
-from lstm_tui.core.events import BatchProgress, Checkpointed, EpochEnd, Finished, Status
+from lstm_tui.core.events import BatchProgress, CheckpointFailed, Checkpointed, EpochEnd, Finished, NoRunFolder, Status
 from lstm_tui.core.runs import RunDir
 
 BASE = dict(
@@ -144,12 +145,14 @@ def test_checkpoint_now_at_an_epoch_end_and_without_a_run_folder(shared_data_dir
     assert isinstance(holder["trainer"].run(), Finished)
     assert saved == [(1, 0), (3, 0)]
 
-    statuses = []
+    answers = []
     holder["trainer"] = trainer = Trainer(config, on_event=lambda e: (
         trainer.checkpoint_now() if isinstance(e, BatchProgress) and e.batch == 1 and e.epoch == 1 else None,
-        statuses.append(e) if isinstance(e, Status) else None))
+        answers.append(e) if isinstance(e, (NoRunFolder, Status)) else None))
     assert isinstance(trainer.run(), Finished)
-    assert any("no run folder" in s.message for s in statuses)
+    refusals = [e for e in answers if isinstance(e, NoRunFolder)]
+    assert len(refusals) == 1 and "no run folder" in refusals[0].reason  # an event, not a status text
+    assert not any("no run folder" in e.message for e in answers if isinstance(e, Status))
 
 
 # ---------------------------------------------------------------------- interrupted between an epoch and its checkpoint
@@ -233,8 +236,8 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(shared_data_dir, 
     statuses, saved = [], []
 
     def on_event(event):
-        if isinstance(event, Status):
-            statuses.append(event.message)
+        if isinstance(event, CheckpointFailed):
+            statuses.append(event)
         if isinstance(event, Checkpointed):
             saved.append(event.epoch)
 
@@ -243,10 +246,15 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(shared_data_dir, 
     monkeypatch.undo()
     assert isinstance(result, Finished) and result.epoch == 3  # training went on
     assert saved == [1]
-    failures = [m for m in statuses if m.startswith("checkpoint not saved")]
+    failures = [e.reason for e in statuses]
     assert failures and all("No space left on device" in m and "previous checkpoint (if any) is kept" in m
                             and m.count("kept") == 1 for m in failures)
+    assert [e.kept_epoch for e in statuses] == [1, 1]  # the epoch the folder still holds
     assert result.checkpoint_saved is False  # the closing checkpoint failed too: callers must say so
+    assert "No space left on device" in result.checkpoint_error
+    summary = run.summary()  # the folder's truth: finished at 3, its checkpoint holds epoch 1
+    assert (summary.status, summary.epoch, summary.checkpoint_epoch) == ("finished", 3, 1)
+    assert "No space left" in summary.checkpoint_error and summary.checkpoint_saved is False
     assert sorted(p.name for p in run.path.iterdir() if p.name.startswith(".")) == []  # no temp file left
     model, vocab, loaded_config, checkpoint = load_model(run.checkpoint_path)
     assert checkpoint.epoch == 1 and loaded_config == config

@@ -13,7 +13,7 @@ import pytest
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.engine import Trainer, trainer as trainer_module
 from lstm_tui.core.events import BatchProgress, Failed, Finished
-from lstm_tui.core.run_lock import LOCK_FILE, RunBusy, RunLock
+from lstm_tui.core.runs import LOCK_FILE, RunBusy, RunLock
 from lstm_tui.core.runs import RunDir
 
 

@@ -210,3 +210,35 @@ def test_a_training_run_lists_as_running_and_its_lock_goes_with_the_trainer(shar
     assert seen["status"] == "running"
     assert seen["lock"] == {"pid": os.getpid(), "host": socket.gethostname()}
     assert not (run.path / LOCK_FILE).exists() and list_runs(tmp_path)[0].status == "finished"
+
+
+# ---------------------------------------------------------------------- status and summary
+def test_run_status_is_a_str_enum_and_old_summaries_read(tmp_path):
+    from lstm_tui.core.config import RunConfig
+    from lstm_tui.core.runs import RunStatus, Summary, run_status
+
+    run = RunDir.create(tmp_path, RunConfig())
+    old = {"status": "finished", "epoch": 6, "perplexity": 3.5, "device": "cpu", "stopped": False,
+           "checkpoint_saved": True, "event": "finished", "pid": 12}  # written by an older version
+    run.write_summary(old)
+    summary = run.summary()
+    assert summary.status is RunStatus.FINISHED and summary.status == "finished" and summary.epoch == 6
+    assert summary.checkpoint_epoch is None and summary.extra == {"event": "finished", "pid": 12}
+    assert Summary.from_dict(summary.to_dict()) == summary
+    assert run_status(run.path, old) is RunStatus.FINISHED and list_runs(tmp_path)[0].status == "finished"
+    assert run_status(run.path, {"status": "exploded"}) is RunStatus.UNKNOWN
+    assert Summary.from_dict({"status": "running", "epoch": "six"}).epoch is None  # a wrong type reads as None
+
+
+def test_an_ended_run_with_an_older_checkpoint_gets_a_note_in_its_row(tmp_path):
+    from lstm_tui.core.compare import run_row
+    from lstm_tui.core.config import RunConfig
+    from lstm_tui.core.runs import RunStatus, Summary
+
+    run = RunDir.create(tmp_path, RunConfig(epochs=6))
+    run.write_summary(Summary(status=RunStatus.FINISHED, epoch=6, epochs=6, checkpoint_saved=False, checkpoint_epoch=1))
+    assert run_row(run).checkpoint_note == "checkpoint holds epoch 1 of 6"
+    run.write_summary(Summary(status=RunStatus.FINISHED, epoch=6, epochs=6, checkpoint_saved=True, checkpoint_epoch=6))
+    assert run_row(run).checkpoint_note is None
+    run.write_summary(Summary(status=RunStatus.STOPPED, epoch=2, epochs=6, checkpoint_saved=False))
+    assert run_row(run).checkpoint_note == "no checkpoint saved"

@@ -14,7 +14,7 @@ import torch
 from .corpus import read_corpus_text
 from .download import Progress
 from .errors import CorpusError
-from .iterators import min_corpus_tokens
+from .iterators import count_batches, min_corpus_tokens
 from .text import clean_lines, tokenize
 from .vocab import Vocab
 
@@ -50,6 +50,39 @@ def load_corpus(config: RunConfig, progress: Progress | None = None) -> CorpusDa
     return CorpusData(train=train, val=val, vocab=vocab, text_chars=len(text))
 
 
+def corpus_for(config: RunConfig, *, vocab: Vocab | None = None, progress: Progress | None = None) -> CorpusData:
+    """The corpus a run of ``config`` trains on (:func:`load_corpus`); with ``vocab`` (a
+    checkpoint's), a CorpusError when the corpus gives another vocabulary. The one loader of
+    a run's corpus: the trainer and the run preparation (core/session.py) both call it."""
+    data = load_corpus(config, progress=progress)
+    if vocab is not None:
+        check_vocab(data, vocab)
+    return data
+
+
+def check_vocab(data: CorpusData, vocab: Vocab) -> None:
+    """CorpusError when ``data`` indexes another vocabulary than ``vocab`` (a checkpoint's)."""
+    if vocab.to_list() != data.vocab.to_list():
+        raise CorpusError(
+            "the corpus gives another vocabulary than the one the checkpoint was trained on",
+            "resume with the same corpus, token and raw settings",
+        )
+
+
+def check_batches(train_tokens: int, config: RunConfig) -> int:
+    """Batches per epoch of ``train_tokens`` tokens under ``config``; CorpusError when there is
+    not one (the rule "too short for one batch" lives here only)."""
+    need = min_corpus_tokens(config.batch_size, config.num_steps)
+    batches = count_batches(train_tokens, config.batch_size, config.num_steps, config.sampling)
+    if train_tokens < need or batches < 1:
+        raise CorpusError(
+            f"the training corpus has {train_tokens} tokens, too few for one batch of "
+            f"batch_size {config.batch_size} x num_steps {config.num_steps} (needs {need})",
+            "use a smaller batch_size or num_steps, a larger max_tokens, or a smaller val_split",
+        )
+    return batches
+
+
 def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Hold out the last ``val_split`` fraction (the end of the book) as validation."""
     if val_split <= 0:
@@ -62,13 +95,7 @@ def _check_lengths(train: torch.Tensor, val: torch.Tensor | None, config: RunCon
     where = config.corpus or "The Time Machine"
     if len(train) == 0 and val is None:
         raise CorpusError(f"the corpus {where} has no tokens after cleaning", "non-raw cleaning keeps only letters; try raw=true or another file")
-    need = min_corpus_tokens(config.batch_size, config.num_steps)
-    if len(train) < need:
-        raise CorpusError(
-            f"the training corpus has {len(train)} tokens, too few for one batch of "
-            f"batch_size {config.batch_size} x num_steps {config.num_steps} (needs {need})",
-            "use a smaller batch_size or num_steps, a larger max_tokens, or a smaller val_split",
-        )
+    check_batches(len(train), config)
     if val is not None and len(val) < config.num_steps + 1:
         raise CorpusError(
             f"the validation part has {len(val)} tokens, fewer than num_steps {config.num_steps} + 1",

@@ -2,6 +2,7 @@
 
 from .control import RunControl
 from .metrics import evaluate_perplexity, is_out_of_memory
-from .trainer import END_PREFIX, PROGRESS_INTERVAL_S, Trainer
+from .epochs import END_PREFIX
+from .trainer import PROGRESS_INTERVAL_S, Trainer
 
 __all__ = ["END_PREFIX", "PROGRESS_INTERVAL_S", "RunControl", "Trainer", "evaluate_perplexity", "is_out_of_memory"]

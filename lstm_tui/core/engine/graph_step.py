@@ -21,13 +21,14 @@ iterators) is captured again.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
 import torch
 
+from ..models.base import State
 from ..models.fused_lstm import WORKSPACES
+from .state import Step
 
-Step = Callable[[torch.Tensor, torch.Tensor, tuple], tuple[torch.Tensor, tuple]]
 
 WARMUP_STEPS = 3
 
@@ -39,12 +40,12 @@ class StaticStep:
                  device: torch.device, capture: bool = True):
         self._step, self._model, self._optimizer = step, model, optimizer
         self.capture = bool(capture) and device.type == "cuda"
-        self._key = None
-        self._graph = None
-        self._kept: list = []
+        self._key: tuple[Any, ...] | None = None
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._kept: list[Any] = []
         self.captures = 0
 
-    def __call__(self, X: torch.Tensor, Y: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+    def __call__(self, X: torch.Tensor, Y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         key = (tuple(X.shape), tuple(Y.shape), tuple(tuple(s.shape) for s in state))
         if key != self._key:
             self._prepare(X, Y, state, key)
@@ -59,7 +60,7 @@ class StaticStep:
             self._loss, self._state_out = self._step(self._X, self._Y, self._state_in)
         return self._loss.clone(), tuple(s.detach().clone() for s in self._state_out)
 
-    def _prepare(self, X, Y, state, key) -> None:
+    def _prepare(self, X: torch.Tensor, Y: torch.Tensor, state: State, key: tuple[Any, ...]) -> None:
         self._key = key
         self._X, self._Y = X.clone(), Y.clone()
         self._state_in = tuple(s.detach().clone() for s in state)
@@ -70,7 +71,7 @@ class StaticStep:
     def _capture(self) -> None:
         saved_model = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
         saved_optimizer = _optimizer_tensors(self._optimizer)
-        side = torch.cuda.Stream()
+        side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(WARMUP_STEPS):
@@ -85,13 +86,14 @@ class StaticStep:
         self.captures += 1
 
 
-def _optimizer_tensors(optimizer) -> dict:
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[tuple[int, str], torch.Tensor]:
     """Copies of the optimizer's state tensors, by (parameter id, key)."""
     return {(id(p), k): v.detach().clone() for p, state in optimizer.state.items()
             for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
-def _restore(model, optimizer, model_state: dict, optimizer_state: dict) -> None:
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, model_state: dict[str, torch.Tensor],
+             optimizer_state: dict[tuple[int, str], torch.Tensor]) -> None:
     """Put back the weights and optimizer state in place (the graph holds their addresses).
 
     State the warm-up created (Adam's moments and step count on its first steps) goes back to

@@ -7,12 +7,14 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..config import RunConfig
 from ..events import Failed
+from ..models.base import RecurrentLM
 from .step import autocast_context
 
 
 @torch.no_grad()
-def evaluate_perplexity(model, tokens: torch.Tensor, batch_size: int, num_steps: int, *, amp: bool = False) -> float:
+def evaluate_perplexity(model: RecurrentLM, tokens: torch.Tensor, batch_size: int, num_steps: int, *, amp: bool = False) -> float:
     """exp(mean cross-entropy) of next-token prediction over ``tokens`` (1-D, on the model's device).
 
     The tokens are split into ``batch_size`` contiguous rows (fewer if they are short) and read
@@ -67,7 +69,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(words in text for words in OUT_OF_MEMORY_WORDS)
 
 
-def out_of_memory_failure(config, device_text: str, epoch: int) -> Failed:
+def out_of_memory_failure(config: RunConfig, device_text: str, epoch: int) -> Failed:
     smaller = ", ".join(
         f"{name} {max(1, value // 2)}" for name, value in
         (("batch_size", config.batch_size), ("hidden", config.hidden), ("num_steps", config.num_steps))
@@ -92,7 +94,7 @@ def diverged(loss_sum: float, tokens: int) -> bool:
     return tokens > 0 and loss_sum / tokens > MAX_MEAN_LOSS
 
 
-def nonfinite_failure(config, value: float, epoch: int, what: str = "loss") -> Failed:
+def nonfinite_failure(config: RunConfig, value: float, epoch: int, what: str = "loss") -> Failed:
     if math.isnan(value):
         state = "nan"
     elif math.isinf(value):

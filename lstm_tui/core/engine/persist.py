@@ -7,15 +7,17 @@ order), and for a mid-epoch stop the carried hidden state and the partial loss s
 
 from __future__ import annotations
 
-import json
+from typing import Any, Callable
 
 import torch
 
-from ..atomic import atomic_write_bytes
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
-from ..events import CHECKPOINT_NOT_SAVED, Checkpointed, Status
-from ..runs import RunError
+from ..events import CheckpointFailed, Checkpointed, NoRunFolder, Status
+from ..runs import RunError, RunStatus, Summary, repair_run_files
+from ..runs.payload import make_payload
+from ..models.base import RecurrentLM, State
 from .errors import NonFinite
+from .state import TrainerState
 
 
 #: Config fields that decide how the corpus is cut into an epoch's batches.
@@ -24,7 +26,7 @@ BATCHING_FIELDS = ("batch_size", "num_steps", "sampling", "max_tokens", "val_spl
 RUNTIME_FLAGS = ("capturable", "foreach", "fused")
 
 
-def _keep_runtime_flags(optimizer) -> None:
+def _keep_runtime_flags(optimizer: torch.optim.Optimizer) -> None:
     """Undo what ``load_state_dict`` copied over from the saved optimizer that is not its state.
 
     torch restores every parameter group's settings from the checkpoint, so a checkpoint of a
@@ -42,15 +44,16 @@ def _keep_runtime_flags(optimizer) -> None:
                 optimizer.state[param]["step"] = step.to(param.device if on_device else "cpu", torch.float32)
 
 
-def params_finite(model) -> bool:
+def params_finite(model: torch.nn.Module) -> bool:
     with torch.no_grad():
         return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
-class PersistMixin:
+class PersistMixin(TrainerState):
     """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
 
-    def _save_checkpoint(self, model, optimizer, *, carry=None, accum=None, in_epoch=False, requested=False) -> bool:
+    def _save_checkpoint(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
+                         accum: dict[str, Any] | None = None, in_epoch: bool = False, requested: bool = False) -> bool:
         """Write the checkpoint at (epoch, batch); False when it could not be written.
 
         ``in_epoch``: called inside an epoch (its minibatch order is rebuilt from the RNG state
@@ -58,7 +61,7 @@ class PersistMixin:
         an event. Without a run folder there is nothing to write (True)."""
         if self.run_dir is None:
             if requested:
-                self._emit(Status("this run has no run folder: there is nowhere to save a checkpoint"))
+                self._emit(NoRunFolder("this run has no run folder: there is nowhere to save a checkpoint"))
             return True
         if self._last_saved == (self.epoch, self.batch):
             if requested:
@@ -71,30 +74,25 @@ class PersistMixin:
                "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate()}
         if self.device is not None and self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        payload = {
-            "config": self.config.to_dict(),
-            "vocab": self.vocab.to_list(),
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": self.epoch,
-            "batch": self.batch,
-            "history": [dict(row) for row in self.history],
-            "rng": rng,
-            "carry": carry if mid_epoch else None,
-            "accum": dict(accum) if mid_epoch and accum else {"loss_sum": 0.0, "tokens": 0},
-            "elapsed_s": self._elapsed(),
-        }
+        payload = make_payload(
+            config=self.config, vocab=self.vocab, model_state=model.state_dict(),
+            optimizer_state=optimizer.state_dict(), epoch=self.epoch, batch=self.batch, history=self.history,
+            rng=rng, carry=carry, accum=accum, elapsed_s=self._elapsed(),
+        )
         try:
             path = self.run_dir.save_checkpoint(payload)
         except (CheckpointError, RunError, OSError) as exc:  # (the message says the previous one is kept)
-            self._emit(Status(f"{CHECKPOINT_NOT_SAVED}{exc}"))
+            self._checkpoint_error = str(exc)
+            self._emit(CheckpointFailed(epoch=self.epoch, reason=str(exc), kept_epoch=self._checkpoint_epoch))
             return False
         self._last_saved = (self.epoch, self.batch)
+        self._checkpoint_epoch, self._checkpoint_error = self.epoch, ""
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
         return True
 
-    def _restore(self, checkpoint: Checkpoint, model, optimizer, device) -> None:
-        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(self.vocab))
+    def _restore(self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer,
+                 device: torch.device) -> None:
+        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab))
         if problem:
             raise CheckpointError(f"the checkpoint does not fit the model of this config: {problem}", checkpoint.path)
         model.load_state_dict(checkpoint.model_state, strict=True)
@@ -136,41 +134,25 @@ class PersistMixin:
             self._emit(Status(f"the batching changed since the checkpoint ({', '.join(changed)}): epoch "
                               f"{checkpoint.epoch + 1} starts again at its first batch, from the checkpoint's weights"))
 
-    def _trim_run_files(self, epoch: int) -> None:
-        """Drop metrics/sample lines of epochs after ``epoch`` (the resumed checkpoint's): an
-        interruption between an epoch's metrics line and its checkpoint left them, and they are
-        trained again, so each epoch stays listed once. Torn lines are dropped too."""
-        for path in (self.run_dir.metrics_path, self.run_dir.samples_path):
-            try:
-                lines = path.read_bytes().split(b"\n")
-            except FileNotFoundError:
-                continue
-            keep, changed = [], False
-            for line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    changed = True
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] > epoch:
-                    changed = True
-                    continue
-                keep.append(line)
-            if changed:
-                atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+    def _repair_run_files(self, checkpoint: Checkpoint) -> None:
+        """metrics.jsonl and samples.jsonl in step with the resumed checkpoint (see
+        :func:`~lstm_tui.core.runs.repair_run_files`): an interruption between an epoch's metrics
+        line and its checkpoint left lines that are trained again, a kill tore one."""
+        if self.run_dir is not None:
+            repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history)
 
-    def _write_summary(self, status: str, fields: dict, **extra) -> None:
+    def _write_summary(self, status: RunStatus, **fields: Any) -> None:
         if self.run_dir is None:
             return
-        summary = {"status": status, **{k: v for k, v in fields.items() if k != "event"}, **extra}
-        summary.setdefault("device", self._device_text)
-        summary.setdefault("epochs", self.config.epochs)
-        summary["history_epochs"] = len(self.history)
+        summary = Summary(status=status, **fields)
+        summary.device = summary.device or self._device_text
+        summary.epochs = self.config.epochs
+        summary.history_epochs = len(self.history)
+        summary.checkpoint_epoch = self._checkpoint_epoch
+        summary.checkpoint_error = self._checkpoint_error or None
         self._persist("summary", self.run_dir.write_summary, summary)
 
-    def _persist(self, what: str, write, *args) -> None:
+    def _persist(self, what: str, write: Callable[..., Any], *args: Any) -> None:
         """Write run files; a failure is reported (once per kind) and training goes on."""
         try:
             write(*args)

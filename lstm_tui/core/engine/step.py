@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
 
 from ..config import RunConfig
+from ..models.base import State
+
+if TYPE_CHECKING:
+    from .state import Step
 
 
-def autocast_context(device: torch.device, amp: bool, cache: bool = True):
+def autocast_context(device: torch.device, amp: bool, cache: bool = True) -> ContextManager[Any]:
     """bf16 autocast on CUDA or the CPU when ``amp`` is on (callers check
     :func:`~lstm_tui.core.device.bf16_native`);
     a no-op otherwise.
@@ -23,7 +28,7 @@ def autocast_context(device: torch.device, amp: bool, cache: bool = True):
     return contextlib.nullcontext()
 
 
-def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     """SGD(lr) is d2l's ``sgd(params, lr, batch_size=1)`` (the loss is already a mean); or Adam."""
     # foreach: one kernel call per update for all parameters (torch picks it by default on CUDA
     # only); the same arithmetic as the per-parameter loop.
@@ -34,8 +39,8 @@ def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=config.lr, foreach=True)
 
 
-def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp: bool = False, forward=None,
-              graphs: bool = False):
+def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device, *,
+              amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False) -> "Step":
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
     ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).
@@ -46,12 +51,12 @@ def make_step(config: RunConfig, model, optimizer, device: torch.device, *, amp:
     clip = config.clip
     forward = model if forward is None else forward  # (a compiled module has no truth value)
 
-    def step(X, Y, state):
+    def step(X: torch.Tensor, Y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         with autocast_context(device, amp, cache=not graphs):
             logits, state = forward(X, state)
         loss = F.cross_entropy(logits.float(), Y.T.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         if clip > 0:
             torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
         optimizer.step()

@@ -7,6 +7,8 @@ the loss is finite. Time spent paused does not count towards tokens/s.
 
 from __future__ import annotations
 
+from typing import Any
+
 import time
 
 import torch
@@ -15,7 +17,7 @@ from .errors import check_loss
 
 
 class EpochTally:
-    def __init__(self, number: int, device: torch.device, accum: dict | None = None):
+    def __init__(self, number: int, device: torch.device, accum: dict[str, Any] | None = None):
         """``accum``: the totals of the batches already done (a mid-epoch checkpoint's), if any."""
         self.number = number
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)

@@ -16,57 +16,51 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import os
 import random
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
-from ..data import CorpusData, CorpusError, count_batches, data_iter, load_corpus
+from ..data.dataset import CorpusData, check_batches, check_vocab, corpus_for
+from ..data.errors import CorpusError
+from ..data.vocab import Vocab
 from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
-    BatchProgress,
     DownloadProgress,
-    EpochEnd,
     Event,
     EventHandler,
     Failed,
     Finished,
-    Sample,
     Started,
     Status,
     ignore,
 )
-from ..generate import GenerationError, generation_perplexity, predict
 from ..models import build_model
+from ..models.base import RecurrentLM
 from ..models.fused_lstm import WORKSPACES
-from ..run_lock import RunBusy, RunLock
-from ..runs import RunDir
+from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
 from .allocator import keep_freed_memory
 from .control import RunControl
 from .errors import HandlerError, NonFinite
-from .metrics import evaluate_perplexity, is_out_of_memory, nonfinite_failure, out_of_memory_failure, perplexity
+from .metrics import is_out_of_memory, nonfinite_failure, out_of_memory_failure
+from .epochs import EpochsMixin
 from .persist import PersistMixin
-from .graph_step import StaticStep
-from .step import make_optimizer, make_step
-from .tally import EpochTally
+from .step import make_optimizer
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.2
-DOWNLOAD_INTERVAL_S = 0.1
-END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training ends
-GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity
+PROGRESS_INTERVAL_S = 0.2  # the most often BatchProgress and DownloadProgress are emitted
 
 
-class Trainer(PersistMixin):
+class Trainer(EpochsMixin, PersistMixin):
     """Train one run of ``config``; see the module docstring and ARCHITECTURE.md.
 
     ``run()`` blocks (call it from a worker thread) and returns :class:`Finished` or
@@ -78,7 +72,7 @@ class Trainer(PersistMixin):
         self,
         config: RunConfig,
         on_event: EventHandler | None = None,
-        run_dir: "RunDir | str | os.PathLike | None" = None,
+        run_dir: "RunDir | str | os.PathLike[str] | None" = None,
         data: CorpusData | None = None,
     ):
         self.config = config
@@ -89,7 +83,7 @@ class Trainer(PersistMixin):
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.vocab = data.vocab if data is not None else None
         self.device: Optional[torch.device] = None
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
         self.epoch = 0  # completed epochs
         self.batch = 0  # batches done in the current epoch
         self.result: Finished | Failed | None = None
@@ -112,16 +106,19 @@ class Trainer(PersistMixin):
         self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
         self._reported: set[str] = set()
-        self._last_download = 0.0
+        self._progress_interval_s = PROGRESS_INTERVAL_S
+        self._throttle = Throttle(PROGRESS_INTERVAL_S, start=0.0)
+        self._checkpoint_epoch: int | None = None  # the epoch the run folder's checkpoint holds
+        self._checkpoint_error = ""  # why the last checkpoint write failed ('' once one succeeds)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def resume_from(
         cls,
-        run_dir: "RunDir | str | os.PathLike",
+        run_dir: "RunDir | str | os.PathLike[str]",
         on_event: EventHandler | None = None,
         data: CorpusData | None = None,
-        **changes,
+        **changes: Any,
     ) -> "Trainer":
         """A trainer that continues ``run_dir`` from its checkpoint.
 
@@ -133,8 +130,16 @@ class Trainer(PersistMixin):
         run = run_dir if isinstance(run_dir, RunDir) else RunDir.open(run_dir)
         checkpoint = run.load_checkpoint()
         config = checkpoint.config.replace(**changes) if changes else checkpoint.config
+        return cls.from_checkpoint(run, checkpoint, config, on_event=on_event, data=data)
+
+    @classmethod
+    def from_checkpoint(cls, run: RunDir, checkpoint: Checkpoint, config: RunConfig,
+                        on_event: EventHandler | None = None, data: CorpusData | None = None) -> "Trainer":
+        """A trainer that continues ``run`` from ``checkpoint`` (already read) with ``config``
+        (the checkpoint's, changed); :func:`~lstm_tui.core.session.prepare_resume` checks both first."""
         trainer = cls(config, on_event=on_event, run_dir=run, data=data)
         trainer._checkpoint = checkpoint
+        trainer._checkpoint_epoch = checkpoint.epoch
         trainer._resuming = True
         trainer.vocab = checkpoint.vocab
         trainer.epoch = checkpoint.epoch
@@ -156,7 +161,8 @@ class Trainer(PersistMixin):
         """Ask for a checkpoint at the next batch boundary (also while paused); thread-safe.
 
         The training thread writes it (mid-epoch checkpoints resume exactly) and emits
-        :class:`Checkpointed`; a run without a run folder emits a :class:`Status` saying so.
+        :class:`Checkpointed` (or :class:`CheckpointFailed`); a run without a run folder emits
+        :class:`NoRunFolder`.
         """
         self._control.request_checkpoint()
 
@@ -172,7 +178,7 @@ class Trainer(PersistMixin):
     def stopping(self) -> bool:
         return self._control.stopping
 
-    def snapshot(self):
+    def snapshot(self) -> tuple[RecurrentLM, Vocab | None]:
         """``(copy of the model on the CPU in eval mode, vocab)``; safe while training runs."""
         with self._model_lock:
             if self.model is None:
@@ -200,13 +206,15 @@ class Trainer(PersistMixin):
         return self.result
 
     def _guarded(self) -> Finished | Failed:
-        """The run under its folder's lock (see :mod:`~lstm_tui.core.run_lock`)."""
+        """The run under its folder's lock (see :mod:`~lstm_tui.core.runs.lock`)."""
         try:
             lock = RunLock.acquire(self.run_dir.path) if self.run_dir is not None else None
         except RunBusy as exc:  # another process trains this run: touch none of its files
             failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
             self._emit_last(failed)
             return failed
+        if lock is not None:  # (a kill during an atomic write left these; this trainer owns the folder now)
+            remove_stale_temp_files(lock.path.parent)
         try:
             return self._train_reporting_failures()
         finally:
@@ -246,7 +254,8 @@ class Trainer(PersistMixin):
                     detail=self.traceback,
                 )
         if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
-            self._write_summary("failed", failed.to_dict(), traceback=self.traceback or None)
+            self._write_summary(RunStatus.FAILED, epoch=failed.epoch, reason=failed.reason, hint=failed.hint,
+                                detail=failed.detail or None, traceback=self.traceback or None)
         self._emit_last(failed)
         return failed
 
@@ -262,7 +271,7 @@ class Trainer(PersistMixin):
         keep_freed_memory()  # no page faults on every batch (see allocator.py)
         device = self._open_device()
         data = self._corpus()
-        model, optimizer = self._build(device)
+        model, optimizer = self._build(device, len(data.vocab))
         train, val, batches = self._splits(data, device)
         self._announce(model, data, batches)
         step = self._make_step(model, optimizer, device)
@@ -288,30 +297,27 @@ class Trainer(PersistMixin):
         """``config.toml`` and a "running" summary in the run folder."""
         if self.run_dir is not None:
             self._persist("config", self.run_dir.write_config, self.config)
-            self._write_summary("running", {"device": self._device_text})
+            self._write_summary(RunStatus.RUNNING)
 
     def _corpus(self) -> CorpusData:
         """The corpus (loaded now unless given), and the vocabulary the run uses."""
-        data = self.data
+        data, checkpoint = self.data, self._checkpoint
         if data is None:
             self._emit(Status("loading corpus"))
-            data = load_corpus(self.config, progress=self._download_progress)
+            data = corpus_for(self.config, vocab=checkpoint.vocab if checkpoint else None,
+                              progress=self._download_progress)
             self.data = data
-        checkpoint = self._checkpoint
-        if checkpoint is not None and checkpoint.vocab.to_list() != data.vocab.to_list():
-            raise CorpusError(
-                "the corpus gives another vocabulary than the one the checkpoint was trained on",
-                "resume with the same corpus, token and raw settings",
-            )
+        elif checkpoint is not None:  # given: checked like a loaded one
+            check_vocab(data, checkpoint.vocab)
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
         return data
 
-    def _build(self, device: torch.device):
+    def _build(self, device: torch.device, vocab_size: int) -> tuple[RecurrentLM, torch.optim.Optimizer]:
         """Seeded model and optimizer (restored from the checkpoint when resuming)."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._rng = random.Random(cfg.seed)
-        model = build_model(cfg, len(self.vocab)).to(device)
+        model = build_model(cfg, vocab_size).to(device)
         model.train()
         optimizer = make_optimizer(cfg, model)
         if self._checkpoint is not None:
@@ -320,231 +326,31 @@ class Trainer(PersistMixin):
             self.model, self.optimizer = model, optimizer
         return model, optimizer
 
-    def _splits(self, data: CorpusData, device: torch.device):
+    def _splits(self, data: CorpusData, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, int]:
         """``(train, val or None, batches per epoch)``, on the device."""
         cfg = self.config
         train = data.train.to(device)
         val = data.val.to(device) if data.val is not None and len(data.val) > 1 else None
-        batches = count_batches(len(train), cfg.batch_size, cfg.num_steps, cfg.sampling)
-        if batches < 1:
-            raise CorpusError(
-                f"the training corpus has {len(train)} tokens, too few for one batch of "
-                f"batch_size {cfg.batch_size} x num_steps {cfg.num_steps}",
-                "use a smaller batch_size or num_steps, or more tokens",
-            )
-        return train, val, batches
+        return train, val, check_batches(len(train), cfg)
 
-    def _announce(self, model, data: CorpusData, batches: int) -> None:
+    def _announce(self, model: RecurrentLM, data: CorpusData, batches: int) -> None:
         """:class:`Started`, then what a resumed or a bidirectional run should say."""
         cfg, checkpoint = self.config, self._checkpoint
         if self._resuming:
             self._mark_running()
         self._announced = True
         self._emit(Started(
-            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(self.vocab),
+            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(data.vocab),
             corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
             batches_per_epoch=batches, start_epoch=self.epoch + 1, epochs=cfg.epochs,
         ))
         if checkpoint is not None:
             where = f"epoch {checkpoint.epoch}" + (f", batch {checkpoint.batch}" if checkpoint.batch else "")
             self._emit(Status(f"resumed from the checkpoint at {where}"))
-            if self.run_dir is not None:  # epochs logged after that checkpoint are trained again
-                self._persist("metrics", self._trim_run_files, checkpoint.epoch)
+            if self.run_dir is not None:  # epochs logged after it are trained again; torn lines mended
+                self._persist("metrics", self._repair_run_files, checkpoint)
         if not cfg.can_generate:
             self._emit(Status("a bidirectional model cannot generate text: no samples"))
-
-    # ------------------------------------------------------------------ the epochs and the end
-    def _epochs(self, model, optimizer, step, train, val, batches: int, device):
-        """Train the remaining epochs; ``(stopped, partial epoch or None, last epoch's numbers)``."""
-        cfg = self.config
-        last = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
-        if self.history:
-            last.update({k: self.history[-1].get(k) for k in last})
-        for index in range(self.epoch, cfg.epochs):
-            number = index + 1
-            outcome = self._train_epoch(number, model, step, train, batches, device)
-            if outcome["stopped"]:
-                return True, outcome, last
-            last = self._end_epoch(number, model, outcome, train, val)
-            if number < cfg.epochs and self._between_epochs(number, model, optimizer):
-                return True, None, last
-        return False, None, last
-
-    def _end_epoch(self, number: int, model, outcome: dict, train, val) -> dict:
-        """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
-        cfg = self.config
-        ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
-        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                   if val is not None else None)
-        self.epoch, self.batch = number, 0
-        record = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
-                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
-        if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
-            record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
-        self.history.append(record)
-        self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
-                            elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
-                            generation_perplexity=record.get("generation_perplexity")))
-        if self.run_dir is not None:
-            self._persist("metrics", self.run_dir.append_metric, dict(record))
-        return record
-
-    def _between_epochs(self, number: int, model, optimizer) -> bool:
-        """Samples and checkpoints due after epoch ``number``; True when the run should stop."""
-        cfg = self.config
-        if cfg.predict_every and number % cfg.predict_every == 0:
-            self._samples(model, number, cfg.prefix)
-        if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
-            self._save_checkpoint(model, optimizer)
-        if self._control.take_checkpoint_request():
-            self._save_checkpoint(model, optimizer, requested=True)
-        return self._control.stopping
-
-    def _finish(self, model, optimizer, stopped: bool, partial: dict | None, last: dict, train, val) -> Finished:
-        """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`.
-
-        A stopped run reports its last whole epoch's numbers (those in metrics.jsonl), or the
-        partial epoch's when none finished, and skips the generation perplexity (a thousand
-        one-token steps: a stop, often a quit, should not wait for them)."""
-        cfg = self.config
-        if stopped:
-            self._emit(Status("stopped: saving the checkpoint and the final samples"))
-        if partial is not None:  # stopped inside an epoch (maybe before its first batch)
-            saved = self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
-                                          accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
-        else:
-            saved = self._save_checkpoint(model, optimizer)
-        if partial is not None and partial["batch"] > 0 and not self.history:
-            last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
-                    "tokens_per_s": partial["tokens_per_s"],
-                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                                       if val is not None else None)}
-        self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
-        finished = Finished(
-            epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
-            elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
-            val_perplexity=last.get("val_perplexity"),
-            generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
-            checkpoint_saved=saved,
-        )
-        self._write_summary("stopped" if stopped else "finished", finished.to_dict())
-        self._emit(finished)
-        return finished
-
-    def _train_epoch(self, number: int, model, step, train: torch.Tensor, batches: int, device) -> dict:
-        """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
-        cfg, control = self.config, self._control
-        skip, carry, tally = self._epoch_start(number, device)
-        iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
-        fresh_state = cfg.sampling == "random"
-        state = tuple(s.to(device) for s in carry) if carry is not None else None
-        done, last_report = skip, tally.start
-
-        def carried():  # the state the next batch would start from, for a mid-epoch checkpoint
-            return None if state is None or fresh_state else tuple(s.detach().cpu() for s in state)
-
-        def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
-            self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
-                                  accum={"loss_sum": tally.total(), "tokens": tally.tokens})
-
-        for index, (X, Y) in enumerate(iterator):
-            if index < skip:
-                continue
-            if control.pause_requested:
-                tally.paused += self._wait_paused(number, done, save_now)
-            if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
-                save_now()
-            if control.stopping:
-                rate = tally.rate()
-                return {"stopped": True, "batch": done, "loss_sum": tally.total(), "tokens": tally.tokens,
-                        "tokens_per_s": rate, "carry": carried()}
-            state = model.begin_state(X.shape[0], device) if state is None or fresh_state else \
-                tuple(s.detach() for s in state)
-            with self._model_lock:
-                loss, state = step(X, Y, state)
-            tally.add(loss, Y.numel())
-            done = self.batch = index + 1
-            now = time.perf_counter()
-            if now - last_report >= PROGRESS_INTERVAL_S:
-                self._progress(number, done, batches, tally, now)
-                last_report = time.perf_counter()
-        total = tally.total()  # (waits for the device: the rate below includes all of its work)
-        if tally.tokens == 0:
-            raise CorpusError(f"epoch {number} had no batches", "use a smaller batch_size or num_steps, or more tokens")
-        return {"stopped": False, "loss_sum": total, "tokens": tally.tokens, "tokens_per_s": tally.rate()}
-
-    def _epoch_start(self, number: int, device) -> tuple[int, tuple | None, EpochTally]:
-        """``(batches to skip, carried state, tally)``: after a mid-epoch resume, the checkpoint's."""
-        self._epoch_rng_state = self._rng.getstate()
-        skip, carry, accum = self.batch, None, None
-        if skip and self._checkpoint is not None:
-            carry, accum = self._checkpoint.carry, self._checkpoint.accum
-        self._checkpoint = None  # consumed: later epochs start fresh
-        return skip, carry, EpochTally(number, device, accum)
-
-    def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
-        total = tally.total()  # the only host sync inside an epoch, at most every PROGRESS_INTERVAL_S
-        self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tally.tokens),
-                                 tokens_per_s=tally.rate(now), elapsed_s=self._elapsed()))
-
-    def _make_step(self, model, optimizer, device):
-        forward = None
-        if self.config.compile:
-            forward = torch.compile(model)
-            self._emit(Status("torch.compile: the first batches are slow while it compiles"))
-        graphs = self.config.graphs and device.type == "cuda" and forward is None
-        if self.config.amp:
-            self._emit(Status("bf16 autocast on" if self._amp_on else
-                              f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
-        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs)
-        if graphs:
-            self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
-            return StaticStep(step, model, optimizer, device, capture=True)
-        return step
-
-    def _wait_paused(self, number: int, done: int, save_now=None) -> float:
-        self._emit(Status(f"paused at epoch {number}, batch {done}"))
-        self._pause_began = time.perf_counter()  # (a checkpoint saved while paused must not count the pause)
-        try:
-            waited = self._control.wait_while_paused(save_now)
-        finally:
-            self._pause_began = None
-        self._paused_total += waited
-        if not self._control.stopping:
-            self._emit(Status("resumed"))
-        return waited
-
-    def _elapsed(self) -> float:
-        """Training seconds of the whole run so far: earlier sessions' plus this one's, pauses excluded."""
-        now = time.perf_counter()
-        pausing = now - self._pause_began if self._pause_began is not None else 0.0
-        return self._elapsed_base + (now - self._clock_start) - self._paused_total - pausing
-
-    # ------------------------------------------------------------------ samples and final numbers
-    def _samples(self, model, epoch: int, prefixes, final: bool = False) -> None:
-        if not self.config.can_generate:
-            return
-        for prefix in prefixes:
-            try:
-                text = predict(model, self.vocab, prefix, self.config.predict_length)
-            except GenerationError as exc:
-                self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc.explain()}")
-                continue
-            sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
-            self._emit(sample)
-            if self.run_dir is not None:
-                record = {"epoch": epoch, "prefix": prefix, "text": text}
-                if final:  # the end of the run, or a stop: "batch" > 0 when it came inside epoch + 1
-                    record.update(final=True, batch=self.batch)
-                self._persist("samples", self.run_dir.append_sample, record)
-
-    def _generation_perplexity(self, model, tokens: torch.Tensor) -> float | None:
-        try:
-            value = generation_perplexity(model, tokens, max_tokens=GENERATION_PPL_TOKENS)
-        except Exception as exc:  # noqa: BLE001 - a missing extra number must not fail the run
-            self._report_once("genppl", f"generation perplexity not computed: {exc}")
-            return None
-        return value if math.isfinite(value) else None
 
     # ------------------------------------------------------------------ events
     def _emit(self, event: Event) -> None:
@@ -559,27 +365,17 @@ class Trainer(PersistMixin):
             self._emit(Status(message))
 
     def _download_progress(self, done: int, total: int | None) -> None:
-        now = time.perf_counter()
-        if done == total or now - self._last_download >= DOWNLOAD_INTERVAL_S:
-            self._last_download = now
+        if self._throttle.due(force=done == total):
             self._emit(DownloadProgress(done_bytes=int(done), total_bytes=total))
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_run_dir(run_dir) -> RunDir | None:
+def _as_run_dir(run_dir: RunDir | str | os.PathLike[str] | None) -> RunDir | None:
     if run_dir is None or isinstance(run_dir, RunDir):
         return run_dir
     path = Path(run_dir).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return RunDir(path)
-
-
-def _end_prefixes(prefixes) -> list[str]:
-    """The configured prefixes, then d2l's closing ``"traveller"`` (once)."""
-    out = list(dict.fromkeys(prefixes))
-    if END_PREFIX not in out:
-        out.append(END_PREFIX)
-    return out
 
 
 def _free_memory(device: torch.device | None) -> None:

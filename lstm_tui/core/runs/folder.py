@@ -1,14 +1,14 @@
-"""The runs directory: one folder per training run.
+"""One run's folder (:class:`RunDir`) and the runs directory it lives in.
 
 A run folder (``<root>/20261126-183012-concise``) holds::
 
     config.toml     the RunConfig (written atomically; its presence makes the folder a run)
     metrics.jsonl   one JSON object per line, appended and fsync'd line by line
     samples.jsonl   generated samples, same format
-    checkpoint.pt   the last good checkpoint (see checkpoint.py)
-    summary.json    final metrics, device, wall time, status (running/finished/stopped/failed),
-                    and ``created`` once the run was renamed (its folder name lost the stamp)
-    .training.lock  while a trainer trains it: that process's pid and host (run_lock.py); a
+    checkpoint.pt   the last good checkpoint (see checkpoint_io.py and payload.py)
+    summary.json    the run's :class:`~.summary.Summary` (status, final numbers, the epoch its
+                    checkpoint holds, ``created`` once the run was renamed)
+    .training.lock  while a trainer trains it: that process's pid and host (lock.py); a
                     "running" run whose lock is gone or names a dead process is "interrupted"
 
 The root is ``$LSTM_TUI_RUNS_DIR`` or ``platformdirs.user_data_dir("lstm-tui") / "runs"``.
@@ -19,56 +19,40 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
+import shutil
 import sys
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Union
 
 import platformdirs
 import tomli_w
 
-from .atomic import append_line, atomic_write_text
-from .config import ConfigError, RunConfig
+from ..atomic import append_line, atomic_write_text
+from ..config import ConfigError, RunConfig
+from .files import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    CREATED_KEY,
+    METRICS_FILE,
+    RUNS_ENV,
+    SAMPLES_FILE,
+    SUMMARY_FILE,
+    RunError,
+)
+from .summary import WRITTEN_STATUSES, Summary
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint
+    from .payload import Checkpoint
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = [
-    "RUNS_ENV",
-    "STATUSES",
-    "RunError",
-    "RunDir",
-    "RunInfo",
-    "default_runs_dir",
-    "list_runs",
-    "safe_name",
-]
-
-RUNS_ENV = "LSTM_TUI_RUNS_DIR"
-CONFIG_FILE = "config.toml"
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_FILE = "samples.jsonl"
-CHECKPOINT_FILE = "checkpoint.pt"
-SUMMARY_FILE = "summary.json"
-#: Held by the trainer while it trains the run (see run_lock.py); names its pid and host.
-LOCK_FILE = ".training.lock"
-#: The summary's record of when a renamed run was created (ISO 8601, local time).
-CREATED_KEY = "created"
-STATUSES = ("running", "finished", "stopped", "failed")
 _STAMP = "%Y%m%d-%H%M%S"
 _MAX_NAME = 60
-
-
-class RunError(Exception):
-    """A run folder is missing, not a run, or cannot be written; ``str()`` says which."""
 
 
 def default_runs_dir() -> Path:
@@ -87,14 +71,14 @@ def safe_name(name: str) -> str:
     return text or "run"
 
 
-def _root(root: str | os.PathLike | None) -> Path:
+def _root(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser() if root is not None else default_runs_dir()
 
 
 class RunDir:
     """One run's folder. Make one with :meth:`create` or :meth:`open`."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
 
     def __repr__(self) -> str:
@@ -108,7 +92,7 @@ class RunDir:
 
     # ------------------------------------------------------------------ making / finding
     @classmethod
-    def create(cls, root: str | os.PathLike | None = None, config: RunConfig | None = None, name: str | None = None) -> "RunDir":
+    def create(cls, root: str | os.PathLike[str] | None = None, config: RunConfig | None = None, name: str | None = None) -> "RunDir":
         """A new, uniquely named run folder under ``root`` with ``config.toml`` written.
 
         The folder is named ``<YYYYmmdd-HHMMSS>-<name or preset>``; ``-2``, ``-3``... is added
@@ -131,12 +115,16 @@ class RunDir:
             except OSError as exc:
                 raise RunError(f"cannot create run folder {path}: {exc.strerror or exc}") from exc
             run = cls(path)
-            run.write_config(config)
+            try:
+                run.write_config(config)
+            except RunError:  # (a full disk): leave no empty folder behind
+                shutil.rmtree(path, ignore_errors=True)
+                raise
             return run
         raise RunError(f"cannot find a free run folder name for {stem!r} in {base}")  # pragma: no cover
 
     @classmethod
-    def open(cls, path_or_name: str | os.PathLike, root: str | os.PathLike | None = None) -> "RunDir":
+    def open(cls, path_or_name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> "RunDir":
         """An existing run: a folder name inside ``root`` or a path to the folder."""
         text = os.fspath(path_or_name)
         if not text.strip():
@@ -194,7 +182,7 @@ class RunDir:
         if summary is None and self.summary_path.exists():
             return
         summary = summary or {}
-        if _summary_created(summary) is not None or summary.get("status") not in (None, *STATUSES):
+        if _summary_created(summary) is not None or summary.get("status") not in (None, *WRITTEN_STATUSES):
             return
         self.write_summary({**summary, CREATED_KEY: _created(self.path, summary).isoformat(timespec="seconds")})
 
@@ -213,7 +201,7 @@ class RunDir:
         except ConfigError as exc:
             raise RunError(f"{self.config_path} is not a valid config: {exc}") from exc
 
-    def _read_toml(self) -> dict:
+    def _read_toml(self) -> dict[str, Any]:
         try:
             with open(self.config_path, "rb") as handle:
                 return tomllib.load(handle)
@@ -223,19 +211,19 @@ class RunDir:
             raise RunError(f"cannot read {self.config_path}: {exc}") from exc
 
     # ------------------------------------------------------------------ metrics and samples
-    def append_metric(self, record: dict) -> None:
+    def append_metric(self, record: dict[str, Any]) -> None:
         self._append(self.metrics_path, record)
 
-    def read_metrics(self) -> list[dict]:
+    def read_metrics(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.metrics_path))
 
-    def append_sample(self, record: dict) -> None:
+    def append_sample(self, record: dict[str, Any]) -> None:
         self._append(self.samples_path, record)
 
-    def read_samples(self) -> list[dict]:
+    def read_samples(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.samples_path))
 
-    def _append(self, path: Path, record: dict) -> None:
+    def _append(self, path: Path, record: dict[str, Any]) -> None:
         if not isinstance(record, dict):
             raise TypeError(f"a record must be a dict, not {type(record).__name__}")
         line = json.dumps(record, ensure_ascii=False, default=_json_default)
@@ -248,25 +236,29 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
-    def save_checkpoint(self, payload: dict) -> Path:
-        """Atomically replace ``checkpoint.pt`` (see :func:`checkpoint.save_checkpoint`)."""
-        from .checkpoint import save_checkpoint  # late: listing runs need not import torch
+    def save_checkpoint(self, payload: dict[str, Any]) -> Path:
+        """Atomically replace ``checkpoint.pt`` (see :func:`.checkpoint_io.save_checkpoint`)."""
+        from .checkpoint_io import (
+            save_checkpoint,  # late: listing runs need not import torch
+        )
 
         return save_checkpoint(self.checkpoint_path, payload)
 
     def load_checkpoint(self, map_location: Any = "cpu") -> "Checkpoint":
         """The run's checkpoint; raises ``CheckpointError`` when missing or unreadable."""
-        from .checkpoint import load_checkpoint
+        from .checkpoint_io import load_checkpoint
 
         return load_checkpoint(self.checkpoint_path, map_location=map_location)
 
     # ------------------------------------------------------------------ summary
-    def write_summary(self, summary: dict) -> Path:
+    def write_summary(self, summary: Union[Summary, dict[str, Any]]) -> Path:
         """Replace the summary; the creation time it recorded (see :meth:`keep_created`) is
         kept, since the trainer writes each summary afresh."""
+        if isinstance(summary, Summary):
+            summary = summary.to_dict()
         status = summary.get("status")
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if status is not None and status not in WRITTEN_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(map(str, WRITTEN_STATUSES))}")
         if CREATED_KEY not in summary:
             created = (self.read_summary() or {}).get(CREATED_KEY)
             summary = {**summary, CREATED_KEY: created} if created is not None else summary
@@ -276,13 +268,18 @@ class RunDir:
         except OSError as exc:
             raise RunError(f"cannot write {self.summary_path}: {exc.strerror or exc}") from exc
 
-    def read_summary(self) -> dict | None:
-        """The summary, or ``None`` when there is none yet (or it cannot be read)."""
+    def read_summary(self) -> dict[str, Any] | None:
+        """The summary as its file holds it, or ``None`` when there is none yet (or it cannot be read)."""
         try:
             data = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def summary(self) -> Summary | None:
+        """The summary as a :class:`Summary`, or ``None`` (see :meth:`read_summary`)."""
+        data = self.read_summary()
+        return Summary.from_dict(data) if data is not None else None
 
 
 def _json_default(value: Any) -> Any:
@@ -299,7 +296,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Records from a JSON-lines file; torn or damaged lines (from a crash) are skipped."""
     try:
         with open(path, "rb") as handle:
@@ -319,7 +316,7 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
             yield record
 
 
-def _summary_created(summary: dict | None) -> datetime | None:
+def _summary_created(summary: dict[str, Any] | None) -> datetime | None:
     """The creation time a summary recorded (after a rename), or ``None``."""
     try:
         return datetime.fromisoformat(str((summary or {})[CREATED_KEY]))
@@ -327,7 +324,7 @@ def _summary_created(summary: dict | None) -> datetime | None:
         return None
 
 
-def _created(path: Path, summary: dict | None = None) -> datetime:
+def _created(path: Path, summary: dict[str, Any] | None = None) -> datetime:
     """When the run was created: the time its summary recorded (a renamed run), the stamp
     in its folder name, else the config file's time."""
     recorded = _summary_created(summary)
@@ -344,98 +341,3 @@ def _created(path: Path, summary: dict | None = None) -> datetime:
         except OSError:
             continue
     return datetime.fromtimestamp(0)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What a run list shows; ``preset`` is None when the config cannot be read."""
-
-    name: str
-    path: Path
-    created: datetime
-    preset: str | None
-    summary: dict | None
-
-    @property
-    def status(self) -> str:
-        """The summary's status (see :func:`run_status`); "unknown" without a summary."""
-        return run_status(self.path, self.summary) if self.summary else "unknown"
-
-    @property
-    def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_FILE).is_file()
-
-    def open(self) -> RunDir:
-        return RunDir(self.path)
-
-
-def run_status(folder: Path, summary: dict) -> str:
-    """The status a run's summary stands for: "interrupted" when it says "running" but no live
-    trainer holds the folder's lock (its process was killed, crashed, ran out of memory: the
-    lock it left names a process that is gone, see :mod:`.run_lock`); else what it says."""
-    status = str(summary.get("status", "unknown"))
-    if status == "running" and lock_holder(folder) is None:
-        return "interrupted"
-    return status
-
-
-def lock_holder(folder: Path) -> dict | None:
-    """``{"pid", "host"}`` of the live trainer holding the folder's lock, or None (no lock, a
-    torn one, or its process is gone). A holder on another machine counts as live: it cannot
-    be told from here."""
-    try:
-        held = json.loads((Path(folder) / LOCK_FILE).read_text() or "{}")
-    except (OSError, ValueError):
-        return None
-    return held if isinstance(held, dict) and held and not owner_gone(held) else None
-
-
-def owner_gone(summary: dict) -> bool:
-    """Whether the process a lock names (pid, host) is gone; False when that cannot be told."""
-    pid, host = summary.get("pid"), summary.get("host")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
-        return False  # no pid, or another machine: it cannot be told from here
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):  # it exists (another user's), or this OS cannot tell
-        return False
-    return False
-
-
-def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
-    """Runs under ``root``, newest first; folders without a ``config.toml`` are skipped."""
-    base = _root(root)
-    try:
-        entries = list(base.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        raise RunError(f"cannot list runs in {base}: {exc.strerror or exc}") from exc
-    found: list[tuple[tuple, RunInfo]] = []
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir() or not (entry / CONFIG_FILE).is_file():
-            continue
-        run = RunDir(entry)
-        try:
-            preset = run._read_toml().get("preset")
-            preset = str(preset) if preset is not None else None
-        except RunError:
-            preset = None
-        summary = run.read_summary()
-        info = RunInfo(entry.name, entry, _created(entry, summary), preset, summary)
-        try:
-            mtime = (entry / CONFIG_FILE).stat().st_mtime_ns
-        except OSError:  # pragma: no cover - raced with a deletion
-            mtime = 0
-        found.append(((info.created, mtime, _suffix_number(entry.name), entry.name), info))
-    found.sort(key=lambda pair: pair[0], reverse=True)
-    return [info for _, info in found]
-
-
-def _suffix_number(name: str) -> int:
-    """``-2`` style uniqueness suffix (later-created folders in the same second sort first)."""
-    match = re.search(r"-(\d+)$", name)
-    return int(match.group(1)) if match and len(match.group(1)) < 6 else 1
-

@@ -1,0 +1,18 @@
+"""The names of a run folder's files (one place: everything else imports them from here)."""
+
+from __future__ import annotations
+
+RUNS_ENV = "LSTM_TUI_RUNS_DIR"
+CONFIG_FILE = "config.toml"
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+CHECKPOINT_FILE = "checkpoint.pt"
+SUMMARY_FILE = "summary.json"
+#: Held by the trainer while it trains the run (see lock.py); names its pid and host.
+LOCK_FILE = ".training.lock"
+#: The summary's record of when a renamed run was created (ISO 8601, local time).
+CREATED_KEY = "created"
+
+
+class RunError(Exception):
+    """A run folder is missing, not a run, or cannot be written; ``str()`` says which."""

@@ -1,0 +1,93 @@
+"""Mending a run folder when a trainer takes it over: metrics and samples back in step with the
+checkpoint it resumes from, and the temporary files a killed write left removed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..atomic import TEMP_SUFFIX, atomic_write_bytes
+from .files import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE
+
+#: The files whose atomic writes may leave a temporary file behind when the process is killed.
+_ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, CONFIG_FILE)
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete ``.checkpoint.pt.*.tmp`` (and the other run files' temporaries) in ``folder``: left
+    by a kill during an atomic write. Call it only while holding the folder's lock; returns them."""
+    removed: list[Path] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    prefixes = tuple(f".{name}." for name in _ATOMIC_FILES)  # atomic.py's temporary names: .NAME.XXXX.tmp
+    for entry in entries:
+        if entry.name.startswith(prefixes) and entry.name.endswith(TEMP_SUFFIX):
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+def repair_run_files(folder: str | os.PathLike[str], epoch: int, history: Iterable[dict[str, Any]]) -> None:
+    """Put metrics.jsonl and samples.jsonl in step with a checkpoint at ``epoch`` whose history
+    is ``history``: every history epoch once, in order (a line torn by a kill comes back from
+    the history), lines of epochs after ``epoch`` dropped (they are trained again), torn lines
+    dropped. Files are rewritten (atomically) only when something changes."""
+    base = Path(folder)
+    _rewrite_metrics(base / METRICS_FILE, epoch, list(history))
+    _rewrite_samples(base / SAMPLES_FILE, epoch)
+
+
+def _records(path: Path) -> tuple[list[tuple[bytes, object]], bool]:
+    """``([(line, record or None)], torn)``: the file's lines; ``torn`` when one did not parse."""
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        return [], False
+    out, torn = [], False
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            out.append((line, json.loads(line)))
+        except ValueError:
+            torn = True
+    return out, torn
+
+
+def _epoch_of(record: object) -> int | None:
+    value = record.get("epoch") if isinstance(record, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _rewrite_metrics(path: Path, epoch: int, history: list[dict[str, Any]]) -> None:
+    records, torn = _records(path)
+    by_epoch: dict[int, bytes] = {}
+    others = []  # lines without an epoch: kept, after the epochs
+    for line, record in records:
+        number = _epoch_of(record)
+        if number is None:
+            others.append(line)
+        elif number <= epoch:
+            by_epoch.setdefault(number, line)
+    for row in history:
+        number = _epoch_of(row)
+        if number is not None and number <= epoch and number not in by_epoch:
+            by_epoch[number] = json.dumps(row, ensure_ascii=False).encode("utf-8")
+    keep = [by_epoch[number] for number in sorted(by_epoch)] + others
+    if torn or keep != [line for line, _ in records]:
+        if keep or path.exists():
+            atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+
+
+def _rewrite_samples(path: Path, epoch: int) -> None:
+    records, torn = _records(path)
+    keep = [line for line, record in records if isinstance(record, dict) and (_epoch_of(record) or 0) <= epoch]
+    if torn or len(keep) != len(records):
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
