@@ -74,7 +74,7 @@ class RunControl:
         with self._cond:
             if not self._paused:
                 return 0.0
-            while self._paused:
+            while self.pause_requested:  # (a property: re-read on every turn)
                 if self._save and on_checkpoint is not None:
                     self._save = False
                     self._cond.release()

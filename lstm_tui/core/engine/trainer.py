@@ -28,6 +28,7 @@ import torch
 
 from ..checkpoint import Checkpoint, CheckpointError
 from ..config import RunConfig
+from ..control_file import ControlFilePoller
 from ..data.dataset import CorpusData, check_batches, check_vocab, corpus_for
 from ..data.errors import CorpusError
 from ..data.vocab import Vocab
@@ -213,13 +214,16 @@ class Trainer(EpochsMixin, PersistMixin):
             failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
             self._emit_last(failed)
             return failed
-        if lock is not None:  # (a kill during an atomic write left these; this trainer owns the folder now)
-            remove_stale_temp_files(lock.path.parent)
+        if lock is None:
+            return self._train_reporting_failures()
+        remove_stale_temp_files(lock.path.parent)  # (a kill during an atomic write left these; the folder is ours now)
+        poller = ControlFilePoller(lock.path.parent, self._control)  # other processes' pause/stop/save requests
+        poller.start_thread()
         try:
             return self._train_reporting_failures()
         finally:
-            if lock is not None:
-                lock.release()
+            poller.stop_thread()  # before the lock goes: a stop's acknowledgement is written first
+            lock.release()
 
     def _train_reporting_failures(self) -> Finished | Failed:
         try:

@@ -204,7 +204,8 @@ class RunDir:
     def _read_toml(self) -> dict[str, Any]:
         try:
             with open(self.config_path, "rb") as handle:
-                return tomllib.load(handle)
+                data: dict[str, Any] = tomllib.load(handle)
+                return data
         except FileNotFoundError:
             raise RunError(f"{self.path} is not a run folder (it has no {CONFIG_FILE})") from None
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
