@@ -110,22 +110,34 @@ TRAINED_RUNS = {
 }
 
 
-@pytest.fixture(scope="session")
-def trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
-    """A runs folder with two finished tiny runs (one with held-out data), trained once.
-
-    Tests that change runs copy the folder first (``shutil.copytree``).
-    """
+def train_runs(root: Path, source: dict) -> Path:
+    """Train each of ``TRAINED_RUNS`` into ``root`` on the corpus ``source`` names."""
     from lstm_tui.core.config import RunConfig
     from lstm_tui.core.engine import Trainer
     from lstm_tui.core.events import Finished
     from lstm_tui.core.runs import RunDir
 
-    root = tmp_path_factory.mktemp("trained-runs")
     for name, changes in TRAINED_RUNS.items():
-        config = RunConfig.from_mapping({**TINY_RUN, "data_dir": str(shared_data_dir), **changes})
+        config = RunConfig.from_mapping({**TINY_RUN, **source, **changes})
         assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_runs_root(tmp_path_factory, small_corpus) -> Path:
+    """A runs folder with two finished tiny runs (one with held-out data) on the small generated
+    corpus, trained once.
+
+    Tests that change runs copy the folder first (``shutil.copytree``).
+    """
+    return train_runs(tmp_path_factory.mktemp("trained-runs"), {"corpus": str(small_corpus)})
+
+
+@pytest.fixture(scope="session")
+def book_trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
+    """The runs of ``trained_runs_root`` trained on the book, for a test whose expectation was
+    recorded from the book's weights (the gate inspector's snapshot)."""
+    return train_runs(tmp_path_factory.mktemp("book-trained-runs"), {"data_dir": str(shared_data_dir)})
 
 
 @pytest.fixture(scope="session")
