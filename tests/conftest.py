@@ -88,6 +88,11 @@ def small_corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_corpus_bytes(small_corpus: Path) -> bytes:
+    return small_corpus.read_bytes()
+
+
+@pytest.fixture(scope="session")
 def corpus_bytes(shared_data_dir: Path) -> bytes:
     return (shared_data_dir / "timemachine.txt").read_bytes()
 
