@@ -15,8 +15,8 @@ def test_empty_source_is_the_time_machine(shared_data_dir, corpus_bytes):
     assert text.startswith("The Time Machine, by H. G. Wells")
 
 
-def test_local_path(shared_data_dir, corpus_bytes):
-    assert read_corpus_text(str(shared_data_dir / "timemachine.txt")) == corpus_bytes.decode()
+def test_local_path(small_corpus, small_corpus_bytes):
+    assert read_corpus_text(str(small_corpus)) == small_corpus_bytes.decode()
 
 
 def test_missing_file(tmp_path):
