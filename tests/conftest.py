@@ -1,8 +1,10 @@
-"""Shared fixtures: the real corpus from ../shared/data (never copied into the project)."""
+"""Shared fixtures: the real corpus from ../shared/data (never copied into the project), and a
+small generated corpus for the tests that need some text but not the book's numbers."""
 
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,77 @@ SHARED_DATA = Path(os.environ.get("LSTM_TUI_TEST_DATA", REPO.parent / "shared" /
 CORPUS_FILE = SHARED_DATA / "timemachine.txt"
 
 
+def in_ci() -> bool:
+    """True where the environment variable CI is set to anything but "", "0" or "false"."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
-    """The folder holding d2l's timemachine.txt, used as the project's data-directory setting."""
+    """The folder holding d2l's timemachine.txt, used as the project's data-directory setting.
+
+    Missing, it fails the test in CI (a suite must never pass by skipping) and skips it elsewhere.
+    """
     if not CORPUS_FILE.is_file():
-        pytest.skip(f"corpus not found at {CORPUS_FILE}; set LSTM_TUI_TEST_DATA")
+        reason = f"corpus not found at {CORPUS_FILE}; set LSTM_TUI_TEST_DATA to the folder holding timemachine.txt"
+        if in_ci():
+            pytest.fail(f"{reason} (CI is set, so a missing corpus is a failure)", pytrace=False)
+        pytest.skip(reason)
     return SHARED_DATA
+
+
+#: Words of the generated corpus: every lowercase letter occurs, and so do the words of the
+#: prefixes the tests use ("time traveller", "the time", "zebra").
+SMALL_WORDS = (
+    "the time traveller machine said and of a to in was it that he his we i you had for as at "
+    "on with but not my they there is this one which were be me from by so all have what our "
+    "said psychologist medical man very little then looked into our hand face fire light dark "
+    "quick quiet queer question box next fox six jump just joy lazy zebra dozen amazing eye "
+    "way day now how room table chair glass clock lamp night morning world future past years "
+    "four dimensions space length breadth thickness duration upon about again against before "
+    "after through under over thing things came went saw seemed began could would should people"
+).split()
+
+
+def small_corpus_text(chars: int = 40_000, seed: int = 0) -> str:
+    """Deterministic English-like text of about ``chars`` characters (not the book): capitalised
+    sentences of ``SMALL_WORDS`` with commas and full stops, lines of at most 70 characters,
+    a blank line between paragraphs."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    line = ""
+    size = 0
+    while size < chars:
+        words = rng.choices(SMALL_WORDS, k=rng.randint(4, 14))
+        if rng.random() < 0.3:
+            words[rng.randrange(len(words) - 1)] += ","
+        sentence = " ".join(words).capitalize() + rng.choice(".....?!")
+        for word in sentence.split():
+            if line and len(line) + 1 + len(word) > 70:
+                lines.append(line)
+                size += len(line) + 1
+                line = ""
+            line = f"{line} {word}" if line else word
+        if rng.random() < 0.1:
+            lines += [line, ""]
+            size += len(line) + 2
+            line = ""
+    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """A generated corpus file (``small_corpus_text()``, about 40 KB) for tests that need some
+    English-like text but not the book; a config points at it with ``corpus=str(small_corpus)``."""
+    path = tmp_path_factory.mktemp("small-corpus") / "small.txt"
+    path.write_text(small_corpus_text(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_corpus_bytes(small_corpus: Path) -> bytes:
+    return small_corpus.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -48,22 +115,34 @@ TRAINED_RUNS = {
 }
 
 
-@pytest.fixture(scope="session")
-def trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
-    """A runs folder with two finished tiny runs (one with held-out data), trained once.
-
-    Tests that change runs copy the folder first (``shutil.copytree``).
-    """
+def train_runs(root: Path, source: dict) -> Path:
+    """Train each of ``TRAINED_RUNS`` into ``root`` on the corpus ``source`` names."""
     from lstm_tui.core.config import RunConfig
     from lstm_tui.core.engine import Trainer
     from lstm_tui.core.events import Finished
     from lstm_tui.core.runs import RunDir
 
-    root = tmp_path_factory.mktemp("trained-runs")
     for name, changes in TRAINED_RUNS.items():
-        config = RunConfig.from_mapping({**TINY_RUN, "data_dir": str(shared_data_dir), **changes})
+        config = RunConfig.from_mapping({**TINY_RUN, **source, **changes})
         assert isinstance(Trainer(config, run_dir=RunDir.create(root, config, name=name)).run(), Finished)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_runs_root(tmp_path_factory, small_corpus) -> Path:
+    """A runs folder with two finished tiny runs (one with held-out data) on the small generated
+    corpus, trained once.
+
+    Tests that change runs copy the folder first (``shutil.copytree``).
+    """
+    return train_runs(tmp_path_factory.mktemp("trained-runs"), {"corpus": str(small_corpus)})
+
+
+@pytest.fixture(scope="session")
+def book_trained_runs_root(tmp_path_factory, shared_data_dir) -> Path:
+    """The runs of ``trained_runs_root`` trained on the book, for a test whose expectation was
+    recorded from the book's weights (the gate inspector's snapshot)."""
+    return train_runs(tmp_path_factory.mktemp("book-trained-runs"), {"data_dir": str(shared_data_dir)})
 
 
 @pytest.fixture(scope="session")

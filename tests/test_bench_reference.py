@@ -26,8 +26,8 @@ from lstm_tui.core.models import build_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def corpus(shared_data_dir):
-    return load_corpus(RunConfig(data_dir=str(shared_data_dir)))
+def corpus(small_corpus):
+    return load_corpus(RunConfig(corpus=str(small_corpus)))
 
 
 def _first_batch(corpus, config):

@@ -19,11 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signal_to_a_real_train_process_then_resume(sig, shared_data_dir, tmp_path, capsys):
+def test_signal_to_a_real_train_process_then_resume(sig, small_corpus, tmp_path, capsys):
     """Ctrl+C, SIGTERM and SIGHUP (the SSH session dropping) stop a real run with a checkpoint."""
     runs_dir = tmp_path / "runs"
     # Many epochs, so the signal surely lands while it trains; the resume then adds one more.
-    cmd = [sys.executable, "-m", "lstm_tui", "train", "--data-dir", str(shared_data_dir), "--max-tokens", "2000",
+    cmd = [sys.executable, "-m", "lstm_tui", "train", "--corpus", str(small_corpus), "--max-tokens", "2000",
            "--hidden", "16", "--epochs", "5000", "--batch-size", "8", "--num-steps", "10", "--device", "cpu",
            "--json", "--runs-dir", str(runs_dir)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -54,8 +54,8 @@ def test_signal_to_a_real_train_process_then_resume(sig, shared_data_dir, tmp_pa
     assert [m["epoch"] for m in RunDir(run).read_metrics()] == list(range(1, stopped_at + 2))
 
 
-def test_batch_times_steps_longer_than_the_corpus_exits_2_naming_both(shared_data_dir, tmp_path, capsys):
-    argv = ["train", "--data-dir", str(shared_data_dir), "--max-tokens", "300", "--batch-size", "32",
+def test_batch_times_steps_longer_than_the_corpus_exits_2_naming_both(small_corpus, tmp_path, capsys):
+    argv = ["train", "--corpus", str(small_corpus), "--max-tokens", "300", "--batch-size", "32",
             "--num-steps", "35", "--device", "cpu", "--runs-dir", str(tmp_path / "runs")]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -18,9 +18,9 @@ from lstm_tui.core.checkpoint import load_model
 REPO = Path(__file__).resolve().parents[1]
 
 
-def tiny(data_dir: Path, *extra: str) -> list[str]:
+def tiny(text_file: Path | str, *extra: str) -> list[str]:
     return [
-        "--data-dir", str(data_dir), "--max-tokens", "2000", "--hidden", "32", "--epochs", "3",
+        "--corpus", str(text_file), "--max-tokens", "2000", "--hidden", "32", "--epochs", "3",
         "--batch-size", "8", "--num-steps", "10", "--device", "cpu", *extra,
     ]
 
@@ -36,9 +36,9 @@ def only_run(runs_dir: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- train: text mode
-def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(shared_data_dir, tmp_path, capsys):
+def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(small_corpus, tmp_path, capsys):
     runs_dir, saved = tmp_path / "runs", tmp_path / "out" / "model.pt"
-    argv = ["train", *tiny(shared_data_dir, "--predict-every", "2"), "--runs-dir", str(runs_dir), "--save", str(saved)]
+    argv = ["train", *tiny(small_corpus, "--predict-every", "2"), "--runs-dir", str(runs_dir), "--save", str(saved)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -79,10 +79,10 @@ def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(shared_data_
 
 
 # ----------------------------------------------------------------------------- train: JSON
-def test_train_json_is_json_lines_only(shared_data_dir, tmp_path, capsys):
+def test_train_json_is_json_lines_only(small_corpus, tmp_path, capsys):
     saved = tmp_path / "model.pt"
     runs_dir = tmp_path / "runs"
-    argv = ["train", *tiny(shared_data_dir), "--json", "--no-run-dir", "--save", str(saved), "--runs-dir", str(runs_dir)]
+    argv = ["train", *tiny(small_corpus), "--json", "--no-run-dir", "--save", str(saved), "--runs-dir", str(runs_dir)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     events = json_lines(captured.out)  # every stdout line parses
@@ -98,22 +98,22 @@ def test_train_json_is_json_lines_only(shared_data_dir, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- failures and bad input
-def test_diverging_run_exits_1(shared_data_dir, tmp_path, capsys):
-    assert main(["train", *tiny(shared_data_dir, "--lr", "1000", "--clip", "0"), "--runs-dir", str(tmp_path)]) == 1
+def test_diverging_run_exits_1(small_corpus, tmp_path, capsys):
+    assert main(["train", *tiny(small_corpus, "--lr", "1000", "--clip", "0"), "--runs-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "hint:" in err and "Traceback" not in err
 
 
-def test_missing_corpus_exits_2(shared_data_dir, tmp_path, capsys):
+def test_missing_corpus_exits_2(small_corpus, tmp_path, capsys):
     missing = tmp_path / "no-such-book.txt"
-    assert main(["train", *tiny(shared_data_dir, "--corpus", str(missing)), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert main(["train", *tiny(small_corpus, "--corpus", str(missing)), "--runs-dir", str(tmp_path / "runs")]) == 2
     captured = capsys.readouterr()
     assert "corpus" in captured.err and str(missing) in captured.err and "Traceback" not in captured.err
     assert not (tmp_path / "runs").exists()  # no run folder for a run that never started
 
 
-def test_unknown_prefix_characters_exit_2_before_training(shared_data_dir, tmp_path, capsys):
-    assert main(["train", *tiny(shared_data_dir, "--prefix", "Time!"), "--runs-dir", str(tmp_path)]) == 2
+def test_unknown_prefix_characters_exit_2_before_training(small_corpus, tmp_path, capsys):
+    assert main(["train", *tiny(small_corpus, "--prefix", "Time!"), "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "prefix" in err and "'T'" in err and "'!'" in err
     assert "unknown=" not in err and "--unk" not in err and "try 'time'" in err  # a config prefix has no --unk
@@ -137,9 +137,9 @@ def test_generate_with_a_folder_that_is_no_run_exits_2(tmp_path, capsys):
     assert "the run saved none yet" in capsys.readouterr().err
 
 
-def test_generate_prints_what_an_ascii_terminal_cannot_show_as_question_marks(shared_data_dir, tmp_path, capsys):
+def test_generate_prints_what_an_ascii_terminal_cannot_show_as_question_marks(small_corpus, tmp_path, capsys):
     runs_dir = tmp_path / "runs"
-    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    assert main(["train", *tiny(small_corpus, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
     env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(REPO), "LSTM_TUI_RUNS_DIR": str(runs_dir)}
     done = subprocess.run([sys.executable, "-m", "lstm_tui", "generate", "-c", only_run(runs_dir).name,
                            "-p", "na\u00efve traveller", "--unk", "-n", "5"],
@@ -162,7 +162,7 @@ def test_runs_lists_the_epochs_a_running_or_interrupted_run_saved(tmp_path, caps
 
 
 # ----------------------------------------------------------------------------- stopping and resuming
-def test_sigterm_stops_with_a_checkpoint_then_resume_finishes(shared_data_dir, tmp_path, monkeypatch, capsys):
+def test_sigterm_stops_with_a_checkpoint_then_resume_finishes(small_corpus, tmp_path, monkeypatch, capsys):
     runs_dir = tmp_path / "runs"
     sent = []
     original = train_cli.Printer.__call__
@@ -175,7 +175,7 @@ def test_sigterm_stops_with_a_checkpoint_then_resume_finishes(shared_data_dir, t
 
     monkeypatch.setattr(train_cli.Printer, "__call__", call)
     before = signal.getsignal(signal.SIGTERM)
-    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(runs_dir)]) == 0
+    assert main(["train", *tiny(small_corpus), "--runs-dir", str(runs_dir)]) == 0
     assert signal.getsignal(signal.SIGTERM) is before  # handlers are put back
     captured = capsys.readouterr()
     run = only_run(runs_dir)
@@ -256,10 +256,10 @@ def disk_full_at_the_third_checkpoint(monkeypatch):
 
 
 def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies_nothing(
-    shared_data_dir, tmp_path, capsys, disk_full_at_the_third_checkpoint
+    small_corpus, tmp_path, capsys, disk_full_at_the_third_checkpoint
 ):
     runs_dir, saved = tmp_path / "runs", tmp_path / "model.pt"
-    argv = ["train", *tiny(shared_data_dir, "--checkpoint-every", "1"), "--quiet", "--runs-dir", str(runs_dir),
+    argv = ["train", *tiny(small_corpus, "--checkpoint-every", "1"), "--quiet", "--runs-dir", str(runs_dir),
             "--save", str(saved)]
     assert main(argv) == 1
     captured = capsys.readouterr()
@@ -282,9 +282,9 @@ def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies
 
 
 def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
-    shared_data_dir, tmp_path, capsys, temp_root, disk_full_at_the_third_checkpoint
+    small_corpus, tmp_path, capsys, temp_root, disk_full_at_the_third_checkpoint
 ):
-    argv = ["train", *tiny(shared_data_dir, "--checkpoint-every", "1"), "--quiet", "--no-run-dir",
+    argv = ["train", *tiny(small_corpus, "--checkpoint-every", "1"), "--quiet", "--no-run-dir",
             "--save", str(tmp_path / "model.pt")]
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -294,19 +294,19 @@ def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
 
 
 @pytest.mark.parametrize("where", ["file/model.pt", "/proc/nope.pt"])
-def test_a_save_path_that_cannot_be_written_is_refused_before_training(shared_data_dir, tmp_path, capsys, where):
+def test_a_save_path_that_cannot_be_written_is_refused_before_training(small_corpus, tmp_path, capsys, where):
     if where.startswith("/proc") and not Path("/proc/self").is_dir():
         pytest.skip("no /proc here")
     (tmp_path / "file").write_text("a file, not a folder")
     target = where if where.startswith("/") else str(tmp_path / where)
     runs_dir = tmp_path / "runs"
-    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(runs_dir), "--save", target]) == 2
+    assert main(["train", *tiny(small_corpus), "--runs-dir", str(runs_dir), "--save", target]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "--save" in captured.err and target in captured.err
     assert not runs_dir.exists()  # nothing trained
 
 
-def test_a_failed_copy_to_save_keeps_the_no_run_dir_checkpoint(shared_data_dir, tmp_path, monkeypatch, capsys, temp_root):
+def test_a_failed_copy_to_save_keeps_the_no_run_dir_checkpoint(small_corpus, tmp_path, monkeypatch, capsys, temp_root):
     out = tmp_path / "out"
     original = train_cli.Printer.__call__
 
@@ -316,7 +316,7 @@ def test_a_failed_copy_to_save_keeps_the_no_run_dir_checkpoint(shared_data_dir, 
             out.write_text("now a file: the folder --save needs cannot be made")
 
     monkeypatch.setattr(train_cli.Printer, "__call__", call)
-    assert main(["train", *tiny(shared_data_dir), "--quiet", "--no-run-dir", "--save", str(out / "model.pt")]) == 1
+    assert main(["train", *tiny(small_corpus), "--quiet", "--no-run-dir", "--save", str(out / "model.pt")]) == 1
     err = capsys.readouterr().err
     checkpoint = only_run(only_run(temp_root)) / "checkpoint.pt"
     assert checkpoint.is_file() and f"--save: cannot write {out / 'model.pt'}" in err
@@ -324,9 +324,9 @@ def test_a_failed_copy_to_save_keeps_the_no_run_dir_checkpoint(shared_data_dir, 
 
 
 # ----------------------------------------------------------------------------- resuming: refusals and paths
-def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_dir, tmp_path, capsys):
+def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(small_corpus, tmp_path, capsys):
     runs_dir = tmp_path / "runs"
-    assert main(["train", *tiny(shared_data_dir, "--epochs", "2"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    assert main(["train", *tiny(small_corpus, "--epochs", "2"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
     run = only_run(runs_dir)
     before = files_of(run)
     capsys.readouterr()
@@ -342,11 +342,11 @@ def test_a_resume_with_no_epochs_left_is_refused_and_writes_nothing(shared_data_
     assert "2/2" in capsys.readouterr().out
 
 
-def test_a_resume_of_a_run_another_process_trains_is_refused_not_failed(shared_data_dir, tmp_path, capsys):
+def test_a_resume_of_a_run_another_process_trains_is_refused_not_failed(small_corpus, tmp_path, capsys):
     import socket
 
     runs_dir = tmp_path / "runs"
-    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    assert main(["train", *tiny(small_corpus, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
     run = only_run(runs_dir)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -362,17 +362,17 @@ def test_a_resume_of_a_run_another_process_trains_is_refused_not_failed(shared_d
         holder.wait()
 
 
-def test_a_resume_checks_the_device_like_a_new_run(shared_data_dir, tmp_path, capsys):
+def test_a_resume_checks_the_device_like_a_new_run(small_corpus, tmp_path, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     runs_dir = tmp_path / "runs"
-    assert main(["train", *tiny(shared_data_dir, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
+    assert main(["train", *tiny(small_corpus, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
     run = only_run(runs_dir)
     before = files_of(run)
     capsys.readouterr()
-    assert main(["train", *tiny(shared_data_dir, "--device", "cuda"), "--runs-dir", str(runs_dir)]) == 2
+    assert main(["train", *tiny(small_corpus, "--device", "cuda"), "--runs-dir", str(runs_dir)]) == 2
     new_run = capsys.readouterr().err
     assert main(["train", "--resume", run.name, "--runs-dir", str(runs_dir), "--epochs", "2", "--device", "cuda"]) == 2
     assert capsys.readouterr().err == new_run and new_run.startswith("error: device:")
@@ -380,15 +380,15 @@ def test_a_resume_checks_the_device_like_a_new_run(shared_data_dir, tmp_path, ca
 
 
 def test_a_relative_corpus_is_stored_absolute_so_a_resume_works_from_elsewhere(
-    shared_data_dir, tmp_path, monkeypatch, capsys
+    small_corpus, tmp_path, monkeypatch, capsys
 ):
     first, second, runs_dir = tmp_path / "first", tmp_path / "second", tmp_path / "runs"
     first.mkdir()
     second.mkdir()
     book = first / "book.txt"
-    book.write_bytes((shared_data_dir / "timemachine.txt").read_bytes())
+    book.write_bytes(small_corpus.read_bytes())
     monkeypatch.chdir(first)
-    argv = ["train", *tiny("data", "--epochs", "1", "--corpus", "book.txt"), "--quiet", "--runs-dir", str(runs_dir)]
+    argv = ["train", *tiny("book.txt", "--epochs", "1", "--data-dir", "data"), "--quiet", "--runs-dir", str(runs_dir)]
     assert main(argv) == 0
     run = only_run(runs_dir)
     config = (run / "config.toml").read_text()
@@ -410,7 +410,7 @@ def test_a_relative_corpus_is_stored_absolute_so_a_resume_works_from_elsewhere(
 
 
 # ----------------------------------------------------------------------------- unexpected errors and memory
-def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_dir, tmp_path):
+def test_an_unexpected_training_error_prints_no_library_traceback(small_corpus, tmp_path):
     code = (
         "import sys\n"
         "from lstm_tui.core.engine import epochs as trainer\n"
@@ -421,7 +421,7 @@ def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_di
         "sys.exit(main(sys.argv[1:]))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "LSTM_TUI_DEBUG"}
-    done = subprocess.run([sys.executable, "-c", code, "train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-c", code, "train", *tiny(small_corpus), "--runs-dir", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "training failed" not in done.stderr
@@ -430,7 +430,7 @@ def test_an_unexpected_training_error_prints_no_library_traceback(shared_data_di
     assert "kaboom" in summary["traceback"]  # kept where the hint says
 
 
-def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_path, monkeypatch, capsys):
+def test_debugging_prints_the_traceback_of_a_failed_run(small_corpus, tmp_path, monkeypatch, capsys):
     from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
 
     def boom(*args, **kwargs):
@@ -438,12 +438,12 @@ def test_debugging_prints_the_traceback_of_a_failed_run(shared_data_dir, tmp_pat
 
     monkeypatch.setattr(trainer_module, "make_step", boom)
     monkeypatch.setenv("LSTM_TUI_DEBUG", "1")
-    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)]) == 1
+    assert main(["train", *tiny(small_corpus), "--runs-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "kaboom" in err
 
 
-def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(shared_data_dir, tmp_path, monkeypatch, capsys):
+def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(small_corpus, tmp_path, monkeypatch, capsys):
     import torch
 
     from lstm_tui.core.engine import epochs as trainer_module  # (the loop, which makes the step)
@@ -455,6 +455,6 @@ def test_running_out_of_cpu_memory_says_to_use_a_smaller_model(shared_data_dir, 
         return step
 
     monkeypatch.setattr(trainer_module, "make_step", make_step)
-    assert main(["train", *tiny(shared_data_dir), "--runs-dir", str(tmp_path)]) == 1
+    assert main(["train", *tiny(small_corpus), "--runs-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "error: out of memory on cpu" in err and "hint: use a smaller batch_size, hidden or num_steps" in err

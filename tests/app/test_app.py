@@ -297,8 +297,8 @@ async def test_load_bad_path_shows_reason(tiny_config, runs_dir, tmp_path):
         assert app.state == "idle"
 
 
-async def test_missing_corpus_reports_reason_and_stays_usable(tiny_config, runs_dir, tmp_path):
-    config = tiny_config.replace(corpus=str(tmp_path / "no-such-book.txt"))
+async def test_missing_corpus_reports_reason_and_stays_usable(book_tiny_config, runs_dir, tmp_path):
+    config = book_tiny_config.replace(corpus=str(tmp_path / "no-such-book.txt"))
     app = make_app(config, runs_dir, autostart=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: "corpus" in app.form.errors, 60, "the refusal")

@@ -221,8 +221,8 @@ async def test_corpus_url_that_404s_fails_clearly_and_the_app_stays_usable(tiny_
         assert not app.form.disabled and app.is_running
 
 
-async def test_a_corpus_file_that_does_not_exist_is_marked_on_its_field(tiny_config, runs_dir, tmp_path):
-    app = make_app(tiny_config, runs_dir)
+async def test_a_corpus_file_that_does_not_exist_is_marked_on_its_field(book_tiny_config, runs_dir, tmp_path):
+    app = make_app(book_tiny_config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one("#field-corpus", Input).value = str(tmp_path / "no-such-book.txt")
         await pilot.pause()
@@ -246,7 +246,7 @@ async def test_data_dir_that_cannot_be_written_fails_clearly(tiny_config, runs_d
         raise CorpusError(f"could not download {url}: server down", "try later")
 
     monkeypatch.setattr(corpus, "download", no_network)
-    app = make_app(tiny_config.replace(data_dir=str(blocker / "data")), runs_dir, autostart=True)
+    app = make_app(tiny_config.replace(corpus="", data_dir=str(blocker / "data")), runs_dir, autostart=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.state in DONE, 60, "the failure")
         assert app.state == "failed"
@@ -266,11 +266,11 @@ async def test_runs_dir_that_cannot_be_written_still_trains_and_says_so(tiny_con
         assert "Nothing to save yet" in notes(app) or "nowhere" in notes(app)
 
 
-async def test_a_relative_corpus_path_is_stored_absolute(tiny_config, runs_dir, tmp_path, monkeypatch, shared_data_dir):
+async def test_a_relative_corpus_path_is_stored_absolute(tiny_config, runs_dir, tmp_path, monkeypatch, small_corpus):
     """A run started from one folder must resume from another: its config keeps absolute paths."""
     import shutil
 
-    shutil.copy(shared_data_dir / "timemachine.txt", tmp_path / "book.txt")
+    shutil.copy(small_corpus, tmp_path / "book.txt")
     monkeypatch.chdir(tmp_path)
     app = make_app(tiny_config.replace(epochs=1), runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:

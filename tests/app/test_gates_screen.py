@@ -200,8 +200,8 @@ def test_colour_scales_are_readable():
     assert gate_colour(float("nan")) == "#000000"
 
 
-def test_snapshot_of_the_inspector(snap_compare, trained_runs_root):
-    model, vocab, config = load_run(trained_runs_root, "held-out")
+def test_snapshot_of_the_inspector(snap_compare, book_trained_runs_root):
+    model, vocab, config = load_run(book_trained_runs_root, "held-out")
 
     async def open_it(pilot) -> None:
         await post_model(pilot, model, vocab, config, "/runs/held-out")

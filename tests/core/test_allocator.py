@@ -45,14 +45,14 @@ def test_a_batch_sized_block_comes_from_the_heap_once_tuned():
     assert tuned["tuned"] is True and tuned["mmapped_bytes"] == 0
 
 
-def test_a_run_tunes_the_allocator(shared_data_dir, monkeypatch):
+def test_a_run_tunes_the_allocator(small_corpus, monkeypatch):
     from lstm_tui.core.engine import Trainer, allocator
     from lstm_tui.core.presets import PRESETS
 
     calls = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr("lstm_tui.core.engine.trainer.keep_freed_memory", allocator.keep_freed_memory)
-    config = PRESETS["scratch"].config.replace(data_dir=str(shared_data_dir), max_tokens=1000, hidden=8,
+    config = PRESETS["scratch"].config.replace(corpus=str(small_corpus), max_tokens=1000, hidden=8,
                                                batch_size=4, num_steps=5, epochs=1, predict_every=0)
     Trainer(config).run()
     assert calls == [1]

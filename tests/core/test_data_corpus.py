@@ -15,8 +15,8 @@ def test_empty_source_is_the_time_machine(shared_data_dir, corpus_bytes):
     assert text.startswith("The Time Machine, by H. G. Wells")
 
 
-def test_local_path(shared_data_dir, corpus_bytes):
-    assert read_corpus_text(str(shared_data_dir / "timemachine.txt")) == corpus_bytes.decode()
+def test_local_path(small_corpus, small_corpus_bytes):
+    assert read_corpus_text(str(small_corpus)) == small_corpus_bytes.decode()
 
 
 def test_missing_file(tmp_path):
@@ -36,14 +36,14 @@ def test_empty_file(tmp_path):
         read_corpus_text(str(tmp_path / "empty.txt"))
 
 
-def test_binary_file_names_nul_offset(tmp_path, corpus_bytes):
-    (tmp_path / "model.bin").write_bytes(corpus_bytes[:123] + b"\x00\x01\x02" + corpus_bytes[123:500])
+def test_binary_file_names_nul_offset(tmp_path, small_corpus_bytes):
+    (tmp_path / "model.bin").write_bytes(small_corpus_bytes[:123] + b"\x00\x01\x02" + small_corpus_bytes[123:500])
     with pytest.raises(CorpusError, match="looks binary: NUL byte at offset 123"):
         read_corpus_text(str(tmp_path / "model.bin"))
 
 
-def test_non_utf8_file_names_byte_offset(tmp_path, corpus_bytes):
-    latin1 = corpus_bytes[:1000] + "café".encode("latin-1") + corpus_bytes[1000:2000]
+def test_non_utf8_file_names_byte_offset(tmp_path, small_corpus_bytes):
+    latin1 = small_corpus_bytes[:1000] + "café".encode("latin-1") + small_corpus_bytes[1000:2000]
     (tmp_path / "latin1.txt").write_bytes(latin1)
     with pytest.raises(CorpusError, match=r"not UTF-8 text: byte 0xe9 at offset 1003") as info:
         read_corpus_text(str(tmp_path / "latin1.txt"))
@@ -58,9 +58,9 @@ def test_utf8_with_bom_and_non_ascii(tmp_path):
         read_corpus_text(str(tmp_path / "bad_bom.txt"))
 
 
-def test_file_over_size_limit(tmp_path, corpus_bytes):
-    (tmp_path / "big.txt").write_bytes(corpus_bytes)
-    with pytest.raises(CorpusError, match=f"is {len(corpus_bytes)} bytes, over the limit of 1000 bytes"):
+def test_file_over_size_limit(tmp_path, small_corpus_bytes):
+    (tmp_path / "big.txt").write_bytes(small_corpus_bytes)
+    with pytest.raises(CorpusError, match=f"is {len(small_corpus_bytes)} bytes, over the limit of 1000 bytes"):
         read_corpus_text(str(tmp_path / "big.txt"), max_bytes=1000)
 
 
@@ -71,8 +71,8 @@ def test_unsupported_url_scheme(url):
     assert "path" in info.value.hint
 
 
-def test_http_url_is_downloaded_without_sha_check(httpserver, corpus_bytes, tmp_path):
-    text = corpus_bytes[:20_000].decode()
+def test_http_url_is_downloaded_without_sha_check(httpserver, small_corpus_bytes, tmp_path):
+    text = small_corpus_bytes[:20_000].decode()
     httpserver.expect_request("/book.txt").respond_with_data(text, content_type="text/plain")
     calls = []
     got = read_corpus_text(httpserver.url_for("/book.txt"), tmp_path, lambda d, t: calls.append(d))

@@ -14,6 +14,12 @@ def config(shared_data_dir) -> RunConfig:
     return RunConfig(data_dir=str(shared_data_dir))
 
 
+@pytest.fixture
+def small_config(small_corpus) -> RunConfig:
+    """The default config on the small generated corpus, for the checks that need some text."""
+    return RunConfig(corpus=str(small_corpus))
+
+
 def test_default_config_gives_d2l_corpus(config, corpus_bytes):
     data = load_corpus(config)
     assert isinstance(data, CorpusData)
@@ -44,22 +50,22 @@ def test_word_tokens_and_raw(config):
     assert {"T", ",", ".", "\n"} <= set(raw.vocab.idx_to_token)
 
 
-def test_too_short_for_one_batch(config):
+def test_too_short_for_one_batch(small_config):
     with pytest.raises(CorpusError) as info:
-        load_corpus(config.replace(max_tokens=500, batch_size=32, num_steps=35))
+        load_corpus(small_config.replace(max_tokens=500, batch_size=32, num_steps=35))
     error = info.value
     assert "500 tokens" in error.reason and "batch_size 32" in error.reason and "num_steps 35" in error.reason
     assert "smaller batch_size or num_steps" in error.hint
 
 
-def test_validation_too_short(config):
+def test_validation_too_short(small_config):
     with pytest.raises(CorpusError, match="validation part has 20 tokens, fewer than num_steps 35"):
-        load_corpus(config.replace(max_tokens=2000, val_split=0.01, batch_size=4))
+        load_corpus(small_config.replace(max_tokens=2000, val_split=0.01, batch_size=4))
 
 
-def test_local_corpus_without_letters(tmp_path, shared_data_dir):
+def test_local_corpus_without_letters(tmp_path):
     (tmp_path / "digits.txt").write_text("1234 5678\n" * 10)
-    cfg = RunConfig(corpus=str(tmp_path / "digits.txt"), data_dir=str(shared_data_dir))
+    cfg = RunConfig(corpus=str(tmp_path / "digits.txt"), data_dir=str(tmp_path))
     with pytest.raises(CorpusError, match="no tokens after cleaning"):
         load_corpus(cfg)
 

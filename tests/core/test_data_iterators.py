@@ -21,8 +21,9 @@ from lstm_tui.core.data import (
 
 
 @pytest.fixture(scope="module")
-def book(shared_data_dir) -> torch.Tensor:
-    tokens = tokenize(clean_lines(read_corpus_text("", shared_data_dir)), "char")
+def ids(small_corpus) -> torch.Tensor:
+    """The small generated corpus as char indices (the samplers need some text, not the book)."""
+    tokens = tokenize(clean_lines(read_corpus_text(str(small_corpus))), "char")
     vocab = Vocab(tokens)
     return torch.tensor([vocab[t] for line in tokens for t in line], dtype=torch.long)
 
@@ -38,8 +39,8 @@ def d2l_random_starts(length, batch_size, num_steps, rng):
 
 
 @pytest.mark.parametrize("sampler", [seq_data_iter_random, seq_data_iter_sequential])
-def test_shapes_dtype_and_labels(book, sampler):
-    corpus = book[:10_000]
+def test_shapes_dtype_and_labels(ids, sampler):
+    corpus = ids[:10_000]
     batches = list(sampler(corpus, 32, 35, random.Random(0)))
     assert batches
     for X, Y in batches:
@@ -48,8 +49,8 @@ def test_shapes_dtype_and_labels(book, sampler):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
-def test_random_sampling_matches_d2l_and_covers_without_duplicates(book, seed):
-    corpus, bs, ns = book[:10_000], 32, 35
+def test_random_sampling_matches_d2l_and_covers_without_duplicates(ids, seed):
+    corpus, bs, ns = ids[:10_000], 32, 35
     expected = d2l_random_starts(len(corpus), bs, ns, random.Random(seed))
     batches = list(seq_data_iter_random(corpus, bs, ns, random.Random(seed)))
     assert len(batches) == len(expected)
@@ -76,8 +77,8 @@ def test_random_epoch_count_formula():
         assert len(batches) <= count_batches(1000, 4, 10, "random")
 
 
-def test_sequential_rows_continue_across_batches(book):
-    corpus, bs, ns = book[:10_000], 8, 35
+def test_sequential_rows_continue_across_batches(ids):
+    corpus, bs, ns = ids[:10_000], 8, 35
     for seed in range(5):
         offset = random.Random(seed).randint(0, ns)
         batches = list(seq_data_iter_sequential(corpus, bs, ns, random.Random(seed)))
@@ -108,8 +109,8 @@ def test_random_offsets_cover_range():
 
 
 @pytest.mark.parametrize("sampling", ["random", "sequential"])
-def test_reproducible_and_seed_dependent(book, sampling):
-    corpus = book[:5_000]
+def test_reproducible_and_seed_dependent(ids, sampling):
+    corpus = ids[:5_000]
 
     def epoch(seed):
         return torch.cat([torch.cat([X, Y]) for X, Y in data_iter(corpus, 4, 10, sampling, random.Random(seed))])

@@ -12,6 +12,12 @@ def book_lines(shared_data_dir):
     return clean_lines(read_corpus_text("", shared_data_dir))
 
 
+@pytest.fixture(scope="module")
+def small_lines(small_corpus):
+    """Cleaned lines of the small generated corpus, for tests that need some text, not the book."""
+    return clean_lines(read_corpus_text(str(small_corpus)))
+
+
 def test_book_lines_as_d2l(book_lines):
     assert len(book_lines) == 3221  # d2l: "# 文本总行数: 3221"
     assert book_lines[0] == "the time machine by h g wells"
@@ -72,8 +78,8 @@ def test_vocab_min_freq_and_reserved():
     assert Vocab().idx_to_token == ["<unk>"] and len(Vocab([])) == 1
 
 
-def test_vocab_round_trip(book_lines):
-    vocab = Vocab(tokenize(book_lines, "char"), reserved_tokens=["<pad>"])
+def test_vocab_round_trip(small_lines):
+    vocab = Vocab(tokenize(small_lines, "char"), reserved_tokens=["<pad>"])
     again = Vocab.from_list(vocab.to_list())
     assert again.idx_to_token == vocab.idx_to_token and again.token_to_idx == vocab.token_to_idx
     assert again.to_list() == vocab.to_list() and len(again) == len(vocab)

@@ -36,8 +36,8 @@ BASE = dict(
 
 
 
-def make_config(data_dir, **changes) -> RunConfig:
-    return RunConfig.from_mapping({**BASE, "data_dir": str(data_dir), **changes})
+def make_config(text_file, **changes) -> RunConfig:
+    return RunConfig.from_mapping({**BASE, "corpus": str(text_file), **changes})
 
 
 class Recorder:
@@ -84,8 +84,8 @@ def perplexities(events):
 
 
 # ---------------------------------------------------------------------- learning and events
-def test_training_lowers_perplexity(shared_data_dir):
-    config = make_config(shared_data_dir, hidden=64, batch_size=16, num_steps=20, max_tokens=3000, epochs=30)
+def test_training_lowers_perplexity(small_corpus):
+    config = make_config(small_corpus, hidden=64, batch_size=16, num_steps=20, max_tokens=3000, epochs=30)
     rec = Recorder()
     result = Trainer(config, on_event=rec).run()
     assert isinstance(result, Finished), result
@@ -96,8 +96,8 @@ def test_training_lowers_perplexity(shared_data_dir):
     assert result.perplexity == ppl[-1]
 
 
-def test_events_order_and_content(shared_data_dir):
-    config = make_config(shared_data_dir, epochs=4, predict_every=2, prefix=("time traveller", "the"))
+def test_events_order_and_content(small_corpus):
+    config = make_config(small_corpus, epochs=4, predict_every=2, prefix=("time traveller", "the"))
     rec = Recorder()
     result = Trainer(config, on_event=rec).run()
     events = rec.events
@@ -133,21 +133,21 @@ def test_events_order_and_content(shared_data_dir):
     assert result.generation_perplexity is not None and math.isfinite(result.generation_perplexity)
 
 
-def test_val_perplexity_iff_val_split(shared_data_dir):
+def test_val_perplexity_iff_val_split(small_corpus):
     rec = Recorder()
-    result = Trainer(make_config(shared_data_dir, val_split=0.2, epochs=2), on_event=rec).run()
+    result = Trainer(make_config(small_corpus, val_split=0.2, epochs=2), on_event=rec).run()
     ends = rec.of(EpochEnd)
     assert all(e.val_perplexity is not None and math.isfinite(e.val_perplexity) and e.val_perplexity > 1 for e in ends)
     assert result.val_perplexity == ends[-1].val_perplexity
     assert rec.of(Started)[0].corpus_tokens == 2000
     rec2 = Recorder()
-    result2 = Trainer(make_config(shared_data_dir, epochs=2), on_event=rec2).run()
+    result2 = Trainer(make_config(small_corpus, epochs=2), on_event=rec2).run()
     assert all(e.val_perplexity is None for e in rec2.of(EpochEnd)) and result2.val_perplexity is None
 
 
-def test_unknown_prefix_is_skipped_with_a_status(shared_data_dir):
+def test_unknown_prefix_is_skipped_with_a_status(small_corpus):
     rec = Recorder()
-    result = Trainer(make_config(shared_data_dir, epochs=1, prefix=("time traveller", "Zebra!")), on_event=rec).run()
+    result = Trainer(make_config(small_corpus, epochs=1, prefix=("time traveller", "Zebra!")), on_event=rec).run()
     assert isinstance(result, Finished)
     assert {s.prefix for s in rec.of(Sample)} == {"time traveller", "traveller"}
     skipped = [s.message for s in rec.of(Status) if "Zebra!" in s.message]
@@ -155,14 +155,14 @@ def test_unknown_prefix_is_skipped_with_a_status(shared_data_dir):
     assert "try 'zebra'" in skipped[0]
 
 
-def test_batch_progress_is_throttled(shared_data_dir):
+def test_batch_progress_is_throttled(small_corpus):
     stamps = []
 
     def hook(event):
         if isinstance(event, BatchProgress):
             stamps.append((event.epoch, time.perf_counter(), event))
 
-    config = make_config(shared_data_dir, hidden=64, max_tokens=6000, epochs=2)
+    config = make_config(small_corpus, hidden=64, max_tokens=6000, epochs=2)
     result = Trainer(config, on_event=Recorder(hook)).run()
     assert isinstance(result, Finished)
     for (e1, t1, _), (e2, t2, _) in zip(stamps, stamps[1:]):
@@ -172,9 +172,9 @@ def test_batch_progress_is_throttled(shared_data_dir):
         assert 1 <= ev.batch <= ev.batches and ev.perplexity > 1 and ev.tokens_per_s > 0
 
 
-def test_reproducible(shared_data_dir):
+def test_reproducible(small_corpus):
     for changes in (dict(impl="scratch"), dict(sampling="random", optimizer="adam", lr=0.01)):
-        config = make_config(shared_data_dir, epochs=3, **changes)
+        config = make_config(small_corpus, epochs=3, **changes)
         a, b = Trainer(config), Trainer(config)
         assert isinstance(a.run(), Finished) and isinstance(b.run(), Finished)
         assert [h["perplexity"] for h in a.history] == [h["perplexity"] for h in b.history]
@@ -186,9 +186,9 @@ def test_reproducible(shared_data_dir):
 
 
 # ---------------------------------------------------------------------- control from another thread
-def test_pause_resume_and_stop_from_another_thread(shared_data_dir):
+def test_pause_resume_and_stop_from_another_thread(small_corpus):
     rec = Recorder()
-    trainer = Trainer(make_config(shared_data_dir, epochs=100_000), on_event=rec)
+    trainer = Trainer(make_config(small_corpus, epochs=100_000), on_event=rec)
     thread, box = run_in_thread(trainer)
     rec.wait_for(lambda e: isinstance(e, EpochEnd))
     trainer.pause()
@@ -211,9 +211,9 @@ def test_pause_resume_and_stop_from_another_thread(shared_data_dir):
     assert any(e.message == "resumed" for e in rec.of(Status))
 
 
-def test_stop_while_paused_writes_a_usable_checkpoint(shared_data_dir, tmp_path):
+def test_stop_while_paused_writes_a_usable_checkpoint(small_corpus, tmp_path):
     rec = Recorder()
-    config = make_config(shared_data_dir, epochs=100_000)
+    config = make_config(small_corpus, epochs=100_000)
     run = RunDir.create(tmp_path, config)
     trainer = Trainer(config, on_event=rec, run_dir=run)
     thread, box = run_in_thread(trainer)
@@ -232,9 +232,9 @@ def test_stop_while_paused_writes_a_usable_checkpoint(shared_data_dir, tmp_path)
     assert run.read_summary()["status"] == "stopped"
 
 
-def test_snapshot_during_training(shared_data_dir):
+def test_snapshot_during_training(small_corpus):
     rec = Recorder()
-    trainer = Trainer(make_config(shared_data_dir, epochs=100_000), on_event=rec)
+    trainer = Trainer(make_config(small_corpus, epochs=100_000), on_event=rec)
     with pytest.raises(RuntimeError):
         trainer.snapshot()
     thread, box = run_in_thread(trainer)
@@ -253,8 +253,8 @@ def test_snapshot_during_training(shared_data_dir):
 
 
 # ---------------------------------------------------------------------- failures
-def test_diverging_learning_rate_fails_clearly(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, lr=1000.0, clip=0.0, epochs=5, checkpoint_every=1)
+def test_diverging_learning_rate_fails_clearly(small_corpus, tmp_path):
+    config = make_config(small_corpus, lr=1000.0, clip=0.0, epochs=5, checkpoint_every=1)
     run = RunDir.create(tmp_path, config)
     rec = Recorder()
     result = Trainer(config, on_event=rec, run_dir=run).run()
@@ -266,8 +266,8 @@ def test_diverging_learning_rate_fails_clearly(shared_data_dir, tmp_path):
     assert run.read_summary()["status"] == "failed"
 
 
-def test_divergence_after_resume_keeps_the_last_finite_checkpoint(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=2)
+def test_divergence_after_resume_keeps_the_last_finite_checkpoint(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=2)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config, run_dir=run).run(), Finished)
     result = Trainer.resume_from(run, epochs=6, lr=1000.0, clip=0.0).run()
@@ -277,8 +277,8 @@ def test_divergence_after_resume_keeps_the_last_finite_checkpoint(shared_data_di
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_nan_weights_never_reach_a_checkpoint(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=4, checkpoint_every=1)
+def test_nan_weights_never_reach_a_checkpoint(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=4, checkpoint_every=1)
     run = RunDir.create(tmp_path, config)
     holder = {}
 
@@ -295,23 +295,23 @@ def test_nan_weights_never_reach_a_checkpoint(shared_data_dir, tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_corpus_errors_fail_with_a_hint(shared_data_dir, tmp_path):
+def test_corpus_errors_fail_with_a_hint(small_corpus, tmp_path):
     rec = Recorder()
-    result = Trainer(make_config(shared_data_dir, batch_size=64, num_steps=50, max_tokens=1000), on_event=rec).run()
+    result = Trainer(make_config(small_corpus, batch_size=64, num_steps=50, max_tokens=1000), on_event=rec).run()
     assert isinstance(result, Failed) and "batch_size" in result.reason and result.hint
     assert rec.events[-1] is result
-    missing = Trainer(make_config(shared_data_dir, corpus=str(tmp_path / "no-such-book.txt"))).run()
+    missing = Trainer(make_config(small_corpus, corpus=str(tmp_path / "no-such-book.txt"))).run()
     assert isinstance(missing, Failed) and "no-such-book" in missing.reason + missing.hint
 
 
-def test_bad_device_fails(shared_data_dir):
+def test_bad_device_fails(small_corpus):
     if torch.cuda.device_count() > 99:  # pragma: no cover
         pytest.skip("a machine with 100 GPUs")
-    result = Trainer(make_config(shared_data_dir, device="cuda:99")).run()
+    result = Trainer(make_config(small_corpus, device="cuda:99")).run()
     assert isinstance(result, Failed) and "cuda:99" in result.reason and "cpu" in result.hint
 
 
-def test_event_handler_errors_end_the_run_as_failed(shared_data_dir):
+def test_event_handler_errors_end_the_run_as_failed(small_corpus):
     seen = []
 
     def handler(event):
@@ -319,33 +319,33 @@ def test_event_handler_errors_end_the_run_as_failed(shared_data_dir):
         if isinstance(event, EpochEnd):
             raise KeyError("widget gone")
 
-    result = Trainer(make_config(shared_data_dir), on_event=handler).run()
+    result = Trainer(make_config(small_corpus), on_event=handler).run()
     assert isinstance(result, Failed) and "KeyError" in result.reason and "epoch" in result.reason
     assert seen[-1] is result
 
 
-def test_out_of_memory_names_the_sizes(shared_data_dir, monkeypatch):
+def test_out_of_memory_names_the_sizes(small_corpus, monkeypatch):
     def step_factory(self, model, optimizer, device):
         def step(X, Y, state):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return step
 
     monkeypatch.setattr(Trainer, "_make_step", step_factory)
-    result = Trainer(make_config(shared_data_dir)).run()
+    result = Trainer(make_config(small_corpus)).run()
     assert isinstance(result, Failed) and "out of memory" in result.reason
     for word in ("batch_size 8", "hidden 32", "num_steps 10"):
         assert word in result.reason
     assert "smaller" in result.hint
 
 
-def test_unexpected_errors_become_failed(shared_data_dir, monkeypatch, tmp_path):
+def test_unexpected_errors_become_failed(small_corpus, monkeypatch, tmp_path):
     def step_factory(self, model, optimizer, device):
         def step(X, Y, state):
             raise ZeroDivisionError("boom")
         return step
 
     monkeypatch.setattr(Trainer, "_make_step", step_factory)
-    config = make_config(shared_data_dir)
+    config = make_config(small_corpus)
     run = RunDir.create(tmp_path, config)
     trainer = Trainer(config, run_dir=run)
     result = trainer.run()
@@ -357,8 +357,8 @@ def test_unexpected_errors_become_failed(shared_data_dir, monkeypatch, tmp_path)
     assert isinstance(again, Failed) and "already" in again.reason
 
 
-def test_failed_checkpoint_write_does_not_stop_training(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=3, checkpoint_every=1)
+def test_failed_checkpoint_write_does_not_stop_training(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=3, checkpoint_every=1)
     run = RunDir.create(tmp_path, config)
     real_save = run.save_checkpoint
 
@@ -378,8 +378,8 @@ def test_failed_checkpoint_write_does_not_stop_training(shared_data_dir, tmp_pat
 
 
 # ---------------------------------------------------------------------- run folder
-def test_run_dir_files(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=3, predict_every=1, checkpoint_every=2, val_split=0.1)
+def test_run_dir_files(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=3, predict_every=1, checkpoint_every=2, val_split=0.1)
     run = RunDir.create(tmp_path, config, name="engine-test")
     rec = Recorder()
     trainer = Trainer(config, on_event=rec, run_dir=run)
@@ -406,29 +406,29 @@ def test_run_dir_files(shared_data_dir, tmp_path):
     assert predict(model, vocab, "time traveller", 30) == expected
 
 
-def test_run_dir_given_as_a_path(shared_data_dir, tmp_path):
+def test_run_dir_given_as_a_path(small_corpus, tmp_path):
     folder = tmp_path / "plain-folder"
-    result = Trainer(make_config(shared_data_dir, epochs=1), run_dir=folder).run()
+    result = Trainer(make_config(small_corpus, epochs=1), run_dir=folder).run()
     assert isinstance(result, Finished)
     assert (folder / "config.toml").is_file() and (folder / "checkpoint.pt").is_file()
     assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
 
 
-def test_other_cells_and_a_bidirectional_model(shared_data_dir):
+def test_other_cells_and_a_bidirectional_model(small_corpus):
     for changes in (dict(cell="gru", impl="scratch"), dict(cell="rnn", layers=2)):
         rec = Recorder()
-        result = Trainer(make_config(shared_data_dir, epochs=1, **changes), on_event=rec).run()
+        result = Trainer(make_config(small_corpus, epochs=1, **changes), on_event=rec).run()
         assert isinstance(result, Finished) and rec.of(Sample)
     rec = Recorder()
-    result = Trainer(make_config(shared_data_dir, epochs=1, bidirectional=True, predict_every=1), on_event=rec).run()
+    result = Trainer(make_config(small_corpus, epochs=1, bidirectional=True, predict_every=1), on_event=rec).run()
     assert isinstance(result, Finished) and not rec.of(Sample)
     assert any("bidirectional" in s.message for s in rec.of(Status))
     assert result.generation_perplexity is not None
 
 
-def test_generation_perplexity_every_n_epochs_on_request(shared_data_dir, tmp_path):
+def test_generation_perplexity_every_n_epochs_on_request(small_corpus, tmp_path):
     """gen_ppl_every=2: epochs 2 and 4 carry generation perplexity (events and metrics file)."""
-    config = make_config(shared_data_dir, impl="torch", epochs=4, gen_ppl_every=2, predict_every=0)
+    config = make_config(small_corpus, impl="torch", epochs=4, gen_ppl_every=2, predict_every=0)
     run = RunDir.create(tmp_path, config)
     rec = Recorder()
     result = Trainer(config, on_event=rec, run_dir=run).run()
@@ -441,28 +441,28 @@ def test_generation_perplexity_every_n_epochs_on_request(shared_data_dir, tmp_pa
     assert [m.get("generation_perplexity") for m in run.read_metrics()] == values
 
 
-def test_threads_setting_limits_torch_and_zero_gives_the_default_back(shared_data_dir):
+def test_threads_setting_limits_torch_and_zero_gives_the_default_back(small_corpus):
     default = torch.get_num_threads()
     seen = []
-    one = Trainer(make_config(shared_data_dir, epochs=1, threads=1),
+    one = Trainer(make_config(small_corpus, epochs=1, threads=1),
                   on_event=lambda e: seen.append(torch.get_num_threads()) if isinstance(e, Started) else None)
     assert isinstance(one.run(), Finished)
     assert seen == [1] and "(1 thread)" in one.result.device
-    again = Trainer(make_config(shared_data_dir, epochs=1))
+    again = Trainer(make_config(small_corpus, epochs=1))
     assert isinstance(again.run(), Finished)
     assert torch.get_num_threads() == default and again.result.device == f"cpu ({default} thread{'s' if default != 1 else ''})"
 
 
-def test_more_threads_than_cores_gets_a_warning(shared_data_dir):
+def test_more_threads_than_cores_gets_a_warning(small_corpus):
     from lstm_tui.core.device import usable_cores
 
     cores = usable_cores()
     statuses = []
     on_event = (lambda e: statuses.append(e.message) if isinstance(e, Status) else None)
-    assert isinstance(Trainer(make_config(shared_data_dir, epochs=1, threads=cores + 1), on_event=on_event).run(),
+    assert isinstance(Trainer(make_config(small_corpus, epochs=1, threads=cores + 1), on_event=on_event).run(),
                       Finished)
     assert any(f"threads {cores + 1} is more than the {cores} CPU cores" in m for m in statuses)
     statuses.clear()
-    assert isinstance(Trainer(make_config(shared_data_dir, epochs=1, threads=cores), on_event=on_event).run(), Finished)
+    assert isinstance(Trainer(make_config(small_corpus, epochs=1, threads=cores), on_event=on_event).run(), Finished)
     assert not any("more than" in m for m in statuses)
-    Trainer(make_config(shared_data_dir, epochs=1, threads=0)).run()  # (torch's default back for later tests)
+    Trainer(make_config(small_corpus, epochs=1, threads=0)).run()  # (torch's default back for later tests)

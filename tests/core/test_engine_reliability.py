@@ -39,8 +39,8 @@ def _progress_every_batch(monkeypatch):
     monkeypatch.setattr(trainer_module, "PROGRESS_INTERVAL_S", 0.0)
 
 
-def make_config(data_dir, variant="scratch-sequential-sgd", **changes) -> RunConfig:
-    return RunConfig.from_mapping({**BASE, **VARIANTS[variant], "data_dir": str(data_dir), **changes})
+def make_config(text_file, variant="scratch-sequential-sgd", **changes) -> RunConfig:
+    return RunConfig.from_mapping({**BASE, **VARIANTS[variant], "corpus": str(text_file), **changes})
 
 
 def clone_run(run: RunDir, target) -> RunDir:
@@ -51,8 +51,8 @@ def clone_run(run: RunDir, target) -> RunDir:
 
 # ---------------------------------------------------------------------- save now
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_checkpoint_now_mid_epoch_resumes_exactly(shared_data_dir, tmp_path, variant):
-    config = make_config(shared_data_dir, variant)
+def test_checkpoint_now_mid_epoch_resumes_exactly(small_corpus, tmp_path, variant):
+    config = make_config(small_corpus, variant)
     reference = Trainer(config)
     assert isinstance(reference.run(), Finished)
 
@@ -85,8 +85,8 @@ def test_checkpoint_now_mid_epoch_resumes_exactly(shared_data_dir, tmp_path, var
     assert [m["epoch"] for m in crashed.read_metrics()] == [1, 2, 3]
 
 
-def test_checkpoint_now_while_paused_writes_and_stays_paused(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=50)
+def test_checkpoint_now_while_paused_writes_and_stays_paused(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=50)
     run = RunDir.create(tmp_path, config)
     events: queue.Queue = queue.Queue()
     trainer = Trainer(config, on_event=events.put, run_dir=run)
@@ -129,8 +129,8 @@ def test_checkpoint_now_while_paused_writes_and_stays_paused(shared_data_dir, tm
     assert isinstance(trainer.result, Finished) and trainer.result.stopped
 
 
-def test_checkpoint_now_at_an_epoch_end_and_without_a_run_folder(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=3)
+def test_checkpoint_now_at_an_epoch_end_and_without_a_run_folder(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=3)
     run = RunDir.create(tmp_path, config)
     holder: dict = {}
     saved = []
@@ -156,8 +156,8 @@ def test_checkpoint_now_at_an_epoch_end_and_without_a_run_folder(shared_data_dir
 
 
 # ---------------------------------------------------------------------- interrupted between an epoch and its checkpoint
-def test_resume_trains_again_the_epochs_after_the_checkpoint_once(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, epochs=4, predict_every=1, checkpoint_every=2)
+def test_resume_trains_again_the_epochs_after_the_checkpoint_once(small_corpus, tmp_path):
+    config = make_config(small_corpus, epochs=4, predict_every=1, checkpoint_every=2)
     reference = Trainer(config)
     assert isinstance(reference.run(), Finished)
 
@@ -191,8 +191,8 @@ def test_resume_trains_again_the_epochs_after_the_checkpoint_once(shared_data_di
 
 
 # ---------------------------------------------------------------------- disk full
-def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(shared_data_dir, tmp_path, monkeypatch):
-    config = make_config(shared_data_dir, epochs=3, checkpoint_every=1)
+def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(small_corpus, tmp_path, monkeypatch):
+    config = make_config(small_corpus, epochs=3, checkpoint_every=1)
     run = RunDir.create(tmp_path, config)
     real_write = checkpoint_module.atomic_write_bytes
     calls = {"n": 0, "full": False}

@@ -31,8 +31,8 @@ def _progress_every_batch(monkeypatch):
     monkeypatch.setattr(trainer_module, "PROGRESS_INTERVAL_S", 0.0)
 
 
-def make_config(data_dir, variant, **changes) -> RunConfig:
-    return RunConfig.from_mapping({**BASE, **VARIANTS[variant], "data_dir": str(data_dir), **changes})
+def make_config(text_file, variant, **changes) -> RunConfig:
+    return RunConfig.from_mapping({**BASE, **VARIANTS[variant], "corpus": str(text_file), **changes})
 
 
 def uninterrupted(config):
@@ -50,8 +50,8 @@ def assert_same_run(a: Trainer, b: Trainer):
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_resume_at_an_epoch_boundary(shared_data_dir, tmp_path, variant):
-    config = make_config(shared_data_dir, variant)
+def test_resume_at_an_epoch_boundary(small_corpus, tmp_path, variant):
+    config = make_config(small_corpus, variant)
     reference = uninterrupted(config)
 
     run = RunDir.create(tmp_path, config)
@@ -80,8 +80,8 @@ def test_resume_at_an_epoch_boundary(shared_data_dir, tmp_path, variant):
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_resume_in_the_middle_of_an_epoch(shared_data_dir, tmp_path, variant):
-    config = make_config(shared_data_dir, variant)
+def test_resume_in_the_middle_of_an_epoch(small_corpus, tmp_path, variant):
+    config = make_config(small_corpus, variant)
     reference = uninterrupted(config)
 
     run = RunDir.create(tmp_path, config)
@@ -108,8 +108,8 @@ def test_resume_in_the_middle_of_an_epoch(shared_data_dir, tmp_path, variant):
     assert_same_run(reference, resumed)
 
 
-def test_resume_a_finished_run_for_more_epochs(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd")
+def test_resume_a_finished_run_for_more_epochs(small_corpus, tmp_path):
+    config = make_config(small_corpus, "scratch-sequential-sgd")
     reference = uninterrupted(config)
     short = config.replace(epochs=3)
     run = RunDir.create(tmp_path, short)
@@ -120,15 +120,15 @@ def test_resume_a_finished_run_for_more_epochs(shared_data_dir, tmp_path):
     assert_same_run(reference, resumed)
 
 
-def test_resume_needs_a_checkpoint(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd")
+def test_resume_needs_a_checkpoint(small_corpus, tmp_path):
+    config = make_config(small_corpus, "scratch-sequential-sgd")
     run = RunDir.create(tmp_path, config)
     with pytest.raises(CheckpointError):
         Trainer.resume_from(run)
 
 
-def test_resume_with_another_model_shape_fails_readably(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=1)
+def test_resume_with_another_model_shape_fails_readably(small_corpus, tmp_path):
+    config = make_config(small_corpus, "scratch-sequential-sgd", epochs=1)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config, run_dir=run).run(), Finished)
     config_before = run.config_path.read_bytes()
@@ -141,8 +141,8 @@ def test_resume_with_another_model_shape_fails_readably(shared_data_dir, tmp_pat
 
 
 @pytest.mark.parametrize("change", [dict(batch_size=4), dict(num_steps=7), dict(sampling="random")])
-def test_a_mid_epoch_checkpoint_with_other_batching_restarts_its_epoch(shared_data_dir, tmp_path, change):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd")
+def test_a_mid_epoch_checkpoint_with_other_batching_restarts_its_epoch(small_corpus, tmp_path, change):
+    config = make_config(small_corpus, "scratch-sequential-sgd")
     run = RunDir.create(tmp_path, config)
     holder = {}
 
@@ -169,8 +169,8 @@ def test_a_mid_epoch_checkpoint_with_other_batching_restarts_its_epoch(shared_da
     assert [m["epoch"] for m in run.read_metrics()] == [1, 2, 3, 4, 5]
 
 
-def test_changes_of_a_resume_stopped_before_its_first_batch_are_kept(shared_data_dir, tmp_path):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=2)
+def test_changes_of_a_resume_stopped_before_its_first_batch_are_kept(small_corpus, tmp_path):
+    config = make_config(small_corpus, "scratch-sequential-sgd", epochs=2)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config, run_dir=run).run(), Finished)
     holder = {}
@@ -186,18 +186,18 @@ def test_changes_of_a_resume_stopped_before_its_first_batch_are_kept(shared_data
     assert Trainer.resume_from(run).config.epochs == 10  # a plain resume goes on with them
 
 
-def test_a_finished_run_hands_its_lstm_workspaces_back(shared_data_dir):
+def test_a_finished_run_hands_its_lstm_workspaces_back(small_corpus):
     from lstm_tui.core.models.fused_lstm import WORKSPACES
 
-    config = make_config(shared_data_dir, "scratch-sequential-sgd", epochs=1)
+    config = make_config(small_corpus, "scratch-sequential-sgd", epochs=1)
     assert config.fused
     assert isinstance(Trainer(config).run(), Finished)
     assert WORKSPACES.drain() == []
 
 
 @pytest.mark.parametrize("stop_at, completed", [((3, 5), 2), ((1, 4), 0)])
-def test_a_stop_reports_the_last_whole_epoch_and_skips_the_slow_extras(shared_data_dir, tmp_path, stop_at, completed):
-    config = make_config(shared_data_dir, "scratch-sequential-sgd", gen_ppl_every=0)
+def test_a_stop_reports_the_last_whole_epoch_and_skips_the_slow_extras(small_corpus, tmp_path, stop_at, completed):
+    config = make_config(small_corpus, "scratch-sequential-sgd", gen_ppl_every=0)
     run = RunDir.create(tmp_path, config)
     holder, events = {}, []
 

@@ -28,9 +28,9 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def trained(shared_data_dir):
+def trained(small_corpus):
     """name -> (model, vocab), each trained one epoch so the gates are not the initial ones."""
-    base = RunConfig.from_mapping({**BASE, "data_dir": str(shared_data_dir)})
+    base = RunConfig.from_mapping({**BASE, "corpus": str(small_corpus)})
     data, out = load_corpus(base), {}
     for name, changes in MODELS.items():
         trainer = Trainer(base.replace(**changes), data=data)

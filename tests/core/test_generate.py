@@ -122,10 +122,10 @@ def test_unknown_characters(vocab, model):
 
 
 @pytest.fixture(scope="module")
-def corpus_vocab(shared_data_dir):
+def corpus_vocab(small_corpus):
     from lstm_tui.core.data import load_corpus
 
-    return load_corpus(RunConfig(data_dir=str(shared_data_dir))).vocab
+    return load_corpus(RunConfig(corpus=str(small_corpus))).vocab
 
 
 @pytest.mark.parametrize(

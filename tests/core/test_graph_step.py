@@ -57,13 +57,13 @@ def test_the_static_step_trains_like_the_plain_step(name, device):
         torch.testing.assert_close(static_weights[key], weights[key], **tolerance)
 
 
-def test_compile_and_graphs_switches_train_the_same_as_plain(shared_data_dir):
+def test_compile_and_graphs_switches_train_the_same_as_plain(small_corpus):
     """--compile / --no-compile and --graphs / --no-graphs: the same perplexities (CPU)."""
     from lstm_tui.core.engine import Trainer
     from lstm_tui.core.presets import PRESETS
 
     base = PRESETS["scratch"].config.replace(
-        data_dir=str(shared_data_dir), max_tokens=1500, hidden=16, batch_size=8, num_steps=10,
+        corpus=str(small_corpus), max_tokens=1500, hidden=16, batch_size=8, num_steps=10,
         epochs=2, predict_every=0, device="cpu", seed=0, checkpoint_every=0)
 
     def curve(**switches):

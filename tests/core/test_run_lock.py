@@ -22,8 +22,8 @@ def _progress_every_batch(monkeypatch):
     monkeypatch.setattr(trainer_module, "PROGRESS_INTERVAL_S", 0.0)
 
 
-def small_config(data_dir, **changes) -> RunConfig:
-    return RunConfig(data_dir=str(data_dir), device="cpu", hidden=16, batch_size=8, num_steps=10,
+def small_config(corpus, **changes) -> RunConfig:
+    return RunConfig(corpus=str(corpus), device="cpu", hidden=16, batch_size=8, num_steps=10,
                      max_tokens=2000, epochs=2, predict_every=0).replace(**changes)
 
 
@@ -33,8 +33,8 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_a_second_trainer_on_a_run_being_trained_is_refused_and_touches_nothing(shared_data_dir, tmp_path):
-    config = small_config(shared_data_dir, epochs=2)
+def test_a_second_trainer_on_a_run_being_trained_is_refused_and_touches_nothing(small_corpus, tmp_path):
+    config = small_config(small_corpus, epochs=2)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config, run_dir=run).run(), Finished)
     started, release = threading.Event(), threading.Event()
@@ -62,8 +62,8 @@ def test_a_second_trainer_on_a_run_being_trained_is_refused_and_touches_nothing(
     assert not (run.path / LOCK_FILE).exists()  # released
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(shared_data_dir, tmp_path):
-    config = small_config(shared_data_dir)
+def test_a_lock_left_by_a_dead_process_is_taken_over(small_corpus, tmp_path):
+    config = small_config(small_corpus)
     run = RunDir.create(tmp_path, config)
     assert isinstance(Trainer(config.replace(epochs=1), run_dir=run).run(), Finished)
     (run.path / LOCK_FILE).write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname()}))

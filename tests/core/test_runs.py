@@ -189,14 +189,14 @@ def test_a_running_run_whose_trainer_is_gone_lists_as_interrupted(tmp_path):
         delete_run(tmp_path, alive.path)
 
 
-def test_a_training_run_lists_as_running_and_its_lock_goes_with_the_trainer(shared_data_dir, tmp_path):
+def test_a_training_run_lists_as_running_and_its_lock_goes_with_the_trainer(small_corpus, tmp_path):
     import socket
 
     from lstm_tui.core.engine import Trainer
     from lstm_tui.core.events import Started
     from lstm_tui.core.runs import LOCK_FILE
 
-    config = RunConfig(data_dir=str(shared_data_dir), device="cpu", hidden=8, epochs=1, max_tokens=2000,
+    config = RunConfig(corpus=str(small_corpus), device="cpu", hidden=8, epochs=1, max_tokens=2000,
                        predict_every=0)
     run = RunDir.create(tmp_path, config)
     seen = {}
