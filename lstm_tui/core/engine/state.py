@@ -16,6 +16,7 @@ from ..models.base import State
 from .control import RunControl
 
 if TYPE_CHECKING:
+    from .grad_stats import GradStats
     from ..checkpoint import Checkpoint
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
@@ -51,6 +52,7 @@ class TrainerState:
     _progress_interval_s: float
     _checkpoint_epoch: int | None
     _checkpoint_error: str
+    _grad_stats: GradStats | None  # the gradient lens's totals (None: a step without them)
 
     # defined by one part of the trainer, called by another
     def _emit(self, event: Event) -> None:
