@@ -33,8 +33,9 @@ def snapshot_plan(config: RunConfig, parameters: int) -> str:
     """The disk use, in words: 'snapshots: every 10 epochs, about 50 x 0.9 MB'."""
     every = snapshot_interval(config)
     count = min(SNAPSHOT_CAP, max(1, config.epochs // every))
-    size_mb = parameters * 4 / 1e6
-    return f"snapshots: every {every} epoch{'s' if every != 1 else ''}, about {count} x {size_mb:.1f} MB"
+    size = parameters * 4  # float32 weights
+    each = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} KB"
+    return f"snapshots: every {every} epoch{'s' if every != 1 else ''}, about {count} x {each}"
 
 
 def _run(run: RunLike) -> RunDir:

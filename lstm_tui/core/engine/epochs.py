@@ -70,6 +70,8 @@ class EpochsMixin(TrainerState):
                             clipped_share=grads.clipped_share, grad_norm_max=grads.grad_norm_max))
         if self.run_dir is not None:
             self._persist("metrics", self.run_dir.append_metric, dict(record))
+            if number % snapshot_interval(cfg) == 0:
+                self._snapshot(model, number)
         return record
 
     def _between_epochs(self, number: int, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
@@ -77,8 +79,6 @@ class EpochsMixin(TrainerState):
         cfg = self.config
         if cfg.predict_every and number % cfg.predict_every == 0:
             self._samples(model, number, cfg.prefix)
-        if self.run_dir is not None and number % snapshot_interval(cfg) == 0:
-            self._snapshot(model, number)
         if cfg.checkpoint_every and number % cfg.checkpoint_every == 0:
             self._save_checkpoint(model, optimizer)
         if self._control.take_checkpoint_request():
