@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-
 #: Shown beside a bidirectional model's samples (the Sample event's ``warning``).
 BIDIRECTIONAL_WARNING = "bidirectional: it saw the future while training, so it writes garbage"
 

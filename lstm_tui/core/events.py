@@ -70,9 +70,9 @@ class EpochEnd(Event):
     elapsed_s: float
     val_perplexity: Optional[float] = None
     generation_perplexity: Optional[float] = None  # only on epochs asked for with gen_ppl_every
-    grad_norm: Optional[float] = None  # mean gradient norm before clipping over the epoch's batches
-    clipped_share: Optional[float] = None  # share of the epoch's batches that were clipped (None: clip off)
-    grad_norm_max: Optional[float] = None  # the largest of those norms
+    grad_norm: float | None = None  # mean gradient norm before clipping over the epoch's batches
+    clipped_share: float | None = None  # share of the epoch's batches that were clipped (None: clip off)
+    grad_norm_max: float | None = None  # the largest of those norms
 
 
 @dataclass(frozen=True)

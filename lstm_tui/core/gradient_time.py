@@ -44,7 +44,7 @@ def gradient_through_time(model: RecurrentLM, vocab: Vocab, text: str, num_steps
         raise GenerationError(f"the text has {len(indices)} tokens; {num_steps} steps back need at least {need}")
     work = copy.deepcopy(model).eval()
     if hasattr(work, "fused"):
-        work.fused = False  # the step-by-step equations (the fused path's backward is for whole sequences)
+        setattr(work, "fused", False)  # noqa: B010 - the step-by-step equations (the fused path's backward is for whole sequences)
     for param in work.parameters():
         param.requires_grad_(False)
     device = next(work.parameters()).device

@@ -59,7 +59,7 @@ class TextScore:
     @property
     def perplexity(self) -> float:
         try:
-            return 2.0 ** self.bits_per_char
+            return math.pow(2.0, self.bits_per_char)
         except OverflowError:
             return math.inf
 

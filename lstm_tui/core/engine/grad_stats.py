@@ -9,7 +9,6 @@ graph updates them on every replay), and reach the host once, at the epoch's end
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 
@@ -21,9 +20,9 @@ CLIP_EPS = 1e-6
 class GradReading:
     """One epoch's gradient numbers (None when no batch was measured)."""
 
-    grad_norm: Optional[float] = None
-    grad_norm_max: Optional[float] = None
-    clipped_share: Optional[float] = None  # None when clipping is off
+    grad_norm: float | None = None
+    grad_norm_max: float | None = None
+    clipped_share: float | None = None  # None when clipping is off
 
 
 class GradStats:

@@ -16,10 +16,10 @@ from ..models.base import State
 from .control import RunControl
 
 if TYPE_CHECKING:
-    from .grad_stats import GradStats
     from ..checkpoint import Checkpoint
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
+    from .grad_stats import GradStats
 
 #: One training step: (X, Y, state) -> (loss sum on the device, new state).
 Step = Callable[[torch.Tensor, torch.Tensor, State], tuple[torch.Tensor, State]]

@@ -42,7 +42,7 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
 
 def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device, *,
               amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False,
-              grad_stats: "GradStats | None" = None) -> "Step":
+              grad_stats: GradStats | None = None) -> "Step":
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
     ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).
