@@ -105,3 +105,13 @@ def list_snapshots_in(path):
     from lstm_tui.core.runs.snapshots import list_snapshot_files
 
     return list_snapshot_files(path)
+
+
+def test_a_snapshot_write_killed_midway_leaves_a_temp_file_the_next_trainer_removes(tmp_path):
+    from lstm_tui.core.runs import remove_stale_temp_files
+
+    write_snapshot(tmp_path, 1, {"w": torch.zeros(2)}, ["a"])
+    stale = tmp_path / "snapshots" / ".epoch-00002.pt.abc123.tmp"
+    stale.write_bytes(b"torn")
+    assert remove_stale_temp_files(tmp_path) == [stale]
+    assert [i.epoch for i in list_snapshots_in(tmp_path)] == [1]
