@@ -3,7 +3,8 @@ the epoch's batches) and the share of batches that were clipped.
 
 The norm is the one ``clip_grad_norm_`` already computes for the clip (the training numbers do
 not change); the totals stay on the device, updated in place (so a step captured in a CUDA
-graph updates them on every replay), and reach the host once, at the epoch's end.
+graph updates them on every replay), and reach the host once, at the epoch's end. An epoch
+resumed from a mid-epoch checkpoint reports the batches trained after the resume.
 """
 
 from __future__ import annotations
