@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=_seed("--seed"), metavar="S", help=f"random seed for sampling ({allowed_text('seed')})")
     gen.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
     gen.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
+    gen.add_argument("--epoch", type=_positive_int("--epoch"), metavar="N", help="use the run's time-lapse snapshot of epoch N (in the run folder's snapshots/)")
     _add_runs_dir(gen)
+    from .score import add_score_parser
+
+    add_score_parser(sub, _Parser, _add_runs_dir)
 
     runs = sub.add_parser("runs", help="list saved runs", description="List the runs in the runs dir.", allow_abbrev=False)
     _add_runs_dir(runs)
@@ -176,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help, --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         command = ns.command or "app"
+        if command == "score":
+            from .score import cmd_score
+
+            return cmd_score(ns)
         from . import commands
 
         return getattr(commands, f"cmd_{command}")(ns)

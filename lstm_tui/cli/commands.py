@@ -61,22 +61,13 @@ def resolve_checkpoint(text: str, runs_dir: str | None) -> Path:
 
 # ----------------------------------------------------------------------------- generate
 def cmd_generate(ns: argparse.Namespace) -> int:
-    path = resolve_checkpoint(ns.checkpoint, ns.runs_dir)
-    device = _device(ns.device)
-    from ..core.checkpoint import CheckpointError, load_model
+    model, vocab, config, device = load_for_cli(ns.checkpoint, ns.runs_dir, ns.device, getattr(ns, "epoch", None))
     from ..core.generate import GenerationError, stream, token_separator
 
-    try:
-        model, vocab, config, checkpoint = load_model(path, device=device)
-    except CheckpointError as exc:
-        raise CliError(f"checkpoint: {exc}") from None
-    note = _older_checkpoint_note(path, checkpoint.epoch)
-    if note:
-        print(f"note: {note}", file=sys.stderr, flush=True)
-    if not config.can_generate:
+    if config.generation_warning:
         from ..core.presets import BIDIRECTIONAL_NOTE
 
-        raise CliError(f"checkpoint: {path} holds a bidirectional model, which cannot generate text. {BIDIRECTIONAL_NOTE}")
+        print(f"warning: {config.generation_warning}. {BIDIRECTIONAL_NOTE}", file=sys.stderr, flush=True)
     prefix = ns.prefix if ns.prefix is not None else config.prefix[0]
     length = ns.length if ns.length is not None else config.predict_length
     generator = None
@@ -106,6 +97,39 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     out.write("\n")
     out.flush()
     return EXIT_OK
+
+
+def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch: int | None = None):
+    """``(model, vocab, config, device)`` of ``--checkpoint`` (a file, a run folder or a run name),
+    or with ``--epoch N`` of that run's time-lapse snapshot of epoch N; problems are CliErrors."""
+    if epoch is not None:
+        device = _device(device_name)
+        return (*_load_snapshot(checkpoint, runs_dir, device, epoch), device)
+    path = resolve_checkpoint(checkpoint, runs_dir)
+    device = _device(device_name)
+    from ..core.checkpoint import CheckpointError, load_model
+
+    try:
+        model, vocab, config, loaded = load_model(path, device=device)
+    except CheckpointError as exc:
+        raise CliError(f"checkpoint: {exc}") from None
+    note = _older_checkpoint_note(path, loaded.epoch)
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    return model, vocab, config, device
+
+
+def _load_snapshot(checkpoint: str, runs_dir: str | None, device, epoch: int):
+    from ..core.runs import RunDir, RunError
+    from ..core.timelapse import load_snapshot_with_vocab
+
+    given = Path(checkpoint).expanduser()
+    folder = given.parent if given.is_file() else given
+    try:
+        run = RunDir(folder) if folder.is_dir() else RunDir.open(checkpoint, runs_dir)
+        return load_snapshot_with_vocab(run, epoch, device)
+    except RunError as exc:
+        raise CliError(f"--epoch: {exc}") from None
 
 
 def _older_checkpoint_note(path: Path, epoch: int) -> str:

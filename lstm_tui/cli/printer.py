@@ -46,6 +46,9 @@ def epoch_line(event: EpochEnd) -> str:
         parts.append(f"val {_num(event.val_perplexity)}")
     if event.generation_perplexity is not None:
         parts.append(f"generation {_num(event.generation_perplexity)}")
+    if event.grad_norm is not None:
+        clipped = f" ({event.clipped_share:.0%} clipped)" if event.clipped_share is not None else ""
+        parts.append(f"grad {_num(event.grad_norm)}{clipped}")
     parts.append(f"tokens/s {event.tokens_per_s:,.0f}" if math.isfinite(event.tokens_per_s) else "tokens/s -")
     parts.append(f"elapsed {_duration(event.elapsed_s)}")
     return "  ".join(parts)
@@ -207,7 +210,7 @@ class Printer:
         return epoch % self.every == 0 or epoch == self.start_epoch or epoch == epochs
 
     def _sample(self, sample: Sample) -> None:
-        self._write(self.out, f"  {sample.text}")
+        self._write(self.out, f"  {sample.text}" + (f"  [warning: {sample.warning}]" if sample.warning else ""))
 
     def print_summary(self, result: Finished) -> None:
         """d2l's ending: the perplexity line, then the predictions made after training."""
@@ -221,10 +224,10 @@ class Printer:
                 self._write(self.out, f"generation perplexity {_num(result.generation_perplexity)}")
         for sample in self.final_samples:
             self._write(self.out, sample.text)
-        if not self.config.can_generate:
+        if self.config.generation_warning:
             from ..core.presets import BIDIRECTIONAL_NOTE
 
-            self._write(self.out, f"(no predictions) {BIDIRECTIONAL_NOTE}")
+            self._write(self.out, f"(warning: {self.config.generation_warning}) {BIDIRECTIONAL_NOTE}")
 
 
 def _isatty(stream: TextIO) -> bool:

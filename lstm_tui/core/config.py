@@ -15,6 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+#: Shown beside a bidirectional model's samples (the Sample event's ``warning``).
+BIDIRECTIONAL_WARNING = "bidirectional: it saw the future while training, so it writes garbage"
+
 
 class ConfigError(ValueError):
     """A config value is wrong; ``field`` names it so a UI can mark the right input."""
@@ -53,7 +56,7 @@ class RunConfig:
     impl: str = _spec("scratch", "implementation: gate equations written out, or torch.nn", choices=("scratch", "torch"))
     layers: int = _spec(1, "number of stacked recurrent layers", lo=1, hi=8)
     hidden: int = _spec(256, "hidden units per layer", lo=1, hi=8192)
-    bidirectional: bool = _spec(False, "read the sequence both ways (cannot generate text)")
+    bidirectional: bool = _spec(False, "read the sequence both ways (its generated text is garbage)")
     lr: float = _spec(1.0, "learning rate", lo=1e-8, hi=1000.0)
     optimizer: str = _spec("sgd", "optimizer (sgd is d2l's update)", choices=("sgd", "adam"))
     epochs: int = _spec(500, "training epochs", lo=1, hi=1_000_000)
@@ -79,6 +82,8 @@ class RunConfig:
     compile: bool = _spec(False, "torch.compile the model")
     amp: bool = _spec(False, "bf16 autocast (a GPU, or a CPU with AVX-512 BF16 / AMX)")
     threads: int = _spec(0, "CPU threads torch may use (0: torch's default, one per core)", lo=0, hi=4096)
+    # lenses (issue 16)
+    snapshot_every: int = _spec(0, "keep a weight snapshot every N epochs for the time-lapse (0: auto, about 50 per run)", lo=0, hi=1_000_000)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -124,8 +129,14 @@ class RunConfig:
 
     @property
     def can_generate(self) -> bool:
-        """A bidirectional model sees the future when trained, so it cannot write text."""
+        """Whether the model writes honest text. A bidirectional model sees the future when
+        trained: it still generates (the book's way), but with :attr:`generation_warning`."""
         return not self.bidirectional
+
+    @property
+    def generation_warning(self) -> str:
+        """'' or what to show beside this model's generated text (a bidirectional model's)."""
+        return "" if self.can_generate else BIDIRECTIONAL_WARNING
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))

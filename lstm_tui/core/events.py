@@ -70,6 +70,9 @@ class EpochEnd(Event):
     elapsed_s: float
     val_perplexity: Optional[float] = None
     generation_perplexity: Optional[float] = None  # only on epochs asked for with gen_ppl_every
+    grad_norm: float | None = None  # mean gradient norm before clipping over the epoch's batches
+    clipped_share: float | None = None  # share of the epoch's batches that were clipped (None: clip off)
+    grad_norm_max: float | None = None  # the largest of those norms
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Sample(Event):
     prefix: str
     text: str
     final: bool = False  # one of the predictions made once training has ended (d2l's last two)
+    warning: str = ""  # e.g. a bidirectional model's: its text is garbage (config.generation_warning)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from .config import ConfigError, RunConfig
 
 BIDIRECTIONAL_NOTE = (
     "A bidirectional LSTM sees the characters that come next while it trains, so its "
-    "perplexity looks excellent, yet it cannot write text: when generating there is no future to see."
+    "perplexity looks excellent, yet it cannot write: when generating there is no future to see, so its text is garbage."
 )
 
 
@@ -35,7 +35,7 @@ PRESETS: dict[str, Preset] = {
         Preset("deep", "torch.nn.LSTM, 2 layers, lr 2", _BOOK.replace(preset="deep", impl="torch", layers=2, lr=2.0)),
         Preset(
             "bidirectional",
-            "2-layer bidirectional torch.nn.LSTM, lr 1 (a lesson: it cannot generate)",
+            "2-layer bidirectional torch.nn.LSTM, lr 1 (a lesson: it writes garbage)",
             _BOOK.replace(preset="bidirectional", impl="torch", layers=2, bidirectional=True),
             note=BIDIRECTIONAL_NOTE,
         ),

@@ -204,8 +204,9 @@ def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
 
 
 def _check_prefixes(config: RunConfig, data: CorpusData | None) -> Optional[Refusal]:
-    """Prefixes the vocabulary cannot read would fail at the first sample: refused up front."""
-    if not config.can_generate or data is None:
+    """Prefixes the vocabulary cannot read would fail at the first sample: refused up front
+    (a bidirectional model's too: it writes samples, with a warning)."""
+    if data is None:
         return None
     from .generate import GenerationError, prefix_tokens
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lstm_tui.core.checkpoint import CheckpointError, load_model
-from lstm_tui.core.config import RunConfig
+from lstm_tui.core.config import BIDIRECTIONAL_WARNING, RunConfig
 from lstm_tui.core.data import count_batches
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import (
@@ -419,9 +419,13 @@ def test_other_cells_and_a_bidirectional_model(small_corpus):
         rec = Recorder()
         result = Trainer(make_config(small_corpus, epochs=1, **changes), on_event=rec).run()
         assert isinstance(result, Finished) and rec.of(Sample)
+        assert all(s.warning == "" for s in rec.of(Sample))
     rec = Recorder()
     result = Trainer(make_config(small_corpus, epochs=1, bidirectional=True, predict_every=1), on_event=rec).run()
-    assert isinstance(result, Finished) and not rec.of(Sample)
+    # the book's way: greedy samples written one step at a time, each marked with the warning
+    samples = rec.of(Sample)
+    assert isinstance(result, Finished) and samples
+    assert all(s.warning == BIDIRECTIONAL_WARNING and s.text.startswith(s.prefix) for s in samples)
     assert any("bidirectional" in s.message for s in rec.of(Status))
     assert result.generation_perplexity is not None
 

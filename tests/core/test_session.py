@@ -48,6 +48,7 @@ def test_prepare_run_makes_the_folder_with_absolute_paths_and_a_ready_trainer(sh
 
 @pytest.mark.parametrize("changes, field", [
     (dict(prefix=("Time!",)), "prefix"),
+    (dict(prefix=("Time!",), impl="torch", bidirectional=True), "prefix"),  # it writes samples too
     (dict(batch_size=512, num_steps=500), "corpus"),
     (dict(corpus="/no/such/book.txt"), "corpus"),
 ])

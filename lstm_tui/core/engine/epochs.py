@@ -13,6 +13,9 @@ from ..data.iterators import data_iter
 from ..events import BatchProgress, EpochEnd, Finished, Sample, Status
 from ..generate import GenerationError, generation_perplexity, predict
 from ..runs import RunStatus
+from ..runs.snapshots import write_snapshot
+from ..timelapse import snapshot_interval
+from .grad_stats import GradReading, GradStats
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
 from .step import make_step
@@ -53,16 +56,22 @@ class EpochsMixin(TrainerState):
         val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
                    if val is not None else None)
         self.epoch, self.batch = number, 0
+        grads = self._grad_stats.read() if self._grad_stats is not None else GradReading()
         record: dict[str, Any] = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
-                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
+                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed(),
+                  "grad_norm": grads.grad_norm, "grad_norm_max": grads.grad_norm_max,
+                  "clipped_share": grads.clipped_share}
         if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
             record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
         self.history.append(record)
         self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
                             elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
-                            generation_perplexity=record.get("generation_perplexity")))
+                            generation_perplexity=record.get("generation_perplexity"), grad_norm=grads.grad_norm,
+                            clipped_share=grads.clipped_share, grad_norm_max=grads.grad_norm_max))
         if self.run_dir is not None:
             self._persist("metrics", self.run_dir.append_metric, dict(record))
+            if number % snapshot_interval(cfg) == 0:
+                self._snapshot(model, number)
         return record
 
     def _between_epochs(self, number: int, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
@@ -156,6 +165,8 @@ class EpochsMixin(TrainerState):
         if skip and self._checkpoint is not None:
             carry, accum = self._checkpoint.carry, self._checkpoint.accum
         self._checkpoint = None  # consumed: later epochs start fresh
+        if self._grad_stats is not None:
+            self._grad_stats.reset()
         return skip, carry, EpochTally(number, device, accum)
 
     def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
@@ -172,10 +183,12 @@ class EpochsMixin(TrainerState):
         if self.config.amp:
             self._emit(Status("bf16 autocast on" if self._amp_on else
                               f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
-        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs)
+        self._grad_stats = GradStats(device, self.config.clip)
+        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs,
+                         grad_stats=self._grad_stats)
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
-            return StaticStep(step, model, optimizer, device, capture=True)
+            return StaticStep(step, model, optimizer, device, capture=True, restore=self._grad_stats.tensors())
         return step
 
     def _wait_paused(self, number: int, done: int, save_now: Callable[[], None] | None = None) -> float:
@@ -197,19 +210,31 @@ class EpochsMixin(TrainerState):
         return self._elapsed_base + (now - self._clock_start) - self._paused_total - pausing
 
     # ------------------------------------------------------------------ samples and final numbers
+    def _snapshot(self, model: RecurrentLM, epoch: int) -> None:
+        """The time-lapse's weights of ``epoch`` (see timelapse.py), thinned to about 50."""
+        assert self.run_dir is not None and self.vocab is not None
+        with self._model_lock:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        self._persist("snapshots", write_snapshot, self.run_dir.path, epoch, state, self.vocab.to_list())
+
     def _samples(self, model: RecurrentLM, epoch: int, prefixes: Iterable[str], final: bool = False) -> None:
-        if not self.config.can_generate or self.vocab is None:
+        """Greedy predictions (d2l's ``predict_ch8``, one step at a time); a bidirectional model's
+        too, the book's way, with its warning (it saw the future while training)."""
+        if self.vocab is None:
             return
+        warning = self.config.generation_warning
         for prefix in prefixes:
             try:
                 text = predict(model, self.vocab, prefix, self.config.predict_length)
             except GenerationError as exc:
                 self._report_once(f"prefix:{prefix}", f"no samples for prefix {prefix!r}: {exc.explain()}")
                 continue
-            sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final)
+            sample = Sample(epoch=epoch, prefix=prefix, text=text, final=final, warning=warning)
             self._emit(sample)
             if self.run_dir is not None:
-                record = {"epoch": epoch, "prefix": prefix, "text": text}
+                record: dict[str, Any] = {"epoch": epoch, "prefix": prefix, "text": text}
+                if warning:
+                    record["warning"] = warning
                 if final:  # the end of the run, or a stop: "batch" > 0 when it came inside epoch + 1
                     record.update(final=True, batch=self.batch)
                 self._persist("samples", self.run_dir.append_sample, record)

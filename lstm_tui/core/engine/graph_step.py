@@ -37,8 +37,11 @@ class StaticStep:
     """``step(X, Y, state) -> (loss, state)`` through static buffers, replayed from a CUDA graph."""
 
     def __init__(self, step: Step, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 device: torch.device, capture: bool = True):
+                 device: torch.device, capture: bool = True, restore: tuple[torch.Tensor, ...] = ()):
+        """``restore``: more tensors the step updates in place (the gradient totals), put back
+        after the warm-up like the weights."""
         self._step, self._model, self._optimizer = step, model, optimizer
+        self._restore_too = tuple(restore)
         self.capture = bool(capture) and device.type == "cuda"
         self._key: tuple[Any, ...] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -71,6 +74,7 @@ class StaticStep:
     def _capture(self) -> None:
         saved_model = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
         saved_optimizer = _optimizer_tensors(self._optimizer)
+        saved_extra = [t.detach().clone() for t in self._restore_too]
         side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -82,6 +86,9 @@ class StaticStep:
             self._loss, self._state_out = self._step(self._X, self._Y, self._state_in)
         self._kept += WORKSPACES.drain()  # the graph replays into these buffers: nobody else may take them
         _restore(self._model, self._optimizer, saved_model, saved_optimizer)
+        with torch.no_grad():
+            for tensor, saved in zip(self._restore_too, saved_extra):
+                tensor.copy_(saved)
         self._graph = graph
         self.captures += 1
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
+    from .grad_stats import GradStats
 
 #: One training step: (X, Y, state) -> (loss sum on the device, new state).
 Step = Callable[[torch.Tensor, torch.Tensor, State], tuple[torch.Tensor, State]]
@@ -51,6 +52,7 @@ class TrainerState:
     _progress_interval_s: float
     _checkpoint_epoch: int | None
     _checkpoint_error: str
+    _grad_stats: GradStats | None  # the gradient lens's totals (None: a step without them)
 
     # defined by one part of the trainer, called by another
     def _emit(self, event: Event) -> None:

@@ -12,6 +12,7 @@ from ..config import RunConfig
 from ..models.base import State
 
 if TYPE_CHECKING:
+    from .grad_stats import GradStats
     from .state import Step
 
 
@@ -40,12 +41,15 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
 
 
 def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device, *,
-              amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False) -> "Step":
+              amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False,
+              grad_stats: GradStats | None = None) -> "Step":
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
     ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).
     Clipping uses ``clip_grad_norm_`` (global L2 norm over all parameters, like d2l's
     ``grad_clipping``) with the foreach kernels; gradients are freed, not zeroed.
+    ``grad_stats``: gets the norm the clip computed (or, with clipping off, the same norm computed
+    for it) on every step, on the device.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     clip = config.clip
@@ -58,7 +62,11 @@ def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         if clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+            norm = torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+            if grad_stats is not None:
+                grad_stats.add(norm)
+        elif grad_stats is not None:
+            grad_stats.add(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True))
         optimizer.step()
         if amp:
             state = tuple(s.float() for s in state)

@@ -55,6 +55,7 @@ from .epochs import EpochsMixin
 from .persist import PersistMixin
 from .step import make_optimizer
 from .throttle import Throttle
+from ..timelapse import snapshot_plan
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Trainer(EpochsMixin, PersistMixin):
         self._amp_on = False  # bf16 autocast, decided with the device
         self._last_saved: tuple[int, int] | None = None
         self._reported: set[str] = set()
+        self._grad_stats = None  # set with the step (epochs.py)
         self._progress_interval_s = PROGRESS_INTERVAL_S
         self._throttle = Throttle(PROGRESS_INTERVAL_S, start=0.0)
         self._checkpoint_epoch: int | None = None  # the epoch the run folder's checkpoint holds
@@ -354,7 +356,10 @@ class Trainer(EpochsMixin, PersistMixin):
             if self.run_dir is not None:  # epochs logged after it are trained again; torn lines mended
                 self._persist("metrics", self._repair_run_files, checkpoint)
         if not cfg.can_generate:
-            self._emit(Status("a bidirectional model cannot generate text: no samples"))
+            self._emit(Status(f"{cfg.generation_warning}: its samples are written the book's way anyway "
+                              "(greedy, one step at a time, only the past)"))
+        if self.run_dir is not None:
+            self._emit(Status(snapshot_plan(cfg, model.num_parameters())))
 
     # ------------------------------------------------------------------ events
     def _emit(self, event: Event) -> None:

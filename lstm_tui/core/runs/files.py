@@ -8,6 +8,9 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 SUMMARY_FILE = "summary.json"
+#: The time-lapse's weight snapshots: ``snapshots/epoch-00010.pt`` (see snapshots.py).
+SNAPSHOTS_DIR = "snapshots"
+SNAPSHOT_PATTERN = "epoch-{epoch:05d}.pt"
 #: Held by the trainer while it trains the run (see lock.py); names its pid and host.
 LOCK_FILE = ".training.lock"
 #: The summary's record of when a renamed run was created (ISO 8601, local time).

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..atomic import TEMP_SUFFIX, atomic_write_bytes
-from .files import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE
+from .files import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, SNAPSHOTS_DIR, SUMMARY_FILE
 
 #: The files whose atomic writes may leave a temporary file behind when the process is killed.
 _ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, CONFIG_FILE)
@@ -17,13 +17,18 @@ _ATOMIC_FILES = (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, CONF
 
 def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete ``.checkpoint.pt.*.tmp`` (and the other run files' temporaries) in ``folder``: left
-    by a kill during an atomic write. Call it only while holding the folder's lock; returns them."""
+    by a kill during an atomic write (snapshots/'s ``.epoch-*.pt.*.tmp`` too). Call it only while
+    holding the folder's lock; returns them."""
+    prefixes = tuple(f".{name}." for name in _ATOMIC_FILES)  # atomic.py's temporary names: .NAME.XXXX.tmp
+    return _remove_temps(Path(folder), prefixes) + _remove_temps(Path(folder) / SNAPSHOTS_DIR, (".epoch-",))
+
+
+def _remove_temps(folder: Path, prefixes: tuple[str, ...]) -> list[Path]:
     removed: list[Path] = []
     try:
-        entries = list(Path(folder).iterdir())
+        entries = list(folder.iterdir())
     except OSError:
         return removed
-    prefixes = tuple(f".{name}." for name in _ATOMIC_FILES)  # atomic.py's temporary names: .NAME.XXXX.tmp
     for entry in entries:
         if entry.name.startswith(prefixes) and entry.name.endswith(TEMP_SUFFIX):
             try:
