@@ -37,7 +37,7 @@ def add_sweep_parser(sub: Any, formatter: Any, add_runs_dir: Any) -> None:
     )
     what = parser.add_argument_group("sweep")
     what.add_argument("--zip", action="store_true", help="pair the value lists position by position (equal lengths) instead of a grid")
-    what.add_argument("--parallel", type=_positive, default=1, metavar="N", help="runs trained at the same time (default: 1)")
+    what.add_argument("--parallel", type=_positive, metavar="N", help="runs trained at the same time (default: 1; a resumed sweep: its own)")
     what.add_argument("--devices", metavar="LIST", help="devices given to the runs in turn, e.g. cpu,cuda:0,cuda:1")
     what.add_argument("--name", metavar="NAME", help="the sweep's name (default: date, time and 'sweep')")
     what.add_argument("--book", action="store_true", help="the book's four presets (scratch, concise, deep, bidirectional) on the same data and seed")
@@ -128,7 +128,7 @@ def build_spec(ns: argparse.Namespace) -> Any:
                                                    **shared))
             spec = (zipped if ns.zip else grid)(base, axes)
         devices = [d.strip() for d in ns.devices.split(",")] if ns.devices else []
-        return place(spec, devices=devices, parallel=ns.parallel)
+        return place(spec, devices=devices, parallel=ns.parallel or 1)
     except ConfigError as exc:
         if exc.field == "device" and ns.devices:
             raise CliError(f"--devices: {exc.message}") from None
@@ -168,13 +168,13 @@ def _new_record(ns: argparse.Namespace, root: Any) -> Any:
 
     spec = build_spec(ns)
     name = ns.name or default_sweep_name(spec)
-    return new_record(root, name, spec, ns.parallel)
+    return new_record(root, name, spec, ns.parallel or 1)
 
 
 def _run(record: Any, root: Any, ns: argparse.Namespace) -> int:
     from ..core.sweep import SweepRunner
 
-    runner = SweepRunner(record, root, parallel=ns.parallel if ns.resume and ns.parallel > 1 else None,
+    runner = SweepRunner(record, root, parallel=ns.parallel,
                          on_note=lambda note: _err(note.text))
     todo = runner.todo()
     _err(f"sweep {record.name}: {len(todo)} of {len(record.runs)} runs to train, {runner.parallel} at a time "
