@@ -108,21 +108,23 @@ def _label(field_name: str, value: Any) -> str:
     return f"{field_name} {value:g}" if isinstance(value, float) else f"{field_name} {value}"
 
 
-def _usable(result: SweepResult) -> float | None:
-    score = result.score
-    return score if score is not None and math.isfinite(score) and score > 0 else None
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) and value > 0 else None
 
 
 def compare_to(baseline: SweepResult, other: SweepResult) -> str:
-    """How ``other`` did against ``baseline``, from their numbers."""
+    """How ``other`` did against ``baseline``, from their numbers (validation perplexity when both
+    have one, else training perplexity)."""
     epoch = diverged_epoch(other)
     if epoch is not None:
         return f"diverged at epoch {epoch}"
-    mine, theirs = _usable(other), _usable(baseline)
+    by_val = _finite(other.val_ppl) is not None and (_finite(baseline.val_ppl) is not None
+                                                     or _finite(baseline.train_ppl) is None)
+    metric = "validation perplexity" if by_val else "training perplexity"
+    mine = _finite(other.val_ppl if by_val else other.train_ppl)
+    theirs = _finite(baseline.val_ppl if by_val else baseline.train_ppl)
     if mine is None:
         return f"no result ({other.reason or other.status})"
-    by_val = other.val_ppl is not None and baseline.val_ppl is not None
-    metric = "validation perplexity" if by_val else "training perplexity"
     if theirs is None:
         return f"{metric} {mine:.2f} (the baseline has no number to compare with)"
     ratio = theirs / mine

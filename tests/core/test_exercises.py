@@ -68,6 +68,9 @@ def test_verdict_better_worse_and_same_come_from_the_numbers():
         "against clip 1: clip 0: no clear difference in validation perplexity (within 3%: 8.20 vs 8.00)"
     # no validation data: the training perplexity is compared
     assert "training perplexity 2x lower (3.50 vs 7.00)" in verdict(CLIP, [_run(1.0, train=7.0), _run(0.0, train=3.5)])
+    # one run without validation numbers: like is compared with like (training perplexities)
+    assert "training perplexity 2x higher (14.00 vs 7.00)" in verdict(CLIP, [_run(1.0, val=2.0, train=7.0),
+                                                                              _run(0.0, train=14.0)])
 
 
 def test_verdict_without_numbers_says_so():
