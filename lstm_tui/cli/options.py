@@ -218,8 +218,9 @@ def apply_settings(ns: argparse.Namespace) -> None:
 
     from ..core.runs.files import RUNS_ENV
 
+    settings = cli_settings()  # a bad file is reported by every command
     if getattr(ns, "runs_dir", None) is None and not os.environ.get(RUNS_ENV, "").strip():
-        folder = cli_settings().runs_dir
+        folder = settings.runs_dir
         if folder is not None:
             ns.runs_dir = str(folder)
 
