@@ -12,9 +12,10 @@ exercise section, so the wording is ours.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .config import ConfigError
@@ -39,7 +40,7 @@ class Card:
     baseline: Any
     variants: tuple[Any, ...]
     preset: str = "concise"
-    base: Mapping[str, Any] = field(default_factory=dict)
+    base: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def spec(self, shared: Mapping[str, Any] | None = None) -> SweepSpec:
         """The card's sweep: baseline first, then the variants; ``shared`` (device, data, seed,

@@ -102,7 +102,7 @@ class SweepRunner:
     # ------------------------------------------------------------------ the loop
     def todo(self) -> list[tuple[SweepRun, RunState]]:
         """The runs still to train and how (RESUMABLE or FRESH), in order; BUSY runs are noted."""
-        out = []
+        out: list[tuple[SweepRun, RunState]] = []
         for run in self.record.runs:
             state = run_state(self.root, run)
             if state is RunState.BUSY:
