@@ -139,3 +139,49 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(share
     # a second resume has nothing left to do
     assert main(["sweep", "--resume", "stopme", "--runs-dir", str(runs)]) == 0
     assert "0 of 3 runs to train" in capsys.readouterr().err
+
+
+def test_sigterm_stops_the_sweep_with_143_and_the_run_checkpointed(shared_data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    argv = _tiny(shared_data_dir, runs, "--epochs", "60", "--lr", "1", "--name", "term")
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        (pid,) = _locked_pids(runs, 1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert not _alive(pid)
+    (run,) = load_record(runs, "term").runs
+    folder = RunDir(runs / run.folder)
+    assert folder.summary().status == "stopped" and folder.has_checkpoint()
+
+
+def test_book_and_exercise_sweeps_from_the_command_line(shared_data_dir, tmp_path, capsys):
+    from lstm_tui.cli import build_parser
+    from lstm_tui.cli.sweep import build_spec
+
+    ns = build_parser().parse_args(["sweep", "--book", "--seed", "4", "--data-dir", "/d", "--epochs", "3"])
+    spec = build_spec(ns)
+    assert [p.values["preset"] for p in spec.points] == ["scratch", "concise", "deep", "bidirectional"]
+    assert {(p.config.seed, p.config.data_dir, p.config.epochs) for p in spec.points} == {(4, "/d", 3)}
+    assert main(["sweep", "--book", "--lr", "1,2"]) == 2
+    assert "one value per field" in capsys.readouterr().err
+    assert main(["sweep", "--exercise", "nope"]) == 2
+    assert "clipping" in capsys.readouterr().err  # names the cards there are
+    assert main(["sweep", "--list-exercises"]) == 0
+    assert "clipping" in capsys.readouterr().out
+
+    runs = tmp_path / "runs"
+    argv = ["sweep", "--exercise", "sampling", "--hidden", "16", "--epochs", "2", "--max-tokens", "2000",
+            "--batch-size", "8", "--num-steps", "10", "--device", "cpu", "--predict-every", "0",
+            "--checkpoint-every", "0", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs),
+            "--parallel", "2", "--name", "card"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| run | sampling | val ppl |" in out
+    (verdict,) = [line for line in out.splitlines() if line.startswith("verdict: ")]
+    assert verdict.startswith("verdict: against sampling sequential: sampling random: ")

@@ -136,3 +136,15 @@ def test_the_markdown_table_has_the_varying_fields_as_columns(tmp_path):
     lines = text.splitlines()
     assert lines[2] == "| run | lr | val ppl | train ppl | epochs | status |"
     assert lines[4].startswith("| y | y | 2.000 | 2.100 |") and lines[5].startswith("| x | x | 3.500")
+
+
+def test_a_run_whose_process_makes_no_folder_is_reported_not_started(tmp_path):
+    from lstm_tui.core.sweep import SweepRunner
+
+    record = new_record(tmp_path, "broken", grid(RunConfig(hidden=16), {"lr": "1,2"}), parallel=2)
+    notes = []
+    outcome = SweepRunner(record, tmp_path, python="/bin/false", on_note=notes.append).run()
+    assert [r.name for r in outcome.not_started] == [r.name for r in record.runs]
+    assert set(outcome.returncodes.values()) == {1}
+    assert [n.kind for n in notes].count("started") == 2 and [n.kind for n in notes].count("ended") == 2
+    assert all(run_state(tmp_path, run) is RunState.FRESH for run in record.runs)  # --resume starts them
