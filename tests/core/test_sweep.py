@@ -148,3 +148,28 @@ def test_a_run_whose_process_makes_no_folder_is_reported_not_started(tmp_path):
     assert set(outcome.returncodes.values()) == {1}
     assert [n.kind for n in notes].count("started") == 2 and [n.kind for n in notes].count("ended") == 2
     assert all(run_state(tmp_path, run) is RunState.FRESH for run in record.runs)  # --resume starts them
+
+
+def test_runs_group_by_their_sweep_tag_and_curves_come_from_the_started_runs(tmp_path):
+    from lstm_tui.core.sweep import group_by_sweep, sweep_curves, sweep_folders
+
+    record = new_record(tmp_path, "g", grid(RunConfig(hidden=16), {"lr": "1,2,3"}), parallel=1)
+    made = []
+    for run in record.runs[:2]:
+        folder = RunDir.create(tmp_path, run.config, name=run.name)
+        run.folder = folder.name
+        write_tag(folder.path, record, run)
+        folder.append_metric({"epoch": 1, "perplexity": 9.0 + run.index, "val_perplexity": None})
+        made.append(folder.path)
+    loose = RunDir.create(tmp_path, RunConfig(), name="alone").path
+    assert sweep_folders(tmp_path, record) == made  # the third has not started
+    assert [c.ys for c in sweep_curves(tmp_path, record)] == [[9.0], [10.0]]
+    assert group_by_sweep([made[0], loose, made[1]]) == {"g": made, None: [loose]}
+
+
+def test_a_run_that_cannot_be_launched_does_not_stop_the_others(tmp_path):
+    from lstm_tui.core.sweep import SweepRunner
+
+    record = new_record(tmp_path, "nolaunch", grid(RunConfig(hidden=16), {"lr": "1,2"}), parallel=1)
+    outcome = SweepRunner(record, tmp_path, python=str(tmp_path / "no-such-python")).run()
+    assert [r.name for r in outcome.not_started] == [r.name for r in record.runs]

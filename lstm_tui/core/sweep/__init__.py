@@ -22,7 +22,17 @@ from .record import (
     run_state,
     sweep_path,
 )
-from .results import SweepResult, result_of, results_json, results_markdown, sort_results, sweep_results
+from .results import (
+    SweepResult,
+    group_by_sweep,
+    result_of,
+    results_json,
+    results_markdown,
+    sort_results,
+    sweep_curves,
+    sweep_folders,
+    sweep_results,
+)
 from .runner import SweepNote, SweepOutcome, SweepRunner
 from .spec import (
     BOOK_PRESETS,
@@ -40,6 +50,6 @@ from .spec import (
 __all__ = [
     "BOOK_PRESETS", "BOOK_SHARED_FIELDS", "RunState", "SweepNote", "SweepOutcome", "SweepPoint", "SweepRecord",
     "SweepResult", "SweepRun", "SweepRunner", "SweepSpec", "book_sweep", "default_sweep_name", "default_threads",
-    "grid", "list_records", "load_record", "new_record", "parse_values", "place", "read_tag", "result_of",
-    "results_json", "results_markdown", "run_state", "sort_results", "sweep_path", "sweep_results", "zipped",
+    "grid", "group_by_sweep", "list_records", "load_record", "new_record", "parse_values", "place", "read_tag", "result_of",
+    "results_json", "results_markdown", "run_state", "sort_results", "sweep_curves", "sweep_folders", "sweep_path", "sweep_results", "zipped",
 ]

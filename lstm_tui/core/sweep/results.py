@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compare import run_row
+from ..compare import Curve, curves, run_row
 from ..runs import RunError, RunStatus
-from .record import SweepRecord, SweepRun, run_folder
+from .record import SweepRecord, SweepRun, read_tag, run_folder
 
 NOT_STARTED = "not started"
 
@@ -116,5 +116,25 @@ def results_json(record: SweepRecord, results: Sequence[SweepResult]) -> dict[st
     }
 
 
-__all__ = ["NOT_STARTED", "SweepResult", "result_of", "results_json", "results_markdown", "sort_results",
+def sweep_folders(root: str | os.PathLike[str] | None, record: SweepRecord) -> list[Path]:
+    """The run folders the sweep has made so far, in run order (for curves: compare.curves)."""
+    return [folder.path for run in record.runs if (folder := run_folder(root, run)) is not None]
+
+
+def sweep_curves(root: str | os.PathLike[str] | None, record: SweepRecord, x: str = "epoch") -> list[Curve]:
+    """Each started run's curve (training and validation perplexity), re-read on every call: a
+    front end following a live sweep calls it again (or follows the folders with core/follow.py)."""
+    return curves(sweep_folders(root, record), x=x)
+
+
+def group_by_sweep(folders: Sequence[str | os.PathLike[str]]) -> dict[str | None, list[Path]]:
+    """Run folders grouped by the sweep their tag names (``None``: not from a sweep), order kept."""
+    groups: dict[str | None, list[Path]] = {}
+    for folder in folders:
+        tag = read_tag(folder)
+        groups.setdefault(tag["sweep"] if tag else None, []).append(Path(folder))
+    return groups
+
+
+__all__ = ["NOT_STARTED", "group_by_sweep", "sweep_curves", "sweep_folders", "SweepResult", "result_of", "results_json", "results_markdown", "sort_results",
            "sweep_results"]

@@ -120,7 +120,7 @@ class SweepRunner:
                 queue.clear()
                 self._signal_children()
             while queue and len(self._children) < self.parallel and not self.stopping:
-                self._launch(*queue.pop(0))
+                self._launch(*queue.pop(0), outcome)
             for child in list(self._children):
                 self._discover(child)
                 if child.process.poll() is not None:
@@ -130,7 +130,7 @@ class SweepRunner:
         return outcome
 
     # ------------------------------------------------------------------ one process
-    def _launch(self, run: SweepRun, state: RunState) -> None:
+    def _launch(self, run: SweepRun, state: RunState, outcome: SweepOutcome) -> None:
         folder = work_dir(self.root, self.record.name)
         folder.mkdir(parents=True, exist_ok=True)
         log = folder / f"{run.name}.log"
@@ -144,9 +144,14 @@ class SweepRunner:
             command = base + ["--config", str(launch), "--name", run.name]
             run.folder = None
             kind = "started"
-        with open(log, "ab") as out:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env=self.env)
+        try:
+            with open(log, "ab") as out:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                           start_new_session=True, env=self.env)
+        except OSError as exc:  # no such interpreter, no room for the log...: this run only
+            outcome.not_started.append(run)
+            self.on_note(SweepNote("ended", run, f"{run.name}: did not start ({exc.strerror or exc})"))
+            return
         with self._lock:
             self._children.append(_Child(run, process, log, time.monotonic()))
         self.on_note(SweepNote(kind, run, f"{run.name}: {kind} ({_describe(run)})"))
