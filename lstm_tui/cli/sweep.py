@@ -167,7 +167,7 @@ def _new_record(ns: argparse.Namespace, root: Any) -> Any:
     from ..core.sweep import default_sweep_name, new_record
 
     spec = build_spec(ns)
-    name = ns.name or default_sweep_name(spec)
+    name = ns.name or default_sweep_name(spec, root)
     return new_record(root, name, spec, ns.parallel or 1)
 
 

@@ -173,3 +173,20 @@ def test_a_run_that_cannot_be_launched_does_not_stop_the_others(tmp_path):
     record = new_record(tmp_path, "nolaunch", grid(RunConfig(hidden=16), {"lr": "1,2"}), parallel=1)
     outcome = SweepRunner(record, tmp_path, python=str(tmp_path / "no-such-python")).run()
     assert [r.name for r in outcome.not_started] == [r.name for r in record.runs]
+
+
+def test_names_are_unique_and_fit_the_run_folder_limit(tmp_path):
+    from lstm_tui.core.sweep.record import default_sweep_name, run_name
+
+    long_values = {"learning_rate_thing": 0.123456789, "hidden": 4096, "num_steps": 10000}
+    names = {run_name("s" * 40, i, long_values) for i in range(12)}
+    assert len(names) == 12 and all(len(n) <= 60 and "-" in n for n in names)
+    assert run_name("s" * 40, 11, long_values).startswith("s" * 40 + "-12")
+    spec = grid(RunConfig(hidden=16), {"lr": "1"})
+    first = default_sweep_name(spec, tmp_path)
+    new_record(tmp_path, first, spec, parallel=1)
+    assert default_sweep_name(spec, tmp_path) == first + "-2"
+    with pytest.raises(Exception, match="at most 40"):
+        new_record(tmp_path, "x" * 41, spec, parallel=1)
+    with pytest.raises(Exception, match="only letters"):
+        new_record(tmp_path, "my sweep", spec, parallel=1)

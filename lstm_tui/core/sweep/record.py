@@ -84,22 +84,37 @@ def work_dir(root: str | os.PathLike[str] | None, name: str) -> Path:
     return sweeps_dir(root) / name
 
 
-def default_sweep_name(spec: SweepSpec) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return safe_name(f"{stamp}-{spec.name or 'sweep'}")
+def default_sweep_name(spec: SweepSpec, root: str | os.PathLike[str] | None = None) -> str:
+    """``<spec name or "sweep">-<mmdd-HHMM>``, with ``-2``, ``-3``... when that is taken."""
+    stem = safe_name(f"{spec.name or 'sweep'}-{datetime.now().strftime('%m%d-%H%M')}")[:_SWEEP_NAME_MAX]
+    for attempt in range(1, 1000):
+        name = stem if attempt == 1 else f"{stem}-{attempt}"
+        if not sweep_path(root, name).exists():
+            return name
+    raise RunError(f"too many sweeps named {stem}-N; pick a --name")
+
+
+#: A run's name is ``<sweep>-NN-<values>``; the run folder adds a stamp and caps names at 60.
+_SWEEP_NAME_MAX = 40
+_RUN_NAME_MAX = 60
 
 
 def run_name(sweep: str, index: int, values: dict[str, Any]) -> str:
-    """``<sweep>-03-lr0.5-hidden128``: unique within the sweep, readable in ``lstm-tui runs``."""
-    slug = "-".join(f"{k}{v}" for k, v in values.items())
-    return safe_name(f"{sweep}-{index + 1:02d}-{slug}" if slug else f"{sweep}-{index + 1:02d}")
+    """``<sweep>-03-lr0.5-hidden128``: unique within the sweep (the index always survives the
+    length cap), readable in ``lstm-tui runs``."""
+    head = f"{sweep[:_SWEEP_NAME_MAX]}-{index + 1:02d}"
+    slug = safe_name("-".join(f"{k}{v}" for k, v in values.items())) if values else ""
+    room = _RUN_NAME_MAX - len(head) - 1
+    name = f"{head}-{slug[:room]}" if slug and room > 0 else head
+    return safe_name(name)
 
 
 # ----------------------------------------------------------------------------- the record
 def new_record(root: str | os.PathLike[str] | None, name: str, spec: SweepSpec, parallel: int) -> SweepRecord:
     """Record a new sweep; a name in use is a :class:`RunError` (continue it with ``--resume``)."""
-    if safe_name(name) != name:
-        raise RunError(f"sweep name {name!r} may hold only letters, digits, '.', '_' and '-' (e.g. {safe_name(name)!r})")
+    if safe_name(name) != name or len(name) > _SWEEP_NAME_MAX:
+        raise RunError(f"sweep name {name!r} may hold only letters, digits, '.', '_' and '-', at most "
+                       f"{_SWEEP_NAME_MAX} characters (e.g. {safe_name(name)[:_SWEEP_NAME_MAX]!r})")
     if sweep_path(root, name).exists():
         raise RunError(f"a sweep named {name!r} exists already (continue it with --resume {name}, or pick another --name)")
     runs = [SweepRun(i, run_name(name, i, dict(p.values)), dict(p.values), p.config) for i, p in enumerate(spec.points)]
