@@ -185,3 +185,14 @@ def test_book_and_exercise_sweeps_from_the_command_line(shared_data_dir, tmp_pat
     assert "| run | sampling | val ppl |" in out
     (verdict,) = [line for line in out.splitlines() if line.startswith("verdict: ")]
     assert verdict.startswith("verdict: against sampling sequential: sampling random: ")
+
+
+def test_switches_take_a_list_too():
+    from lstm_tui.cli import build_parser
+    from lstm_tui.cli.sweep import build_spec
+
+    ns = build_parser().parse_args(["sweep", "--fused", "true,false", "--no-graphs", "--raw", "--prefix", "a, b"])
+    spec = build_spec(ns)
+    assert spec.varying == ("fused",)
+    assert [(p.config.fused, p.config.graphs, p.config.raw, p.config.prefix) for p in spec.points] == [
+        (True, False, True, ("a, b",)), (False, False, True, ("a, b",))]
