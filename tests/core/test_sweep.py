@@ -190,3 +190,17 @@ def test_names_are_unique_and_fit_the_run_folder_limit(tmp_path):
         new_record(tmp_path, "x" * 41, spec, parallel=1)
     with pytest.raises(Exception, match="only letters"):
         new_record(tmp_path, "my sweep", spec, parallel=1)
+
+
+def test_a_run_started_anew_never_takes_its_old_folder(tmp_path):
+    from lstm_tui.core.sweep import SweepRunner
+
+    record = new_record(tmp_path, "again", grid(RunConfig(hidden=16), {"lr": "1"}), parallel=1)
+    (run,) = record.runs
+    old = RunDir.create(tmp_path, run.config, name=run.name)  # ended before its first checkpoint
+    run.folder = old.name
+    write_tag(old.path, record, run)
+    assert run_state(tmp_path, run) is RunState.FRESH
+    outcome = SweepRunner(record, tmp_path, python="/bin/false").run()  # its new process makes nothing
+    assert outcome.not_started == [run] and run.folder is None
+    assert not (old.path / "sweep.json").exists() and (old.path / "config.toml").is_file()

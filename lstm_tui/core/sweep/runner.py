@@ -24,6 +24,7 @@ from pathlib import Path
 import tomli_w
 
 from ..runs import lock_holder
+from ..runs.files import SWEEP_TAG_FILE
 from ..runs.folder import _root
 from .record import (
     RunState,
@@ -83,6 +84,7 @@ class SweepRunner:
         self._stops = 0
         self._lock = threading.Lock()
         self._children: list[_Child] = []
+        self._abandoned: set[str] = set()  # folders of runs started anew: never taken for the new one
 
     # ------------------------------------------------------------------ control (thread-safe)
     def stop(self) -> None:
@@ -142,6 +144,9 @@ class SweepRunner:
             launch = folder / f"{run.name}.toml"
             launch.write_text(tomli_w.dumps(run.config.to_dict()), encoding="utf-8")
             command = base + ["--config", str(launch), "--name", run.name]
+            if run.folder:  # it ended before its first checkpoint: that folder stays a plain run
+                self._abandoned.add(run.folder)
+                (self.root / run.folder / SWEEP_TAG_FILE).unlink(missing_ok=True)
             run.folder = None
             kind = "started"
         try:
@@ -161,7 +166,7 @@ class SweepRunner:
         run = child.run
         if run.folder:
             return
-        claimed = {r.folder for r in self.record.runs if r.folder}
+        claimed = {r.folder for r in self.record.runs if r.folder} | self._abandoned
         path = find_run_folder(self.root, run, claimed)
         if path is None:
             return
