@@ -104,7 +104,8 @@ def _alive(pid: int) -> bool:
 
 def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(shared_data_dir, tmp_path, capsys):
     runs = tmp_path / "runs"
-    argv = _tiny(shared_data_dir, runs, "--epochs", "40", "--lr", "0.5,1,2", "--parallel", "2", "--name", "stopme")
+    # enough epochs that the signal lands while both train, few enough that the resume is quick
+    argv = _tiny(shared_data_dir, runs, "--epochs", "100", "--lr", "0.5,1,2", "--parallel", "2", "--name", "stopme")
     proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -124,17 +125,17 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(share
         folder = RunDir(runs / run.folder)
         summary = folder.summary()
         assert summary.status == "stopped" and folder.has_checkpoint() and not (folder.path / LOCK_FILE).exists()
-        assert summary.epoch < 40
+        assert summary.epoch < 100
     assert "not started" in out
 
     assert main(["sweep", "--resume", "stopme", "--runs-dir", str(runs), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["results"]
-    assert [r["status"] for r in rows] == ["finished"] * 3 and all(r["epochs_done"] == 40 for r in rows)
+    assert [r["status"] for r in rows] == ["finished"] * 3 and all(r["epochs_done"] == 100 for r in rows)
     record = load_record(runs, "stopme")
     assert [r.folder for r in record.runs[:2]] == [r.folder for r in started]  # resumed in place
     for run in record.runs:
         epochs = [m["epoch"] for m in RunDir(runs / run.folder).read_metrics()]
-        assert epochs == list(range(1, 41))
+        assert epochs == list(range(1, 101))
     assert len([p for p in runs.iterdir() if p.name != SWEEPS_DIR]) == 3  # no extra folders
     # a second resume has nothing left to do
     assert main(["sweep", "--resume", "stopme", "--runs-dir", str(runs)]) == 0
@@ -143,7 +144,7 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(share
 
 def test_sigterm_stops_the_sweep_with_143_and_the_run_checkpointed(shared_data_dir, tmp_path):
     runs = tmp_path / "runs"
-    argv = _tiny(shared_data_dir, runs, "--epochs", "60", "--lr", "1", "--name", "term")
+    argv = _tiny(shared_data_dir, runs, "--epochs", "5000", "--lr", "1", "--name", "term")
     proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
