@@ -103,6 +103,7 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LSTM_TUI_RUNS_DIR", str(home / "runs"))
     monkeypatch.setenv("LSTM_TUI_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("LSTM_TUI_CONFIG_DIR", str(home / "config"))  # no user settings.toml
 
 
 TINY_RUN = dict(

@@ -31,6 +31,7 @@ examples:
   lstm-tui train --json > log.jsonl          machine-readable events, one JSON object a line
   lstm-tui generate --checkpoint RUN --prefix "time traveller" --length 100
   lstm-tui runs                              list saved runs
+  lstm-tui sweep --preset concise --lr 0.5,1,2 --hidden 128,256   6 runs, then a results table
 
 exit status: 0 success (also a stopped run), 1 the run failed or its final checkpoint could not be
 written, 2 bad input, 130 interrupted.
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_int_range("--port", 1, MAX_PORT), default=8000, help=f"port, 1 to {MAX_PORT:,} (default: 8000)")
     _add_runs_dir(serve)
     add_config_flags(serve)
+
+    from .sweep import add_sweep_parser
+
+    add_sweep_parser(sub, fmt, _add_runs_dir)
     return parser
 
 
@@ -185,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cmd_score(ns)
         from . import commands
+        from .options import apply_settings
+
+        apply_settings(ns)
 
         return getattr(commands, f"cmd_{command}")(ns)
     except CliError as exc:

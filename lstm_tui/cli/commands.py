@@ -13,9 +13,10 @@ from pathlib import Path
 
 from .exitcodes import EXIT_OK
 from .options import CliError, build_config, flag_name, flag_values
+from .sweep import cmd_sweep
 from .train import cmd_train
 
-__all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_train", "resolve_checkpoint"]
+__all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_sweep", "cmd_train", "resolve_checkpoint"]
 
 UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
 

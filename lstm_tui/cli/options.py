@@ -176,10 +176,58 @@ def build_config(ns: argparse.Namespace) -> RunConfig:
     except ConfigError as exc:
         where = f"{toml_path}: key 'preset'" if toml_preset == preset_name and toml_path else "--preset"
         raise CliError(f"{where}: {exc.message}") from None
-    merged = {**toml_values, **flag_values(ns)}
+    merged = {**cli_settings().config_defaults(), **toml_values, **flag_values(ns)}
     try:
         return RunConfig.from_mapping(merged, base=base)
     except ConfigError as exc:
         if exc.field in toml_values and exc.field not in flag_values(ns):
             raise CliError(f"{toml_path}: key {exc.field!r}: {exc.message}") from None
         raise CliError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- the settings file
+_SETTINGS: dict[tuple[Path, int], Any] = {}  # read once per file version (warnings printed once)
+
+
+def cli_settings() -> Any:
+    """The user's settings file (core/settings.py); a bad file is bad input (exit 2), its
+    warnings go to stderr once."""
+    import sys
+
+    from ..core.settings import SettingsError, load_settings, settings_path
+
+    path = settings_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = -1
+    if (path, stamp) not in _SETTINGS:
+        try:
+            settings = load_settings(path)
+        except SettingsError as exc:
+            raise CliError(str(exc)) from None
+        for warning in settings.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        _SETTINGS[(path, stamp)] = settings
+    return _SETTINGS[(path, stamp)]
+
+
+def apply_settings(ns: argparse.Namespace) -> None:
+    """``--runs-dir`` from the settings file when neither the flag nor ``$LSTM_TUI_RUNS_DIR`` gives it."""
+    import os
+
+    from ..core.runs.files import RUNS_ENV
+
+    settings = cli_settings()  # a bad file is reported by every command
+    if getattr(ns, "runs_dir", None) is None and not os.environ.get(RUNS_ENV, "").strip():
+        folder = settings.runs_dir
+        if folder is not None:
+            ns.runs_dir = str(folder)
+
+
+def runs_root(ns: argparse.Namespace) -> Path:
+    """The runs folder a command uses: ``--runs-dir`` (or the settings file's, see
+    :func:`apply_settings`), else ``$LSTM_TUI_RUNS_DIR``, else the platform's."""
+    from ..core.runs import default_runs_dir
+
+    return Path(ns.runs_dir).expanduser() if getattr(ns, "runs_dir", None) else default_runs_dir()

@@ -19,3 +19,10 @@ CREATED_KEY = "created"
 
 class RunError(Exception):
     """A run folder is missing, not a run, or cannot be written; ``str()`` says which."""
+
+# ----------------------------------------------------------------------------- sweeps (core/sweep)
+#: Under the runs root: ``<name>.json`` records a sweep (its runs and varying fields) and the
+#: folder ``<name>/`` holds each run's launch config (``<run>.toml``) and output (``<run>.log``).
+SWEEPS_DIR = ".sweeps"
+#: In a run folder that a sweep made: ``{"sweep": name, "index": i, "values": {field: value}}``.
+SWEEP_TAG_FILE = "sweep.json"
