@@ -93,6 +93,25 @@ class Checkpointed(Event):
 
 
 @dataclass(frozen=True)
+class CheckpointFailed(Event):
+    """A checkpoint could not be written (e.g. a full disk); the run goes on and the folder
+    keeps its last good checkpoint (``kept_epoch``; None when it has none)."""
+
+    kind: ClassVar[str] = "checkpoint_failed"
+    epoch: int
+    reason: str
+    kept_epoch: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class NoRunFolder(Event):
+    """A checkpoint was asked for, but this run has no run folder to write it to."""
+
+    kind: ClassVar[str] = "no_run_folder"
+    reason: str
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The run ended normally or was stopped (``stopped``); the model is usable either way.
 
@@ -109,6 +128,7 @@ class Finished(Event):
     val_perplexity: Optional[float] = None
     generation_perplexity: Optional[float] = None
     checkpoint_saved: bool = True
+    checkpoint_error: str = ""
 
 
 @dataclass(frozen=True)
