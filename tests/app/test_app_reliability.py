@@ -262,8 +262,9 @@ async def test_runs_dir_that_cannot_be_written_still_trains_and_says_so(tiny_con
         await wait_for(pilot, lambda: app.state in DONE, 60, "the run")
         assert app.state == "finished"
         assert "not saving this run" in app.log_view.plain
-        await pilot.press("ctrl+s")
-        assert "Nothing to save yet" in notes(app) or "nowhere" in notes(app)
+        await pilot.press("ctrl+s")  # the truth: the run trained, but it had no folder to be saved in
+        assert "The last run had no run folder (see the log): it was not saved" in notes(app)
+        assert "Nothing to save yet" not in notes(app)
 
 
 async def test_a_relative_corpus_path_is_stored_absolute(tiny_config, runs_dir, tmp_path, monkeypatch, shared_data_dir):
