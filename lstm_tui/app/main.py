@@ -1,11 +1,13 @@
 """LstmTuiApp: set up a run, start it, watch it learn and talk to the model, from the keyboard.
 
-Threads: training runs in a thread worker (group "train", in :mod:`.training` with save now,
-resume and stop-on-signal) that calls ``Trainer.run()``; generation in another (group
-"generate", :mod:`.generating`); loading a saved run in a third (group "load", :mod:`.loading`).
-Workers never touch widgets: they post the small
-messages in :mod:`lstm_tui.app.messages`, which the app handles on its own thread. torch is
-imported only inside workers, so the first screen comes up fast.
+State: :attr:`LstmTuiApp.state` (:class:`~.state.AppState`, a reactive with one watcher) and
+:attr:`LstmTuiApp.session` (:class:`~.session.AppSession`: the run, its trainer, the model).
+Threads: training runs in a thread worker (group "train", :mod:`.training`; the run is prepared
+by :mod:`.worker`) that calls ``Trainer.run()``; generation in another (group "generate",
+:mod:`.generating`); loading a saved run in a third (group "load", :mod:`.loading`). Workers
+never touch widgets: they post the messages in :mod:`lstm_tui.app.messages` (one class per
+engine event, drawn by :mod:`.engine_view`), handled on the app's thread. torch is imported
+only inside workers, so the first screen comes up fast.
 """
 
 from __future__ import annotations
