@@ -9,14 +9,13 @@ number drops the pieces of a request that has been replaced.
 from __future__ import annotations
 
 import time
-from typing import Any
-
 from textual import work
 
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 
+from .errors import readable_error
 from .messages import GenerateChunk, GenerateDone
-from .screens.gates import current_model, model_and_vocab
+from .session import ModelSource
 from .widgets import GenerateBox
 from .widgets.generate_box import GenerateRequest
 
@@ -30,15 +29,14 @@ class GeneratingMixin:
         # (named, not @on(...): Textual collects @on handlers only on its own classes, not a mixin)
         self.generate(event.request)
 
-    def _generation_source(self) -> tuple[Any, Any] | None:
-        """``(source, config)`` of the model the box generates from, or None when there is none.
+    def _generation_source(self) -> ModelSource | None:
+        """The model the box generates from, or None when there is none.
 
-        The current (or last) run's trainer, else a loaded run ``(model, vocab, config, path)``.
-        One place decides (:func:`~.screens.gates.current_model`, also the gate inspector's), so
-        the box's note, its Enter and the inspector agree on the model.
+        One place decides (:meth:`~.session.AppSession.model_choice`, also the gate inspector's),
+        so the box's note, its Enter and the inspector agree on the model.
         """
-        made = current_model(self)
-        return made[:2] if made is not None else None
+        choice = self.session.model_choice(self.run_active)
+        return choice.source if choice is not None else None
 
     def _update_generate_note(self) -> None:
         """Say in the box whether it can write: the model it would use decides, else the form.
@@ -49,8 +47,8 @@ class GeneratingMixin:
         box = self.generate_box
         if box.busy:
             return
-        made = self._generation_source()
-        cannot = not made[1].can_generate if made is not None else bool(self.form.values.get("bidirectional"))
+        source = self._generation_source()
+        cannot = not source.config.can_generate if source is not None else bool(self.form.values.get("bidirectional"))
         if cannot:
             box.show_note(BIDIRECTIONAL_NOTE)
         else:
@@ -58,12 +56,11 @@ class GeneratingMixin:
 
     def generate(self, request: GenerateRequest) -> None:
         box = self.generate_box
-        made = self._generation_source()
-        if made is None:
+        source = self._generation_source()
+        if source is None:
             box.show_error("no model yet: start a run (F5) or load one (ctrl+o)")
             return
-        source, config = made
-        if not config.can_generate:
+        if not source.config.can_generate:
             box.show_note(BIDIRECTIONAL_NOTE)
             return
         self._gen_request += 1
@@ -71,14 +68,14 @@ class GeneratingMixin:
         self._generate(source, request, self._gen_request)
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, source: Any, request: GenerateRequest, request_id: int) -> None:
+    def _generate(self, source: ModelSource, request: GenerateRequest, request_id: int) -> None:
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
         try:
             from lstm_tui.core.generate import stream
 
-            model, vocab = model_and_vocab(source)
+            model, vocab = source.model_and_vocab()
             pieces: list[str] = []
             last = time.monotonic()
             for piece in stream(model, vocab, request.prefix, request.length,
@@ -94,7 +91,7 @@ class GeneratingMixin:
                 self.post_message(GenerateChunk(request_id, "".join(pieces)))
             self.post_message(GenerateDone(request_id))
         except Exception as exc:  # noqa: BLE001 - shown in place
-            self.post_message(GenerateDone(request_id, _readable(exc)))
+            self.post_message(GenerateDone(request_id, readable_error(exc)))
 
     def on_generate_chunk(self, message: GenerateChunk) -> None:
         if message.request == self._gen_request:
@@ -104,11 +101,3 @@ class GeneratingMixin:
         if message.request == self._gen_request:
             self.generate_box.done(message.error)
 
-
-def _readable(exc: Exception) -> str:
-    """An error in the app's words: a GenerationError without its advice to Python callers."""
-    from lstm_tui.core.generate import GenerationError
-
-    if isinstance(exc, GenerationError):
-        return exc.explain()
-    return str(exc) or type(exc).__name__

@@ -16,6 +16,8 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 
 from .messages import LoadFailed, RunLoaded
 from .screens import LoadRunScreen
+from .session import LoadedRun
+from .state import AppState
 
 
 class LoadingMixin:
@@ -24,6 +26,9 @@ class LoadingMixin:
     def action_load(self) -> None:
         if self.run_active:
             self.notify("Stop the run (F7) before loading another.", severity="warning")
+            return
+        if self.state is AppState.LOADING:
+            self.notify("A saved run is loading already.", severity="warning")
             return
         screen = LoadRunScreen(self.runs_dir)
         self.push_screen(screen, lambda path: self._load_chosen(path, screen.mode))
@@ -34,7 +39,7 @@ class LoadingMixin:
         if mode == "resume":
             self.resume_run(path)
             return
-        self._set_state("loading", message=f"loading {Path(path).name}…")
+        self._set_state(AppState.LOADING, message=f"loading {Path(path).name}…")
         self.log_view.info(f"loading {path}…")
         self._load_run(path)
 
@@ -51,33 +56,32 @@ class LoadingMixin:
                 if not target.is_file():
                     raise FileNotFoundError(f"{run.path} has no checkpoint yet")
             model, vocab, config, checkpoint = load_model(target)
-            self.post_message(RunLoaded(model, vocab, config, str(target.parent), _history(target, checkpoint)))
+            loaded = LoadedRun(model, vocab, config, str(target.parent))
+            self.post_message(RunLoaded(loaded, _history(target, checkpoint)))
         except BaseException as exc:  # noqa: BLE001 - shown, never raised
             self.post_message(LoadFailed(path, str(exc) or type(exc).__name__))
 
     def on_run_loaded(self, message: RunLoaded) -> None:
-        self._run_id += 1
-        self._trainer = None
-        self._loaded = (message.model, message.vocab, message.config, message.path)
-        self.run_config = message.config
-        self.run_path = message.path
-        self.form.set_config(message.config)
+        loaded: LoadedRun = message.loaded
+        self.session.load(loaded)
+        config = loaded.config
+        self.form.set_config(config)
         self._update_bidi_note()
         last = message.metrics[-1] if message.metrics else {}
-        epochs = message.config.epochs
-        self._set_state("loaded", message=Path(message.path).name, device="cpu", perplexity=last.get("perplexity"),
+        epochs = config.epochs
+        self._set_state(AppState.LOADED, message=Path(loaded.path).name, device="cpu", perplexity=last.get("perplexity"),
                         val_perplexity=last.get("val_perplexity"), tokens_per_s=last.get("tokens_per_s"),
                         elapsed_s=last.get("elapsed_s"), eta_s=None, epoch=message.epoch, epochs=epochs)
         self.chart.reset(epochs)
         self.chart.add_records(message.metrics)  # the curve as it was drawn while the run trained
         self.status_bar.set_progress(min(message.epoch, epochs), epochs)
-        self.log_view.good(f"loaded {message.path} ({message.config.impl} {message.config.cell}, "
-                           f"{message.config.layers}x{message.config.hidden}); ctrl+g to generate")
-        if message.config.bidirectional:
+        self.log_view.good(f"loaded {loaded.path} ({config.impl} {config.cell}, "
+                           f"{config.layers}x{config.hidden}); ctrl+g to generate")
+        if config.bidirectional:
             self.log_view.warn(BIDIRECTIONAL_NOTE)
 
     def on_load_failed(self, message: LoadFailed) -> None:
-        self._set_state("idle", message="")
+        self._set_state(AppState.IDLE, message="")
         self.log_view.error(f"✗ cannot load {message.path}: {message.reason}")
         self.notify(message.reason, title="Cannot load the run", severity="error", markup=False)
 
@@ -87,11 +91,11 @@ def _history(checkpoint_path: Path, checkpoint) -> tuple[int, list[dict]]:
     metrics.jsonl up to the checkpoint when it sits in one, else the checkpoint's own history."""
     from lstm_tui.core.runs import RunDir, RunError
 
-    epoch = int(getattr(checkpoint, "epoch", 0) or 0)
+    epoch = int(checkpoint.epoch or 0)
     try:
         metrics = RunDir(checkpoint_path.parent).read_metrics()
     except (RunError, OSError):
         metrics = []
     metrics = [m for m in metrics if isinstance(m.get("epoch"), int) and m["epoch"] <= epoch]
-    return epoch, metrics or [dict(m) for m in (getattr(checkpoint, "history", None) or [])]
+    return epoch, metrics or [dict(m) for m in (checkpoint.history or [])]
 

@@ -1,17 +1,18 @@
 """LstmTuiApp: set up a run, start it, watch it learn and talk to the model, from the keyboard.
 
-Threads: training runs in a thread worker (group "train", in :mod:`.training` with save now,
-resume and stop-on-signal) that calls ``Trainer.run()``; generation in another (group
-"generate", :mod:`.generating`); loading a saved run in a third (group "load", :mod:`.loading`).
-Workers never touch widgets: they post the small
-messages in :mod:`lstm_tui.app.messages`, which the app handles on its own thread. torch is
-imported only inside workers, so the first screen comes up fast.
+State: :attr:`LstmTuiApp.state` (:class:`~.state.AppState`, a reactive with one watcher) and
+:attr:`LstmTuiApp.session` (:class:`~.session.AppSession`: the run, its trainer, the model).
+Threads: training runs in a thread worker (group "train", :mod:`.training`; the run is prepared
+by :mod:`.worker`) that calls ``Trainer.run()``; generation in another (group "generate",
+:mod:`.generating`); loading a saved run in a third (group "load", :mod:`.loading`). Workers
+never touch widgets: they post the messages in :mod:`lstm_tui.app.messages` (one class per
+engine event, drawn by :mod:`.engine_view`), handled on the app's thread. torch is imported
+only inside workers, so the first screen comes up fast.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -24,27 +25,36 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
+from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
+from .generating import GeneratingMixin  # the generate box's worker
+from .keys import binding_groups, group_keys, group_text
+from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
 from .screens import ConfirmQuit, HelpScreen
-from .screens.runs import RUNS_SCREEN, book_running, open_runs_screen
+from .screens.runs import RUNS_SCREEN, RunsScreen, book_running, open_runs_screen
+from .session import AppSession
+from .signals import SignalsMixin  # SIGTERM/SIGHUP/SIGINT: stop, save, quit
+from .state import AppState
+from .training import TrainingMixin  # the train worker, save, resume
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
-from .generating import GeneratingMixin  # the generate box's worker
-from .loading import LoadingMixin  # ctrl+o: load a saved run
-from .training import TrainingMixin  # the train worker, save, resume, signals
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-RUNNING = ("loading", "training", "paused", "stopping")
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
-    """The lstm-tui app."""
+class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
+    """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
+    and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
+
+    #: What the app does; setting it updates the form, the status line and the footer (watch_state).
+    state: reactive[AppState] = reactive(AppState.IDLE, always_update=True, init=False)
 
     TITLE = "lstm-tui"
     CSS_PATH = "app.tcss"
@@ -88,18 +98,9 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         self.autostart = autostart
         self.runs_dir = Path(runs_dir).expanduser() if runs_dir is not None else None
         self.detect_devices = detect_devices
-        self.state = "idle"
-        self.run_config: RunConfig | None = None
-        self.run_path: str | None = None
-        self._trainer: Any = None
-        self._run_id = 0
+        self.session = AppSession()
         self._stop_requested = False
         self._quit_after_stop = False
-        self._start_epoch = 0
-        self._last_ppl: float | None = None
-        self._last_val: float | None = None
-        self._loaded: tuple[Any, Any, RunConfig, str] | None = None
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -170,6 +171,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
 
     def on_resize(self, event: Resize) -> None:
         self._check_size(event.size)  # (self.size may still hold the size before this resize)
+        self.refresh_bindings()  # the footer shows the keys the notice switched off (check_action)
 
     def _check_size(self, size: Size | None = None) -> None:
         width, height = size or self.size
@@ -183,16 +185,44 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
                 f"The terminal is {width}x{height}.\n\nlstm-tui needs at least {MIN_WIDTH}x{MIN_HEIGHT}:\n"
                 "please enlarge the window (or zoom out).\n\nctrl+q quits."))
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ state
     @property
     def run_active(self) -> bool:
-        return self.state in RUNNING
+        """A run is going (being prepared, training, paused or stopping)."""
+        return self.state.trains
 
-    def _set_state(self, state: str, **changes: Any) -> None:
+    @property
+    def run_path(self) -> str | None:
+        return self.session.run_path
+
+    @property
+    def run_config(self) -> RunConfig | None:
+        return self.session.run_config
+
+    def _set_state(self, state: AppState, **status: Any) -> None:
+        """Show ``status`` (status line fields), then enter ``state``."""
+        if status:
+            self.status_bar.update_status(**status)
         self.state = state
-        self.status_bar.update_status(state=state, **changes)
-        self.form.disabled = self.run_active
+
+    def watch_state(self, state: AppState) -> None:
+        """The one place a state change reaches the UI: status line, form lock and the keys."""
+        if not self.is_mounted:
+            return
+        self.status_bar.update_status(state=state.value)
+        self.form.disabled = state.busy
         self.refresh_bindings()
+
+    # ------------------------------------------------------------------ what screens ask (SessionHost)
+    def book_shared_fields(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The form's values of ``names`` (the book's runs share them), else the start config's."""
+        values = dict(self.form.values)
+        return {name: values[name] if name in values else getattr(self.initial_config, name) for name in names}
+
+    def show_status_message(self, text: str) -> None:
+        """A line on the status bar while no run goes here (the book says what it trains)."""
+        if not self.run_active:
+            self.status_bar.update_status(message=text)
 
     def _update_bidi_note(self) -> None:
         """The banner follows the form; the generate box follows the model it would use."""
@@ -207,15 +237,11 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         yield from super().get_system_commands(screen)
         if isinstance(screen, ModalScreen):
             return
-        seen = set()
-        for binding in self.BINDINGS:
-            if binding.action in seen or binding.action == "quit":  # (Textual lists its own Quit)
-                continue
-            seen.add(binding.action)
-            same = sorted((b for b in self.BINDINGS if b.action == binding.action), key=lambda b: not b.show)
-            keys = ", ".join(b.key for b in same)  # the footer's key first
-            yield SystemCommand(f"{binding.description} ({keys})", binding.tooltip or binding.description,
-                                partial(self.run_action, binding.action))
+        for group in binding_groups(self.BINDINGS):
+            action = group[0].action
+            if action != "quit":  # (Textual lists its own Quit)
+                yield SystemCommand(f"{group[0].description} ({group_keys(group)})", group_text(group),
+                                    partial(self.run_action, action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog or the help is open, its own keys win over the main screen's bindings
@@ -226,7 +252,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
             return False  # the notice hides the screen: nothing may start or change unseen
         if action == "stop" and not self.run_active:
             return False  # so ctrl+x still cuts text in an input when no run goes
-        if action == "pause" and self.state not in ("training", "paused"):
+        if action == "pause" and self.state not in (AppState.TRAINING, AppState.PAUSED):
             return None  # shown dimmed
         return True
 
@@ -280,12 +306,15 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         if self.run_active:
             self.notify("A run is already going: F7 stops it.", severity="warning")
             return
+        if self.state is AppState.LOADING:
+            self.notify("A saved run is loading: start once it is shown.", severity="warning")
+            return
         if book_running(self):
             self.notify("The book's experiments are training: F2 shows them (b there stops them).",
                         severity="warning")
             return
         try:
-            config = self.form.build_config().with_absolute_paths()  # resumable from any folder
+            config = self.form.build_config()  # (prepare_run makes its paths absolute)
         except ConfigError as exc:
             self._refuse(exc.field, exc.message)
             return
@@ -299,57 +328,6 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         editor = self.form.editors.get(field)
         if editor is not None:
             editor.focus()
-
-    def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None) -> None:
-        self._run_id += 1
-        self._trainer = None
-        self._loaded = None
-        self._stop_requested = False
-        self._start_epoch = 0
-        self._last_ppl = self._last_val = None
-        self.run_config = config
-        self.run_path = None
-        self._update_generate_note()  # no model until the trainer is ready: the form decides
-        self.chart.reset(config.epochs)
-        self.status_bar.update_status(epoch=0, epochs=config.epochs, perplexity=None, val_perplexity=None,
-                                      tokens_per_s=None, elapsed_s=None, eta_s=None, device=config.device,
-                                      message="preparing")
-        self.status_bar.set_progress(0, None)
-        self._set_state("loading")
-        if resume:
-            self.form.set_config(config)
-        self.log_view.add(f"▶ {'resume' if resume else 'start'}: {config.preset} · {config.impl} {config.cell} · {config.layers}x{config.hidden}"
-                          f"{' bidirectional' if config.bidirectional else ''} · {config.optimizer} lr {config.lr:g}"
-                          f" · {config.epochs} epochs", "bold")
-        if config.bidirectional:
-            self.log_view.warn(BIDIRECTIONAL_NOTE)
-        self._train(config, self._run_id, resume, changes)
-
-    def action_pause(self) -> None:
-        trainer = self._trainer
-        if self.state == "training" and trainer is not None:
-            trainer.pause()
-            self._set_state("paused", message="F6 resumes")
-        elif self.state == "paused" and trainer is not None:
-            trainer.resume()
-            self._set_state("training", message="")
-        else:
-            self.notify("Nothing to pause: no run is training.", severity="warning")
-
-    def action_stop(self) -> None:
-        if not self.run_active:
-            self.notify("No run is going.", severity="warning")
-            return
-        self._request_stop()
-
-    def _request_stop(self) -> None:
-        self._stop_requested = True
-        trainer = self._trainer
-        if trainer is not None:
-            trainer.stop()
-        if self.state != "stopping":
-            self._set_state("stopping", message="stopping at the next batch…")
-            self.log_view.info("stopping (a checkpoint is saved)…")
 
     def action_focus_generate(self) -> None:
         self.query_one("#gen-prefix", Input).focus()
@@ -366,10 +344,10 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
     def action_gates(self) -> None:
         from .screens.gates import GateScreen
 
-        self.push_screen(GateScreen())
+        self.push_screen(GateScreen(self.session.model_choice(self.run_active)))
 
     def action_runs(self) -> None:
-        open_runs_screen(self)
+        open_runs_screen(self, lambda: RunsScreen(self))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -379,7 +357,7 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
 
     async def action_quit(self) -> None:
         if self.run_active or book_running(self):
-            self.push_screen(ConfirmQuit(stopping=self.state == "stopping"), self._quit_answer)
+            self.push_screen(ConfirmQuit(stopping=self.state is AppState.STOPPING), self._quit_answer)
         else:
             self.exit(0)
 
@@ -389,7 +367,9 @@ class LstmTuiApp(TrainingMixin, LoadingMixin, GeneratingMixin, App[int]):
         self._quit_after_stop = True
         if book_running(self):
             # The book's trainer checkpoints when it stops; leave once its worker has returned.
-            self.get_screen(RUNS_SCREEN).stop_book()
+            runs = self.get_screen(RUNS_SCREEN)
+            if isinstance(runs, RunsScreen):
+                runs.stop_book()
             self.set_interval(0.2, lambda: None if book_running(self) or self.run_active else self.exit(0))
         if self.run_active:
             self._request_stop()

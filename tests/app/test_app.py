@@ -9,7 +9,8 @@ from pathlib import Path
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
-from lstm_tui.app.training import GIL_SWITCH_INTERVAL_S
+from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S
+from lstm_tui.app.state import AppState
 from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 from app_helpers import DONE, wait_for
@@ -45,12 +46,12 @@ async def test_pause_resume_and_stop(tiny_config, runs_dir):
     assert default_switch > GIL_SWITCH_INTERVAL_S
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f5")
-        await wait_for(pilot, lambda: app.state == "training" and app._trainer is not None, 60, "training")
+        await wait_for(pilot, lambda: app.state == "training" and app.session.trainer is not None, 60, "training")
         assert app.form.disabled
         assert sys.getswitchinterval() == GIL_SWITCH_INTERVAL_S  # the training thread gets the GIL back fast
         await pilot.press("f6")
         assert app.state == "paused"
-        await wait_for(pilot, lambda: app._trainer.paused, 10, "the pause")
+        await wait_for(pilot, lambda: app.session.trainer.paused, 10, "the pause")
         await pilot.press("f6")
         assert app.state == "training"
         await wait_for(pilot, lambda: app.chart.train, 30, "a chart point")
@@ -79,7 +80,7 @@ async def test_invalid_field_is_marked_and_blocks_start(tiny_config, runs_dir):
         await pilot.press("f5")
         await pilot.pause()
         assert app.state == "idle"
-        assert app._run_id == 0
+        assert app.session.run_id == 0
         # fix it: the mark goes and Start works
         hidden.value = "16"
         await pilot.pause()
@@ -340,7 +341,7 @@ async def test_small_terminal_shows_enlarge_note(tiny_config, runs_dir):
         assert not app.query_one("#main").display
         await pilot.press("f5")  # hidden behind the notice: nothing may start unseen
         await pilot.pause()
-        assert app.state == "idle" and app._trainer is None
+        assert app.state == "idle" and app.session.trainer is None
         # each resize is judged by its own size, not the one before it
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
@@ -433,7 +434,7 @@ async def test_the_command_palette_runs_the_apps_actions_by_name(tiny_config, ru
 async def test_quit_while_a_run_is_stopping_does_not_offer_to_keep_training(tiny_config, runs_dir):
     app = make_app(tiny_config, runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
-        app._set_state("stopping", message="stopping at the next batch…")  # as after F7, before the stop lands
+        app._set_state(AppState.STOPPING, message="stopping at the next batch…")  # as after F7, before the stop lands
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmQuit)

@@ -9,6 +9,7 @@ from textual.widgets import Input, Select
 
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.messages import RunLoaded
+from lstm_tui.app.session import LoadedRun
 from lstm_tui.app.screens.gates import DEFAULT_TEXT, NO_MODEL, GateScreen
 from lstm_tui.app.widgets.gate_strip import GateStrip, gate_colour, text_colour, unit_colour
 from lstm_tui.core.checkpoint import load_model
@@ -41,8 +42,8 @@ async def open_inspector(pilot) -> GateScreen:
 
 
 async def post_model(pilot, model, vocab, config, path: str = "/runs/test-model") -> None:
-    pilot.app.post_message(RunLoaded(model, vocab, config, path))
-    await wait_for(pilot, lambda: pilot.app.state == "loaded" and pilot.app._loaded[0] is model, 5,
+    pilot.app.post_message(RunLoaded(LoadedRun(model, vocab, config, path)))
+    await wait_for(pilot, lambda: pilot.app.state == "loaded" and pilot.app.session.loaded.model is model, 5,
                    "the model to load")
 
 

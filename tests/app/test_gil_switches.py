@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lstm_tui.app.training import GIL_SWITCH_INTERVAL_S, short_gil_switches
+from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S, short_gil_switches
 
 
 def test_overlapping_runs_restore_the_default_only_when_the_last_one_ends():

@@ -35,6 +35,14 @@ def make_app(config, runs_dir) -> LstmTuiApp:
     return LstmTuiApp(config, runs_dir=runs_dir, detect_devices=False)
 
 
+def tiny_book(monkeypatch, **sizes) -> None:
+    """The book's four configs made tiny (the screen takes its configs from ``book_configs``)."""
+    import lstm_tui.app.screens.book as book
+
+    real = book.book_configs
+    monkeypatch.setattr(book, "book_configs", lambda shared=None: [c.replace(**sizes) for c in real(shared)])
+
+
 async def open_runs(pilot) -> RunsScreen:
     await pilot.press("f2")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), 15, "the runs screen")
@@ -92,7 +100,7 @@ async def test_table_lists_runs_with_numbers_sorts_and_escape_returns(tiny_confi
         assert not isinstance(app.screen, RunsScreen)
         # honest evaluation on the main screen too: the log's end-of-run lines give the
         # generation perplexity beside train and validation perplexity
-        app._on_Finished(Finished(epoch=3, perplexity=9.5, tokens_per_s=1000.0, elapsed_s=2.0, device="cpu",
+        app._finished(Finished(epoch=3, perplexity=9.5, tokens_per_s=1000.0, elapsed_s=2.0, device="cpu",
                                   val_perplexity=11.25, generation_perplexity=12.345))
         await pilot.pause()
         log = app.log_view.plain
@@ -207,15 +215,15 @@ async def test_export_writes_metrics_and_report(tiny_config, runs_copy, tmp_path
 async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_dir, monkeypatch):
     import sys
 
-    from lstm_tui.app.training import GIL_SWITCH_INTERVAL_S
+    from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S
     from lstm_tui.core.engine import Trainer
 
     switch_intervals = []  # seen by each run: the UI must hand the GIL back fast, as for a main-screen run
     real_run = Trainer.run
     monkeypatch.setattr(Trainer, "run", lambda self: switch_intervals.append(sys.getswitchinterval()) or real_run(self))
     app = make_app(tiny_config, runs_dir)
-    app.book_overrides = dict(epochs=2, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
-                              predict_every=0, checkpoint_every=0)
+    tiny_book(monkeypatch, epochs=2, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
+              predict_every=0, checkpoint_every=0)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
         await pilot.press("b")
@@ -334,7 +342,7 @@ async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, 
             await pilot.pause()
             assert app.screen is screen and small.is_dir()
         assert notified(app, "Cannot delete") and notified(app, "Cannot rename")
-        app.run_path = str(small)
+        app.session.run_path = str(small)
         app._notifications.clear()
         for key in ("d", "n"):
             await pilot.press(key)
@@ -348,20 +356,23 @@ async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, 
         await wait_for(pilot, lambda: app.screen is screen, 15, "the question to close")
         # the book's run in progress
         monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: False))
-        screen.book_active, screen._book_path = True, str(held)
+        screen.book_active = True
+        screen._book.training(None, str(held))
         app._notifications.clear()
         await pilot.press("d")
         await pilot.pause()
         assert app.screen is screen and held.is_dir() and notified(app, "b here for the book")
-        screen.book_active, screen._book_path = False, None
+        screen.book_active = False
+        screen._book.training(None, None)
 
 
-async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(tiny_config, runs_dir):
-    from lstm_tui.app.screens.runs import BookProgress
+async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(tiny_config, runs_dir, monkeypatch):
+    from lstm_tui.app.messages import engine_message
+    from lstm_tui.core.events import EpochEnd
 
     app = make_app(tiny_config, runs_dir)
-    app.book_overrides = dict(epochs=500, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
-                              predict_every=0, checkpoint_every=0)
+    tiny_book(monkeypatch, epochs=500, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
+              predict_every=0, checkpoint_every=0)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
         bar = screen.query_one("#book-progress")
@@ -374,7 +385,7 @@ async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(ti
         await pilot.press("b")
         assert "stopping at the next batch" in str(bar.render())
         # progress the worker sent before it saw the stop arrives afterwards
-        screen.post_message(BookProgress(0, 4, "scratch", 5.4, 500, 18.58, path=screen.book_paths[0]))
+        screen.post_message(engine_message(EpochEnd(5, 500, 18.58, 1000.0, 1.0), -1, bubble=False))
         await pilot.pause()
         line = str(bar.render())
         assert "stopping at the next batch" in line and "b stops" not in line and "18.58" not in line

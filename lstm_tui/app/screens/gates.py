@@ -1,7 +1,7 @@
 """The gate inspector: where an LSTM remembers and where it forgets, character by character.
 
 For the current model (a snapshot of the training run, the last run, or a loaded run: the
-same choice the generate box makes) and a text the user types, it shows per character the
+session's choice, the generate box's too) and a text the user types, it shows per character the
 mean input, forget and output gate and the hidden state of the most varying units as
 coloured strips (:class:`~lstm_tui.app.widgets.gate_strip.GateStrip`). The numbers come
 from :func:`lstm_tui.core.gates.gate_activations`, computed in a thread worker (the
@@ -10,7 +10,6 @@ model's forward is torch) that posts :class:`GatesComputed`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -23,9 +22,13 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Label, Select, Static
 
+from lstm_tui.core.config import RunConfig
+
+from ..errors import readable_error
+from ..session import ModelChoice, ModelSource
 from ..widgets.gate_strip import GateStrip, gate_colour, scale_text, text_colour, unit_colour
 
-__all__ = ["DEFAULT_TEXT", "GateScreen", "GatesComputed", "current_model"]
+__all__ = ["DEFAULT_TEXT", "GateScreen", "GatesComputed"]
 
 #: d2l's first sentence of The Time Machine, cleaned the way the corpus is (lower case, letters).
 DEFAULT_TEXT = "time traveller for so it will be convenient to speak of him was expounding a recondite matter to us"
@@ -48,52 +51,9 @@ class GatesComputed(Message):
         self.error = error
 
 
-def current_model(app: Any) -> tuple[Any, Any, str] | None:
-    """``(source, config, description)`` of the model the app talks to, or ``None``.
-
-    The same choice as :meth:`LstmTuiApp.generate`: the current (or last) run's trainer, whose
-    ``snapshot()`` gives a copy of the model as it is now, else a loaded run
-    ``(model, vocab, config, path)``.
-    """
-    trainer = getattr(app, "_trainer", None)
-    config = getattr(app, "run_config", None)
-    if trainer is not None and config is not None:
-        running = getattr(app, "run_active", False)
-        return trainer, config, "the training run (a snapshot)" if running else "the last run"
-    loaded = getattr(app, "_loaded", None)
-    if loaded is not None:
-        return loaded, loaded[2], f"run {Path(str(loaded[3])).name}"
-    return None
-
-
-def model_and_vocab(source: Any) -> tuple[Any, Any]:
-    """The model and vocabulary of a :func:`current_model` source (worker thread): a loaded
-    run's own, or a snapshot of the trainer's (``RuntimeError`` before its model exists)."""
-    if isinstance(source, tuple):
-        return source[0], source[1]
-    return source.snapshot()
-
-
-def _model_text(config: Any) -> str:
-    layers = getattr(config, "layers", 1)
-    hidden = getattr(config, "hidden", "?")
-    bidi = " bidirectional" if getattr(config, "bidirectional", False) else ""
-    return f"{getattr(config, 'impl', '?')} {str(getattr(config, 'cell', '?')).upper()} {layers}×{hidden}{bidi}"
-
-
-def _readable(exc: Exception) -> str:
-    """An error in the app's words: the core's advice is for Python callers (``unknown='unk'``).
-
-    A text the vocabulary cannot read comes as a GateError caused by a GenerationError, which
-    words its message without that advice.
-    """
-    from lstm_tui.core.gates import GateError
-    from lstm_tui.core.generate import GenerationError
-
-    if not isinstance(exc, GateError):
-        return f"{type(exc).__name__}: {exc}"
-    cause = exc.__cause__
-    return cause.explain() if isinstance(cause, GenerationError) else str(exc)
+def _model_text(config: RunConfig) -> str:
+    bidi = " bidirectional" if config.bidirectional else ""
+    return f"{config.impl} {config.cell.upper()} {config.layers}×{config.hidden}{bidi}"
 
 
 class GateScreen(ModalScreen[None]):
@@ -166,12 +126,13 @@ class GateScreen(ModalScreen[None]):
         Binding("shift+tab", "move_focus(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, text: str = DEFAULT_TEXT) -> None:
+    def __init__(self, choice: ModelChoice | None = None, text: str = DEFAULT_TEXT) -> None:
+        """``choice``: the model to read with (the session's :meth:`~..session.AppSession.model_choice`)."""
         super().__init__()
         self.initial_text = text
-        self.source: Any = None
-        self.config: Any = None
-        self.description = ""
+        self.source: ModelSource | None = choice.source if choice is not None else None
+        self.config: RunConfig | None = choice.config if choice is not None else None
+        self.description = choice.description if choice is not None else ""
         self.request = 0
         self.computing = False
         self.error = ""
@@ -180,10 +141,7 @@ class GateScreen(ModalScreen[None]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        found = current_model(self.app)
-        if found is not None:
-            self.source, self.config, self.description = found
-        layers = int(getattr(self.config, "layers", 1) or 1)
+        layers = self.config.layers if self.config is not None else 1
         with Vertical(id="gates-dialog") as dialog:
             dialog.border_title = "Gate inspector"
             if self.config is not None:
@@ -260,18 +218,18 @@ class GateScreen(ModalScreen[None]):
         self._compute(self.source, self.text_input.value, self.selected_layer, self.request)
 
     @work(thread=True, exclusive=True, group="gates", exit_on_error=False)
-    def _compute(self, source: Any, text: str, layer: int, request: int) -> None:
+    def _compute(self, source: ModelSource, text: str, layer: int, request: int) -> None:
         try:
             from lstm_tui.core.gates import GateError, gate_activations
 
             try:
-                model, vocab = model_and_vocab(source)
+                model, vocab = source.model_and_vocab()
             except RuntimeError as exc:
                 raise GateError(f"{exc}; wait for the first batch, then press Enter in the text box") from None
             trace = gate_activations(model, vocab, text, layer=layer, top_units=TOP_UNITS)
             self.post_message(GatesComputed(request, trace=trace))
         except Exception as exc:  # noqa: BLE001 - shown in place, never raised
-            self.post_message(GatesComputed(request, error=_readable(exc)))
+            self.post_message(GatesComputed(request, error=readable_error(exc)))
 
     def on_gates_computed(self, message: GatesComputed) -> None:
         if message.request != self.request:

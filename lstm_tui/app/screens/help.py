@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ..keys import binding_groups, group_keys, group_text
 
 PANELS = [
     ("Run setup (left)", "Every setting of a run. Pick a preset to fill the fields, then change any of them. "
@@ -27,41 +31,35 @@ PANELS = [
 MAIN_EXTRA = [("tab, shift+tab", "Move between fields and panels"),
               ("ctrl+p", "Command palette (every action by name)"),
               ("escape", "Close this help / a dialog")]
-GATES_EXTRA = [("←/→, ctrl+←/→, Home, End", "Move along the text"), ("u", "Show the top units or the means"),
-               ("c", "More contrast")]
 
 
-def other_screens() -> list[tuple[str, list, list]]:
-    """The keys of the screens the main one opens: (title, bindings, extra rows)."""
+def other_screens() -> list[tuple[str, list]]:
+    """The keys of the screens the main one opens: (title, bindings)."""
+    from ..widgets.gate_strip import GateStrip
     from .compare import CompareScreen
     from .gates import GateScreen
     from .runs import RunsScreen
 
-    return [("Runs (F2)", RunsScreen.BINDINGS, []), ("Compare (c in Runs)", CompareScreen.BINDINGS, []),
-            ("Gate inspector (F3)", GateScreen.BINDINGS, GATES_EXTRA)]
+    return [("Runs (F2)", RunsScreen.BINDINGS), ("Compare (c in Runs)", CompareScreen.BINDINGS),
+            ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS)]
 
 
-def key_table(bindings: list, extra: list[tuple[str, str]]) -> Table:
+def key_table(bindings: list, extra: Sequence[tuple[str, str]] = ()) -> Table:
     """One row per action: its keys (the footer's first) and what it does (the tooltip)."""
     keys = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
     keys.add_column("Key", style="bold cyan", no_wrap=True)
     keys.add_column("Action")
-    by_action: dict[str, list[Binding]] = {}
-    for binding in bindings:
-        if isinstance(binding, Binding) and binding.description:
-            by_action.setdefault(binding.action, []).append(binding)
-    for group in by_action.values():
-        group.sort(key=lambda b: not b.show)  # the key shown in the footer first
-        text = next((b.tooltip for b in group if b.tooltip), group[0].description)
-        keys.add_row(key_label(",".join(b.key for b in group)), text)
+    for group in binding_groups(bindings):
+        keys.add_row(key_label(group_keys(group)), group_text(group))
     for key, text in extra:
         keys.add_row(key, text)
     return keys
 
 
 def key_label(key: str) -> str:
-    """``"f5,ctrl+r"`` -> ``"F5, ctrl+r"``."""
-    return ", ".join(k.upper() if k.startswith("f") and k[1:].isdigit() else k for k in key.split(","))
+    """``"f5, ctrl+r"`` -> ``"F5, ctrl+r"``."""
+    return ", ".join(k.upper() if k.startswith("f") and k[1:].isdigit() else k
+                     for k in (part.strip() for part in key.split(",")))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -78,9 +76,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(key_table(self.app.BINDINGS, MAIN_EXTRA))
             yield Static(Text("\nPanels", style="bold"))
             yield Static(panels)
-            for title, bindings, extra in other_screens():
+            for title, bindings in other_screens():
                 yield Static(Text(f"\n{title}", style="bold"))
-                yield Static(key_table(bindings, extra))
+                yield Static(key_table(bindings))
             yield Static(Text("\nPress Escape or F1 to close.", style="dim"))
 
     def action_close(self) -> None:

@@ -209,12 +209,6 @@ class ConfigForm(VerticalScroll):
             self.mark(exc.field, exc.message)
             raise
 
-    def first_error(self) -> tuple[str, str] | None:
-        for name in FIELD_NAMES:
-            if name in self.errors:
-                return name, self.errors[name]
-        return None
-
     # ---------------------------------------------------------------- writing
     def set_config(self, config: RunConfig) -> None:
         """Fill every field from ``config`` (a preset, a loaded run)."""

@@ -105,14 +105,14 @@ class GateStrip(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("left", "move(-1)", "Previous", show=False),
-        Binding("right", "move(1)", "Next", show=False),
-        Binding("ctrl+left,pageup", "move(-10)", "Back 10", show=False),
-        Binding("ctrl+right,pagedown", "move(10)", "On 10", show=False),
-        Binding("home", "move_to(0)", "First", show=False),
-        Binding("end", "move_to(-1)", "Last", show=False),
-        Binding("u", "toggle_units", "Units", show=False),
-        Binding("c", "toggle_stretch", "Contrast", show=False),
+        Binding("left", "move(-1)", "Previous", show=False, tooltip="One character back along the text"),
+        Binding("right", "move(1)", "Next", show=False, tooltip="One character on"),
+        Binding("ctrl+left,pageup", "move(-10)", "Back 10", show=False, tooltip="Ten characters back"),
+        Binding("ctrl+right,pagedown", "move(10)", "On 10", show=False, tooltip="Ten characters on"),
+        Binding("home", "move_to(0)", "First", show=False, tooltip="The first character"),
+        Binding("end", "move_to(-1)", "Last", show=False, tooltip="The last character"),
+        Binding("u", "toggle_units", "Units", show=False, tooltip="Show the top units or the means"),
+        Binding("c", "toggle_stretch", "Contrast", show=False, tooltip="More contrast"),
     ]
 
     class CursorMoved(Message):

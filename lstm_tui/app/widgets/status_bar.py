@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar
 
 STATE_STYLES = {
-    "idle": "bold", "loading": "bold yellow", "training": "bold green", "paused": "bold yellow",
+    "idle": "bold", "preparing": "bold yellow", "loading": "bold yellow", "training": "bold green", "paused": "bold yellow",
     "stopping": "bold yellow", "stopped": "bold cyan", "finished": "bold cyan", "failed": "bold red",
     "loaded": "bold cyan",
 }
@@ -48,7 +48,6 @@ class RunStatus:
     eta_s: float | None = None
     device: str = ""
     message: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class StatusText(Widget):

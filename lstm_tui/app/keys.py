@@ -1,0 +1,27 @@
+"""Bindings grouped by action: one row of the help's key table, one command of the palette."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.binding import Binding
+
+
+def binding_groups(bindings: Iterable[object]) -> list[list[Binding]]:
+    """The described bindings grouped by action, in first-seen order; in each group the key
+    the footer shows comes first."""
+    by_action: dict[str, list[Binding]] = {}
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.description:
+            by_action.setdefault(binding.action, []).append(binding)
+    return [sorted(group, key=lambda b: not b.show) for group in by_action.values()]
+
+
+def group_keys(group: list[Binding]) -> str:
+    """``"f5, ctrl+r"``: the keys of one group, the footer's first."""
+    return ", ".join(key for binding in group for key in binding.key.split(","))
+
+
+def group_text(group: list[Binding]) -> str:
+    """What the group's action does: its first tooltip, else its description."""
+    return next((b.tooltip for b in group if b.tooltip), group[0].description)

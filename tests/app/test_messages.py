@@ -1,0 +1,48 @@
+"""Engine events become typed messages; a newer progress replaces a queued one."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from lstm_tui.app import messages as m
+from lstm_tui.app.session import AppSession, LoadedRun
+from lstm_tui.core import events as ev
+
+
+def progress(batch: int) -> ev.BatchProgress:
+    return ev.BatchProgress(epoch=1, batch=batch, batches=100, perplexity=20.0, tokens_per_s=1e4, elapsed_s=1.0)
+
+
+def test_every_engine_event_has_its_own_message_and_handler_name():
+    events = {cls for _, cls in inspect.getmembers(ev, inspect.isclass)
+              if issubclass(cls, ev.Event) and cls is not ev.Event and dataclasses.is_dataclass(cls)}
+    assert events == set(m.MESSAGE_FOR)
+    names = {cls.handler_name for cls in m.MESSAGE_FOR.values()}
+    assert len(names) == len(events)  # one handler each, named after the message
+    message = m.engine_message(ev.CheckpointFailed(epoch=3, reason="disk full", kept_epoch=1), 7)
+    assert isinstance(message, m.EngineCheckpointFailed) and message.run_id == 7 and message.event.kept_epoch == 1
+    assert message.handler_name == "on_engine_checkpoint_failed"
+
+
+def test_a_newer_progress_of_the_same_run_replaces_a_queued_one_nothing_else_does():
+    old, new = m.engine_message(progress(1), 1), m.engine_message(progress(2), 1)
+    assert old.can_replace(new)  # Textual: the queued (older) one is dropped for the newer
+    assert not old.can_replace(m.engine_message(progress(2), 2))  # another run's
+    epoch = m.engine_message(ev.EpochEnd(1, 4, 20.0, 1e4, 1.0), 1)
+    assert not old.can_replace(epoch) and not epoch.can_replace(m.engine_message(ev.EpochEnd(2, 4, 19.0, 1e4, 2.0), 1))
+    download = m.engine_message(ev.DownloadProgress(10, 100), 1)
+    assert download.can_replace(m.engine_message(ev.DownloadProgress(20, 100), 1)) and not download.can_replace(new)
+
+
+def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
+    session = AppSession()
+    first = session.begin_run(object())  # (any config: the session only keeps it)
+    second = session.begin_run(object())
+    assert not session.trainer_ready(first, "old trainer", "/runs/a") and session.trainer is None
+    assert session.trainer_ready(second, "trainer", None) and session.trained_without_folder
+    loaded = LoadedRun("model", "vocab", object(), "/runs/b")
+    session.load(loaded)
+    assert session.trainer is None and session.run_path == "/runs/b" and not session.is_current(second)
+    choice = session.model_choice(running=False)
+    assert choice is not None and choice.source is loaded and choice.description == "run b"
