@@ -92,6 +92,7 @@ class Lifecycle:
             for sig in HANGUP_SIGNALS:
                 signal.signal(sig, self._handler)
         threading.Thread(target=self._watch, name="lstm-tui-lifecycle", daemon=True).start()
+        self.note("installed")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         """The signal handler: one byte to the watchdog, nothing that could block or raise."""
@@ -146,7 +147,7 @@ class Lifecycle:
         now = time.monotonic()
         if self.hangup_at is None:
             self.hangup_at, self.reason = now, name
-            self.note(f"hangup: {name}")
+            self.note(f"hangup: {name}; {describe(self.app)}")
             self._deadline = now + self.deadline_s
             self._forward(signal.SIGHUP if code in (PAGE_CLOSED, signal.SIGHUP) else code)
             if code == PAGE_CLOSED:  # nobody reads the app's output any more
@@ -291,6 +292,16 @@ def stop_trainers(app: Any) -> None:
             book.stop_book()
     except Exception:  # noqa: BLE001
         pass
+
+
+def describe(app: Any) -> str:
+    """The app's workers that are running and its screen, in words (for the log)."""
+    try:
+        workers = sorted({w.group for w in list(app.workers) if not w.is_finished})
+        screen = type(app.screen).__name__ if getattr(app, "_screen_stack", None) else "none"
+    except Exception:  # noqa: BLE001 - changed while read
+        return "workers: ?"
+    return f"workers: {','.join(workers) or '-'}; screen: {screen}"
 
 
 def _drain_dead_writer(app: Any) -> None:
