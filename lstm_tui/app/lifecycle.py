@@ -44,7 +44,8 @@ HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 PAGE_CLOSED = 0  # the byte written to the wake pipe for "the page closed" (signals write their number)
 DEADLINE_S = 8.0  # the process ends at most this long after the first hangup
 FALLBACK_S = 1.0  # the app did not take the hangup (or still trains): stop the trainers from here
-GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself
+GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself (its exit note, the terminal)
+QUICK_S = 0.3  # the same once the app has exited and its terminal is gone (nothing left to show)
 IDLE_TICK_S, BUSY_TICK_S = 0.25, 0.05
 TRAINING_GROUPS = ("train", "book")  # the app's workers that write a checkpoint when they stop
 
@@ -189,10 +190,20 @@ class Lifecycle:
         elif self._idle_since is None:
             self._idle_since = now
             self.note("no trainer runs")
-        if now >= self._deadline or (self._idle_since is not None and now - self._idle_since >= GRACE_S):
+        if now >= self._deadline or self._waited_enough(now):
             code = getattr(self.app, "return_code", None)
-            self.note(f"os._exit({code}) {'at the deadline' if now >= self._deadline else 'after the grace'}")
+            error = getattr(self.app, "_exception", None)
+            self.note(f"os._exit({code}) {'at the deadline' if now >= self._deadline else 'after the grace'}"
+                      + (f"; the app failed: {error!r}" if error is not None else ""))
             os._exit(int(code) if code is not None else (0 if not busy else 128 + signal.SIGHUP))
+
+    def _waited_enough(self, now: float) -> bool:
+        """No trainer runs: the app had its time to exit by itself (less when nobody sees it)."""
+        if self._idle_since is None:
+            return False
+        waited = now - self._idle_since
+        gone = self._terminal_gone and getattr(self.app, "return_code", None) is not None
+        return waited >= GRACE_S or (gone and waited >= QUICK_S)
 
     # ------------------------------------------------------------------ the app's thread
     def _loop(self):
