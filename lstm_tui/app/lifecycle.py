@@ -57,10 +57,10 @@ RUNS_SCREEN = "runs"  # the installed runs screen (its book trainer: stop_book()
 
 LOG_ENV = "LSTM_TUI_LIFECYCLE_LOG"  # a file the watchdog appends what it does to (for tests, debugging)
 
-_installed: "Lifecycle | None" = None
+_installed: Lifecycle | None = None
 
 
-def install(app: Any) -> "Lifecycle":
+def install(app: Any) -> Lifecycle:
     """Watch ``app``'s process for hangups (main thread, before or after ``app.run()`` starts)."""
     global _installed
     if _installed is None:
