@@ -16,6 +16,7 @@ import json
 import os
 import random
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def _take_terminal() -> None:
 class PtyApp:
     """The app in a pseudo-terminal of 120x40 whose output is read (as a terminal does)."""
 
-    def __init__(self, args: list[str], tmp_path: Path, data_dir: Path) -> None:
+    def __init__(self, args: list[str], tmp_path: Path, data_dir: Path, controlling: bool = True) -> None:
         self.runs_dir, self.log = tmp_path / "runs", tmp_path / "lifecycle.log"
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
@@ -53,7 +54,8 @@ class PtyApp:
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", "--data-dir", str(data_dir), *args],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
-                                     start_new_session=True, preexec_fn=_take_terminal)
+                                     start_new_session=True,
+                                     preexec_fn=_take_terminal if controlling else None)
         os.close(slave)
         self.master = master
         self.output = bytearray()
@@ -99,7 +101,10 @@ class PtyApp:
         """Close the terminal; the seconds until the process ended (fails past the limit)."""
         self._reading = False
         self._reader.join()
+        if self.master < 0:
+            return 0.0
         os.close(self.master)
+        self.master = -1
         closed = time.monotonic()
         try:
             self.proc.wait(timeout=EXIT_LIMIT_S)
@@ -244,3 +249,46 @@ def test_closing_the_terminal_ends_the_app_with_its_run_resumable(state, attempt
         assert any("hangup" in note and "train" in note for note in notes), notes
     if state == "generating":
         assert any("hangup" in note and "generate" in note for note in notes), notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(2))
+def test_a_closed_terminal_without_sighup_is_a_hangup(attempt, tmp_path, shared_data_dir):
+    """The pty is not the app's controlling terminal, so closing it sends no SIGHUP: the dead
+    terminal itself (POLLHUP on stdin/stdout) is the hangup."""
+    rng = random.Random(f"no-sighup-{attempt}-{time.time_ns()}")
+    app = PtyApp(TINY + ["--autostart", "--epochs", "500"], tmp_path, shared_data_dir, controlling=False)
+    try:
+        until_training(app, rng)
+        took = app.hang_up()
+    finally:
+        if app.proc.poll() is None:
+            app.proc.kill()
+            app.proc.wait()
+    notes = app.notes()
+    assert took < EXIT_LIMIT_S
+    assert any("hangup: the terminal closed" in note for note in notes), notes
+    (run,) = runs(app)
+    assert_resumable(run)
+    assert summary_of(run)["status"] == "stopped"
+
+
+def test_sigterm_in_a_live_terminal_stops_the_run_with_a_checkpoint(tmp_path, shared_data_dir):
+    """The terminal stays open: SIGTERM stops at the next batch, saves, exits 0 and says where."""
+    app = PtyApp(TINY + ["--autostart", "--epochs", "500"], tmp_path, shared_data_dir)
+    try:
+        until_training(app, random.Random(0))
+        sent = time.monotonic()
+        app.proc.send_signal(signal.SIGTERM)
+        code = app.proc.wait(timeout=EXIT_LIMIT_S)
+        took = time.monotonic() - sent
+        time.sleep(0.3)  # the last output reaches the reader
+    finally:
+        if app.proc.poll() is None:
+            app.proc.kill()
+            app.proc.wait()
+        app.hang_up()
+    assert code == 0 and took < EXIT_LIMIT_S
+    (run,) = runs(app)
+    assert summary_of(run)["status"] == "stopped" and (run / "checkpoint.pt").is_file()
+    assert b"continue with: lstm-tui train --resume" in app.output  # the exit note, on the terminal

@@ -63,7 +63,8 @@ class Served:
         wait_for_page(self.proc, self.url, timeout=60)
 
     def apps(self) -> list[int]:
-        return app_processes(self.proc.pid)
+        """The app processes under the server (not a shell between them)."""
+        return [pid for pid in app_processes(self.proc.pid) if _is_app(pid)]
 
     def end(self) -> None:
         """Leave nothing behind whatever the test did (the session's processes are killed)."""
@@ -72,6 +73,14 @@ class Served:
         self.proc.communicate()
         for pid in session_members(self.proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _is_app(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return argv[1:3] == [b"-m", b"lstm_tui"] and b"serve" not in argv
 
 
 def wait_until(what: str, check, timeout: float) -> None:
@@ -134,7 +143,7 @@ def test_the_app_ends_with_a_checkpoint_when_its_page_closes_or_on_sigterm(how, 
         hangup = "the page closed" if how == "close-page" else "SIGTERM"
         assert f"hangup: {hangup}" in (tmp_path / "lifecycle.log").read_text()
         assert_stopped_with_checkpoint(the_run(served))
-        assert served.apps() == [] and served.proc.poll() is None  # the server goes on
+        assert app_processes(served.proc.pid) == [] and served.proc.poll() is None  # the server goes on
         if how == "sigterm-app":
             page.close()
     finally:

@@ -41,7 +41,7 @@ import time
 from typing import Any
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
-PAGE_CLOSED = 0  # the byte written to the wake pipe for "the page closed" (signals write their number)
+PAGE_CLOSED, TERMINAL_CLOSED = 0, 255  # wake-pipe bytes besides the signal numbers
 DEADLINE_S = 8.0  # the process ends at most this long after the first hangup
 FALLBACK_S = 1.0  # the app did not take the hangup (or still trains): stop the trainers from here
 GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself (its exit note, the terminal)
@@ -144,13 +144,13 @@ class Lifecycle:
             self._progress(time.monotonic())
 
     def _trigger(self, code: int) -> None:
-        name = "the page closed" if code == PAGE_CLOSED else _signal_name(code)
+        name = {PAGE_CLOSED: "the page closed", TERMINAL_CLOSED: "the terminal closed"}.get(code) or _signal_name(code)
         now = time.monotonic()
         if self.hangup_at is None:
             self.hangup_at, self.reason = now, name
             self.note(f"hangup: {name}; {describe(self.app)}")
             self._deadline = now + self.deadline_s
-            self._forward(signal.SIGHUP if code in (PAGE_CLOSED, signal.SIGHUP) else code)
+            self._forward(signal.SIGHUP if code in (PAGE_CLOSED, TERMINAL_CLOSED, signal.SIGHUP) else code)
             if code == PAGE_CLOSED:  # nobody reads the app's output any more
                 self._lose_terminal()
         elif code in (signal.SIGTERM, signal.SIGINT):  # asked again: quit without waiting
@@ -164,7 +164,7 @@ class Lifecycle:
         self.note("the terminal is gone")
         self._silence_terminal()
         if self.hangup_at is None:
-            self.wake(signal.SIGHUP)
+            self.wake(TERMINAL_CLOSED)
 
     def _silence_terminal(self) -> None:
         """No write to the dead terminal can fail or block; no read returns at once."""
