@@ -169,7 +169,7 @@ def finished(app: PtyApp) -> bool:
 
 
 def until_starting(app: PtyApp, rng: random.Random) -> None:
-    time.sleep(rng.uniform(0.05, 1.0))  # Python importing Textual, the app mounting
+    time.sleep(rng.uniform(0.05, 2.5))  # Python importing Textual, the app mounting, the run starting
 
 
 def until_importing_torch(app: PtyApp, rng: random.Random) -> None:
@@ -208,7 +208,7 @@ def until_idle(app: PtyApp, rng: random.Random) -> None:
 
 
 STATES = {  # state: (extra flags, how to get there)
-    "starting": ([], until_starting),
+    "starting": (["--autostart", "--epochs", "500"], until_starting),
     "importing-torch": ([], until_importing_torch),
     "loading": (["--autostart", "--epochs", "500"], until_loading),
     "training": (["--autostart", "--epochs", "500"], until_training),
@@ -216,7 +216,7 @@ STATES = {  # state: (extra flags, how to get there)
     "quit-dialog": (["--autostart", "--epochs", "500"], until_quit_dialog),
     "idle": (["--autostart", "--epochs", "1"], until_idle),
 }
-TRIES = 3  # 7 states x 3 = 21 hangups
+TRIES = 3  # 7 states x 3 = 21 hangups (and 2 more below)
 
 
 @pytest.mark.slow

@@ -83,7 +83,8 @@ class Lifecycle:
         self._quiet_w: int | None = None
         self.hangup_at: float | None = None  # monotonic time of the first hangup
         self.reason = ""
-        self._forced = False
+        self._forced_at: float | None = None
+        self._unsent: list[int] = []  # hangups not yet handed to the app (its loop not running yet)
         self._idle_since: float | None = None
         self._deadline = float("inf")
 
@@ -181,9 +182,14 @@ class Lifecycle:
 
     def _progress(self, now: float) -> None:
         busy = trainers_busy(self.app)
-        if busy and not self._forced and now - self.hangup_at >= FALLBACK_S:
-            self._forced = True
-            self.note("stopping the trainers from the watchdog")
+        if self._unsent and self._loop() is not None:
+            self._forward(self._unsent.pop(0))
+        if busy and now - self.hangup_at >= FALLBACK_S and (self._forced_at is None or now - self._forced_at >= FALLBACK_S):
+            # Again every second while a trainer runs: a run that was starting may have cleared
+            # the app's stop flag, or made its trainer only now.
+            if self._forced_at is None:
+                self.note("stopping the trainers from the watchdog")
+            self._forced_at = now
             stop_trainers(self.app)
         if busy:
             self._idle_since = None
@@ -221,7 +227,8 @@ class Lifecycle:
         return True
 
     def _forward(self, signum: int) -> None:
-        self._call_on_app(self._stop_app, int(signum))
+        if not self._call_on_app(self._stop_app, int(signum)):
+            self._unsent.append(int(signum))
 
     def _stop_app(self, signum: int) -> None:
         self.note(f"the app takes {_signal_name(signum)}")
