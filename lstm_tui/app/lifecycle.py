@@ -79,6 +79,7 @@ class Lifecycle:
         os.set_blocking(self._wake_w, False)
         self._handler = self._on_signal  # one object, so getsignal() can tell it is ours
         self._claim_pending = False
+        self.signals: tuple[int, ...] = ()  # the hangup signals this watchdog handles
         self._terminal_gone = False
         self._quiet_w: int | None = None
         self.hangup_at: float | None = None  # monotonic time of the first hangup
@@ -91,7 +92,9 @@ class Lifecycle:
     # ------------------------------------------------------------------ set-up
     def start(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            for sig in HANGUP_SIGNALS:
+            # A signal the process was told to ignore (``nohup``: SIGHUP) stays ignored.
+            self.signals = tuple(sig for sig in HANGUP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN)
+            for sig in self.signals:
                 signal.signal(sig, self._handler)
         threading.Thread(target=self._watch, name="lstm-tui-lifecycle", daemon=True).start()
         self.note("installed")
@@ -243,14 +246,14 @@ class Lifecycle:
 
     def _keep_signals(self) -> None:
         """Take the hangup signals back when the loop (Textual's web driver, the app) took them."""
-        if self._claim_pending or all(signal.getsignal(sig) is self._handler for sig in HANGUP_SIGNALS):
+        if self._claim_pending or all(signal.getsignal(sig) is self._handler for sig in self.signals):
             return
         self._claim_pending = self._call_on_app(self._claim_signals)
 
     def _claim_signals(self) -> None:
         self._claim_pending = False
         loop = self._loop()
-        for sig in HANGUP_SIGNALS:
+        for sig in self.signals:
             try:
                 if loop is not None:
                     loop.remove_signal_handler(sig)
