@@ -42,7 +42,7 @@ from typing import Any
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 PAGE_CLOSED, TERMINAL_CLOSED = 0, 255  # wake-pipe bytes besides the signal numbers
-DEADLINE_S = 8.0  # the process ends at most this long after the first hangup
+DEADLINE_S = 7.0  # the process ends at most this long after the first hangup (10 s with a loaded machine)
 FALLBACK_S = 1.0  # the app did not take the hangup (or still trains): stop the trainers from here
 GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself (its exit note, the terminal)
 QUICK_S = 0.3  # the same once the app has exited and its terminal is gone (nothing left to show)
