@@ -27,6 +27,9 @@ def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
     from .main import LstmTuiApp
 
     app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir)
+    if not headless:  # hangups end the process, with a checkpoint (see lifecycle.py)
+        from .lifecycle import install
+        install(app)
     result = app.run(headless=headless)
     if app.exit_note:
         try:

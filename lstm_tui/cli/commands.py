@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -278,35 +277,19 @@ def app_command(ns: argparse.Namespace) -> list[str]:
 def cmd_serve(ns: argparse.Namespace) -> int:
     build_config(ns)  # bad flags fail here, not in every browser session
     try:
-        from textual_serve.server import Server
+        from textual_serve.server import Server  # noqa: F401 - only: is it installed?
     except ImportError:
         raise CliError(SERVE_INSTALL_HINT) from None
-    import asyncio
 
     host, port = ns.host, ns.port
     if not is_loopback(host):
         print(serve_warning(host, port), file=sys.stderr, flush=True)
     check_address(host, port)
 
-    class _Server(Server):
-        async def handle_index(self, request):  # type: ignore[override]
-            # textual-serve writes the websocket address into the page from the address it listens
-            # on, which a browser cannot use for 0.0.0.0 (or through a tunnel to another port):
-            # answer with the address the browser used instead.
-            self.public_url = f"{request.scheme}://{request.host}"
-            return await super().handle_index(request)
+    from .serve import serve  # its process handling: apps end with their checkpoints, none left behind
 
-    server = _Server(shlex.join(app_command(ns)), host=host, port=port, title="lstm-tui")
-    # textual-serve asks for the current event loop, which Python 3.12+ warns about (3.14 fails)
-    # when there is none yet: give it one.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
     try:
-        server.serve()
+        serve(app_command(ns), host=host, port=port, title="lstm-tui")
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    finally:
-        asyncio.set_event_loop(None)
-        if not loop.is_closed():
-            loop.close()
     return EXIT_OK
