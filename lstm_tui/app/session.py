@@ -87,6 +87,7 @@ class AppSession:
         if not self.is_current(run_id):
             return False
         self.trainer, self.run_path = trainer, run_path
+        self.run_config = trainer.config  # as prepared: paths absolute, a resume's changes applied
         return True
 
     def load(self, loaded: LoadedRun) -> None:

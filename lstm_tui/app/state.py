@@ -35,3 +35,5 @@ class AppState(str, Enum):
 
 
 TRAINING_STATES = frozenset({AppState.PREPARING, AppState.TRAINING, AppState.PAUSED, AppState.STOPPING})
+#: A run ended (its folder may be continued with F8).
+DONE_STATES = frozenset({AppState.FINISHED, AppState.STOPPED, AppState.FAILED})

@@ -22,18 +22,23 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 from .gil import short_gil_switches
 from .messages import RunHistory, StartRefused, engine_message
 from .screens import LoadRunScreen
-from .state import AppState
+from .state import DONE_STATES, AppState
 from .worker import Prepared, Refused, prepare_new, prepare_resumed, record_epoch
 
 
 class TrainingMixin:
     """Start, pause, stop, save and resume a run; the train worker."""
 
+    _state_before_run: AppState = AppState.IDLE  # the state a refused resume goes back to
+
     _save_asked: bool = False
     exit_note: str | None = None  # printed by run_app after the app is gone (plain, unwrapped)
 
     def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None) -> None:
+        self._state_before_run = self.state  # (a refused resume goes back to it)
         run_id = self.session.begin_run(config)
+        if resume:
+            self.session.run_path = resume  # the chosen run, even if its resume is refused (F8 again)
         self._stop_requested = False
         self._update_generate_note()  # no model until the trainer is ready: the form decides
         self.chart.reset(config.epochs)
@@ -91,7 +96,9 @@ class TrainingMixin:
     def on_start_refused(self, message: StartRefused) -> None:
         if not self.session.is_current(message.run_id):
             return
-        self._set_state(AppState.IDLE, message="")
+        before = self._state_before_run
+        resumed_run_kept = self.session.run_path is not None and before in DONE_STATES
+        self._set_state(before if resumed_run_kept else AppState.IDLE, message="")
         self.status_bar.set_progress(0, 1)  # (None would keep the bar pulsing as if work went on)
         if message.field is None or message.field not in self.form.editors:  # a refused resume: no field at fault
             self.log_view.error(f"✗ not resumed: {message.message}")

@@ -81,6 +81,8 @@ def prepare_resumed(path: str | os.PathLike, changes: dict[str, Any] | None, on_
     from lstm_tui.core.session import Refusal, prepare_resume
 
     made = prepare_resume(path, dict(changes or {}), on_event=on_event)
+    if isinstance(made, Refusal) and made.field == "epochs":  # (the form's epochs field is what to change)
+        return Refused("epochs", f"{made.reason}: raise 'epochs' in the form, then F8 continues it")
     if isinstance(made, Refusal):
         return Refused(made.field, made.reason + (f"; {made.hint}" if made.hint else ""))
     assert made.run is not None  # (a resume always has its folder)
