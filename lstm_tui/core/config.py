@@ -245,7 +245,7 @@ def _is_encoding(text: str) -> bool:
     import codecs
 
     try:
-        return bool(codecs.lookup(text)._is_text_encoding)  # type: ignore[attr-defined]
+        return bool(codecs.lookup(text)._is_text_encoding)
     except LookupError:
         return False
 

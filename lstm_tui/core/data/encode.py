@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chars import CHUNK, byte_view, clean_bytes, encode_chars
+from .chars import CHUNK, byte_view, clean_bytes, count_values, encode_chars
 from .decoding import Buffer
 from .hooks import NO_HOOKS, LoadHooks
 from .text import TOKEN_KINDS
@@ -64,6 +64,6 @@ def _byte_counts(data: Buffer, hooks: LoadHooks) -> np.ndarray:
     counts, total = np.zeros(256, np.int64), len(data)
     for start in range(0, total, CHUNK):
         stop = min(start + CHUNK, total)
-        counts += np.bincount(byte_view(data, start, stop), minlength=256)
+        counts += count_values(byte_view(data, start, stop))
         hooks.step("counting", stop, total)
     return counts

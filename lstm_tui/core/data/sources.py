@@ -58,8 +58,8 @@ def read_source(source: str, data_dir: str | Path | None = None, options: ReadOp
     opts = options or ReadOptions()
     source = (source or "").strip()
     if not source:
-        path = fetch_time_machine(data_dir, progress=opts.download_progress)
-        return _finish([_decoded(_read_path(str(path), str(path), opts), str(path), opts)], "The Time Machine", opts)
+        book = str(fetch_time_machine(data_dir, progress=opts.download_progress))
+        return _finish([_decoded(_read_path(book, book, opts), book, opts)], "The Time Machine", opts)
     if source == STDIN:
         data = read_stdin(opts.max_bytes, opts.hooks)
         return _finish([_decoded(data, "standard input", opts)], "standard input", opts)
