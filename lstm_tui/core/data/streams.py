@@ -47,7 +47,7 @@ def read_stdin(max_bytes: int, hooks: LoadHooks) -> bytes:
     return read_fd(0, STDIN_LABEL, max_bytes, hooks, named_fifo=False)
 
 
-def read_stream_path(path: str, label: str, max_bytes: int, hooks: LoadHooks, wait_s: float = FIFO_WAIT_S) -> bytes:
+def read_stream_path(path: str, label: str, max_bytes: int, hooks: LoadHooks, wait_s: float | None = None) -> bytes:
     """All of the stream at ``path`` (``label``: the path as the user gave it, for messages)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -60,8 +60,10 @@ def read_stream_path(path: str, label: str, max_bytes: int, hooks: LoadHooks, wa
 
 
 def read_fd(fd: int, label: str, max_bytes: int, hooks: LoadHooks, *, named_fifo: bool,
-            wait_s: float = FIFO_WAIT_S) -> bytes:
-    """Read ``fd`` to its end through ``poll``; see the module docstring."""
+            wait_s: float | None = None) -> bytes:
+    """Read ``fd`` to its end through ``poll``; see the module docstring (``wait_s``: how long a
+    stream may send nothing before it is reported; default :data:`FIFO_WAIT_S`)."""
+    wait_s = FIFO_WAIT_S if wait_s is None else wait_s
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
     pieces: list[bytes] = []
