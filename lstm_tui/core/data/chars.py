@@ -14,10 +14,7 @@ character. Everything works on UTF-8 bytes in chunks (progress and cancel after 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-import torch
 
 from .decoding import Buffer
 from .hooks import LoadHooks
@@ -104,14 +101,16 @@ def encode_chars(text: Buffer, hooks: LoadHooks, *, min_freq: int = 0, max_size:
 
 
 def count_values(codes: np.ndarray) -> np.ndarray:
-    """``np.bincount(codes)``; bytes through torch's bincount, which (unlike numpy's) does not
-    widen them to int64 first: about ten times faster on a text."""
+    """``np.bincount(codes)``; bytes are counted two at a time (as uint16, 65,536 bins folded
+    back to 256): numpy widens what it counts to int64 first, so half as many is ~3x faster."""
     if codes.dtype != np.uint8:
         return np.bincount(codes)
-    with warnings.catch_warnings():  # a read-only buffer (bytes): torch only reads it here
-        warnings.simplefilter("ignore", UserWarning)
-        tensor = torch.from_numpy(codes)
-    return torch.bincount(tensor, minlength=256).numpy()
+    even = len(codes) - len(codes) % 2
+    pairs = np.bincount(codes[:even].view(np.uint16), minlength=65536).reshape(256, 256)
+    counts = pairs.sum(axis=0) + pairs.sum(axis=1)  # (either byte order: both halves are added)
+    if even < len(codes):
+        counts[codes[-1]] += 1
+    return counts
 
 
 class _Tally:
