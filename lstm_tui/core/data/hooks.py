@@ -15,7 +15,7 @@ from .errors import LoadCancelled
 #: ``progress(stage, done, total_or_None)``; ``done``/``total`` count bytes of the text.
 LoadProgressFn = Callable[[str, int, "int | None"], None]
 
-STAGES = ("reading", "decoding", "cleaning", "counting", "indexing")
+STAGES = ("reading", "decoding", "checking", "counting", "cleaning", "indexing")
 
 
 @dataclass(frozen=True)
