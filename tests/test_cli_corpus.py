@@ -72,3 +72,25 @@ def test_resume_over_a_changed_corpus_exits_2_naming_both_hashes_unless_allowed(
 def test_load_line_shows_the_stage_and_percentage():
     assert load_line(LoadProgress("counting", 42_000_000, 100_000_000)) == "loading corpus: counting 42.0/100.0 MB (42%)"
     assert load_line(LoadProgress("reading", 3_100_000, None)) == "loading corpus: reading 3.1 MB"
+
+
+def test_ctrl_c_while_waiting_for_stdin_returns_at_once(tmp_path):
+    """A pipe that sends nothing: a status says so, and Ctrl+C ends the load at once (130)."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", "train", "--corpus", "-", "--json",
+                             "--runs-dir", str(tmp_path / "runs"), *TINY],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()  # (blocks until the load has waited FIFO_WAIT_S)
+        assert json.loads(line) == {"event": "status", "message": "waiting for standard input to send the corpus"}
+        asked = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert time.monotonic() - asked < 2
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
