@@ -118,3 +118,24 @@ def test_huge_vocabulary_warning_states_the_parameter_count(tmp_path):
     capped = load_corpus(cfg.replace(max_vocab=1000))
     assert len(capped.vocab) == 1000 and not capped.warnings and int(capped.train.max()) == 999
     assert (capped.train == 0).sum() == 51_000 - 999  # the rarest words became <unk>
+
+
+def test_a_trainer_stopped_while_it_loads_its_corpus_returns_at_once(tmp_path):
+    """A Trainer built without data loads the corpus itself; its stop() cancels the load."""
+    import threading
+    import time
+
+    from lstm_tui.core.engine import Trainer
+    from lstm_tui.core.events import Failed
+
+    fifo = tmp_path / "pipe"
+    import os
+
+    os.mkfifo(fifo)  # no writer: the load waits (polling) until it is cancelled
+    events = []
+    trainer = Trainer(RunConfig.from_mapping({**BASE, "corpus": str(fifo)}), on_event=events.append)
+    threading.Timer(0.5, trainer.stop).start()
+    start = time.monotonic()
+    result = trainer.run()
+    assert isinstance(result, Failed) and result.reason == "stopped while loading the corpus"
+    assert time.monotonic() - start < 3
