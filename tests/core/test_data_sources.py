@@ -13,8 +13,7 @@ import tracemalloc
 import pytest
 
 from lstm_tui.core.config import RunConfig, absolute_paths
-from lstm_tui.core.data import CorpusError, LoadCancelled, LoadHooks, ReadOptions, load_corpus, read_source
-from lstm_tui.core.data import streams
+from lstm_tui.core.data import CorpusError, LoadCancelled, LoadHooks, ReadOptions, load_corpus, read_source, streams
 
 SMALL = dict(batch_size=2, num_steps=3, max_tokens=0)
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+import torch
 
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.data import load_corpus, split_corpus
 from lstm_tui.core.data.dataset import split_parts, vocab_warning
 from lstm_tui.core.events import Finished, LoadProgress, Status
 from lstm_tui.core.session import PreparedRun, Refusal, prepare_resume, prepare_run
-
-import torch
 
 BASE = dict(device="cpu", impl="torch", hidden=16, batch_size=4, num_steps=8, max_tokens=0, epochs=1,
             predict_every=0, checkpoint_every=1, predict_length=5, prefix=("the",), lr=1.0, seed=0)

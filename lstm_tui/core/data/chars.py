@@ -107,7 +107,7 @@ def count_values(codes: np.ndarray) -> np.ndarray:
         return np.bincount(codes)
     even = len(codes) - len(codes) % 2
     pairs = np.bincount(codes[:even].view(np.uint16), minlength=65536).reshape(256, 256)
-    counts = pairs.sum(axis=0) + pairs.sum(axis=1)  # (either byte order: both halves are added)
+    counts: np.ndarray = pairs.sum(axis=0) + pairs.sum(axis=1)  # (either byte order: both halves are added)
     if even < len(codes):
         counts[codes[-1]] += 1
     return counts
