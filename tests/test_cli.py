@@ -35,6 +35,8 @@ def _other_value(name: str) -> tuple[list[str], object]:
         return [flag, "abc", flag, "de f"], ("abc", "de f")
     if info["kind"] == "device":
         return [flag, "cpu"], "cpu"
+    if info["kind"] == "encoding":
+        return [flag, "latin-1"], "latin-1"
     if name in PATH_FIELDS:  # as given: the core's prepare_run stores it absolute (see test_cli_train)
         return [flag, "some/where"], "some/where"
     if info["type"] is str:

@@ -87,6 +87,9 @@ def test_train_json_is_json_lines_only(small_corpus, tmp_path, capsys):
     captured = capsys.readouterr()
     events = json_lines(captured.out)  # every stdout line parses
     assert all("event" in e for e in events)
+    loads = [e for e in events if e["event"] == "load"]  # the corpus load's progress comes first
+    assert loads and events[:len(loads)] == loads and loads[-1]["done"] == loads[-1]["total"]
+    events = events[len(loads):]
     assert events[0]["event"] == "started" and events[-1]["event"] == "finished"
     epochs = [e for e in events if e["event"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3]

@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--name", metavar="NAME", help="name of the run folder (default: date, time and preset)")
     out.add_argument("--no-run-dir", action="store_true", help="do not keep a run folder (use --save to keep the model)")
     out.add_argument("--resume", metavar="RUN", help="continue a stopped run (a run name or folder) to its configured epochs; with --epochs N, train any run on to N epochs")
+    out.add_argument("--allow-corpus-change", action="store_true",
+                     help="with --resume: train on even if the corpus is not the text the run recorded (its SHA-1 differs)")
     add_config_flags(train)
 
     gen = sub.add_parser(

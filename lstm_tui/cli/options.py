@@ -28,7 +28,8 @@ FLAG_FIELDS: tuple[str, ...] = tuple(name for name in FIELD_NAMES if name != "pr
 
 CUSTOM = "custom"
 
-_METAVARS = {"corpus": "PATH|URL", "data_dir": "DIR", "device": "DEVICE", "prefix": "TEXT"}
+_METAVARS = {"corpus": "PATH|DIR|GLOB|URL|-", "data_dir": "DIR", "device": "DEVICE", "prefix": "TEXT",
+             "encoding": "ENCODING"}
 
 
 def flag_name(field: str) -> str:

@@ -32,6 +32,7 @@ from ..core.events import (
     Event,
     Failed,
     Finished,
+    LoadProgress,
     Sample,
     Started,
     Status,
@@ -58,6 +59,16 @@ def summary_line(event: Finished) -> str:
     """d2l's ``perplexity 1.1, 26987.7 tokens/sec on cuda:0``."""
     ppl = f"{event.perplexity:.1f}" if math.isfinite(event.perplexity) else str(event.perplexity)
     return f"perplexity {ppl}, {event.tokens_per_s:.1f} tokens/sec on {event.device}"
+
+
+def load_line(event: LoadProgress) -> str:
+    """'loading corpus: counting 41.9/100.0 MB (42%)' (no total for a stream: 'reading 3.1 MB')."""
+    scale, unit = (1e6, "MB") if event.unit == "bytes" else (1.0, event.unit)
+    done = f"{event.done / scale:,.1f}" if scale != 1.0 else f"{event.done:,}"
+    if not event.total:
+        return f"loading corpus: {event.stage} {done} {unit}"
+    total = f"{event.total / scale:,.1f}" if scale != 1.0 else f"{event.total:,}"
+    return f"loading corpus: {event.stage} {done}/{total} {unit} ({event.percent:.0f}%)"
 
 
 def _num(value: float) -> str:
@@ -181,6 +192,8 @@ class Printer:
         elif isinstance(event, DownloadProgress):
             total = f"/{event.total_bytes / 1e6:.1f}" if event.total_bytes else ""
             self._live_line(f"downloading corpus {event.done_bytes / 1e6:.1f}{total} MB")
+        elif isinstance(event, LoadProgress):
+            self._live_line(load_line(event))
         elif isinstance(event, Started):
             resumed = f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""
             self.say(
@@ -222,6 +235,8 @@ class Printer:
                 self._write(self.out, f"validation perplexity {_num(result.val_perplexity)}")
             if result.generation_perplexity is not None:
                 self._write(self.out, f"generation perplexity {_num(result.generation_perplexity)}")
+        if result.test_perplexity is not None:
+            self._write(self.out, f"test perplexity {_num(result.test_perplexity)}")
         for sample in self.final_samples:
             self._write(self.out, sample.text)
         if self.config.generation_warning:
@@ -237,4 +252,4 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-__all__ = ["Printer", "epoch_line", "event_json", "summary_line"]
+__all__ = ["Printer", "epoch_line", "event_json", "load_line", "summary_line"]

@@ -76,6 +76,8 @@ class StopOnSignal:
 
 # ----------------------------------------------------------------------------- the command
 def cmd_train(ns: argparse.Namespace) -> int:
+    if ns.allow_corpus_change and not ns.resume:
+        raise CliError("--allow-corpus-change only applies to --resume (a new run records the corpus it trains on)")
     changes = _resume_changes(ns) if ns.resume else {}
     config = None if ns.resume else build_config(ns)  # bad input fails before torch is imported
     save_target = _save_target(ns.save) if ns.save else None
@@ -135,7 +137,8 @@ def _prepare(ns, config, changes: dict[str, Any], runs_root: Path, temp: "TempRo
 
     try:
         if ns.resume:
-            prepared = prepare_resume(ns.resume, changes, on_event=printer, runs_dir=runs_root)
+            prepared = prepare_resume(ns.resume, changes, on_event=printer, runs_dir=runs_root,
+                                      allow_corpus_change=ns.allow_corpus_change)
         else:
             prepared = prepare_run(config, temp.path if temp else runs_root, on_event=printer, name=ns.name)
     finally:

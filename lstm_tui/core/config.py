@@ -72,7 +72,7 @@ class RunConfig:
     gen_ppl_every: int = _spec(0, "also measure generation perplexity every N epochs (0: only at the end)", lo=0, hi=1_000_000)
     predict_length: int = _spec(50, "characters predicted after each prefix", lo=1, hi=10_000)
     device: str = _spec("auto", "device: auto, cpu, cuda, cuda:N or mps", kind="device")
-    corpus: str = _spec("", "corpus path or http(s) URL (empty: The Time Machine)")
+    corpus: str = _spec("", "corpus: a file, a folder or glob of .txt files, an http(s) URL, or - for standard input (empty: The Time Machine)")
     data_dir: str = _spec("", "where the downloaded corpus is cached (empty: platform cache dir)")
     token: str = _spec("char", "tokenise by character or by word", choices=("char", "word"))
     raw: bool = _spec(False, "keep the raw text (no lower-casing, punctuation kept)")
@@ -84,6 +84,12 @@ class RunConfig:
     threads: int = _spec(0, "CPU threads torch may use (0: torch's default, one per core)", lo=0, hi=4096)
     # lenses (issue 16)
     snapshot_every: int = _spec(0, "keep a weight snapshot every N epochs for the time-lapse (0: auto, about 50 per run)", lo=0, hi=1_000_000)
+    # -- the corpus (issue 15): its encoding, the vocabulary's limits, a test split
+    encoding: str = _spec("utf-8", "text encoding of the corpus (utf-8 also reads a BOM; e.g. latin-1, cp1252, utf-16)", kind="encoding")
+    errors: str = _spec("strict", "undecodable bytes: strict stops naming the file and offset, replace puts U+FFFD", choices=("strict", "replace"))
+    min_freq: int = _spec(0, "tokens seen fewer times become <unk> (0: keep every token)", lo=0, hi=10**9)
+    max_vocab: int = _spec(0, "most tokens in the vocabulary, <unk> included; the rarest become <unk> (0: no limit)", lo=2, hi=10**8, special=(0,))
+    test_split: float = _spec(0.0, "fraction held out at the very end (after the validation part) for a test perplexity computed once, when training ends (0: off)", lo=0.0, hi=0.5)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -122,6 +128,10 @@ class RunConfig:
             raise ConfigError("bidirectional", "the scratch implementation is one-directional; use impl=torch")
         if self.val_split > 0 and self.max_tokens > 0 and self.max_tokens * self.val_split < 2:
             raise ConfigError("val_split", f"{self.val_split} of {self.max_tokens} tokens leaves no validation data")
+        if self.test_split > 0 and self.max_tokens > 0 and self.max_tokens * self.test_split < 2:
+            raise ConfigError("test_split", f"{self.test_split} of {self.max_tokens} tokens leaves no test data")
+        if self.val_split + self.test_split > 0.5:
+            raise ConfigError("test_split", f"val_split {self.val_split} + test_split {self.test_split} holds out more than half of the corpus")
 
     @property
     def whole_corpus(self) -> bool:
@@ -165,6 +175,8 @@ def allowed_text(name: str) -> str:
         return "one or more non-empty texts"
     if info["kind"] == "device":
         return "auto, cpu, cuda, cuda:N or mps"
+    if info["kind"] == "encoding":
+        return "a text encoding Python knows (e.g. utf-8, latin-1, cp1252, utf-16)"
     if kind is str:
         return "a text"
     noun = "an integer" if kind is int else "a number"
@@ -231,10 +243,22 @@ def _check_range(name: str, info: dict[str, Any], value: Any) -> None:
         raise ConfigError(name, f"{value!r} is not allowed; expected {allowed_text(name)}")
     if info["kind"] == "device" and not _is_device(value):
         raise ConfigError(name, f"{value!r} is not a device; expected {allowed_text(name)}")
+    if info["kind"] == "encoding" and not _is_encoding(value):
+        raise ConfigError(name, f"{value!r} is not an encoding; expected {allowed_text(name)}")
     if info["lo"] is None or value in info["special"]:
         return
     if not info["lo"] <= value <= info["hi"]:
         raise ConfigError(name, f"{value!r} is out of range; expected {allowed_text(name)}")
+
+
+def _is_encoding(text: str) -> bool:
+    """A text codec Python knows (not a bytes-to-bytes one such as base64)."""
+    import codecs
+
+    try:
+        return bool(codecs.lookup(text)._is_text_encoding)
+    except LookupError:
+        return False
 
 
 def _is_device(text: str) -> bool:
@@ -250,13 +274,20 @@ PATH_FIELDS = ("corpus", "data_dir")
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+def _is_stream(text: str) -> bool:
+    """``-`` (standard input) or a path under /dev or /proc (``/dev/fd/63`` from ``<(...)``):
+    kept as given, as resolving it would name ``/proc/PID/fd/pipe:[N]``, a path nobody gave."""
+    return text == "-" or text.startswith(("/dev/", "/proc/"))
+
+
 def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with a relative corpus or data dir made absolute (a URL or an empty value stays)."""
+    """``values`` with a relative corpus or data dir made absolute (a URL, a stream or an empty
+    value stays)."""
     out = dict(values)
     for name in PATH_FIELDS:
         text = out.get(name)
         text = text.strip() if isinstance(text, str) else ""
-        if text and not URL_SCHEME.match(text):
+        if text and not URL_SCHEME.match(text) and not _is_stream(text):
             out[name] = str(Path(text).expanduser().resolve())
     return out
 

@@ -36,6 +36,23 @@ class DownloadProgress(Event):
 
 
 @dataclass(frozen=True)
+class LoadProgress(Event):
+    """The corpus is being loaded: ``done`` of ``total`` (None: unknown, e.g. a stream) ``unit``
+    in ``stage`` ("reading", "decoding", "cleaning", "counting", "indexing", "checking").
+    Throttled; the last report of a stage has ``done == total``."""
+
+    kind: ClassVar[str] = "load"
+    stage: str
+    done: int
+    total: int | None
+    unit: str = "bytes"
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.done / self.total if self.total else None
+
+
+@dataclass(frozen=True)
 class Started(Event):
     kind: ClassVar[str] = "started"
     device: str
@@ -130,6 +147,7 @@ class Finished(Event):
     generation_perplexity: Optional[float] = None
     checkpoint_saved: bool = True
     checkpoint_error: str = ""
+    test_perplexity: float | None = None  # on the test_split part, once, at the end (never used to choose)
 
 
 @dataclass(frozen=True)

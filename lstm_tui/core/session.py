@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from .config import ConfigError, RunConfig, absolute_paths
-from .data.dataset import CorpusData, corpus_for
-from .data.errors import CorpusError
+from .data.dataset import CorpusData, check_vocab, corpus_for
+from .data.errors import CorpusError, LoadCancelled
 from .data.vocab import Vocab
 from .device import DeviceError, resolve_device
 from .engine.throttle import Throttle
-from .events import DownloadProgress, EventHandler, ignore
+from .events import DownloadProgress, EventHandler, LoadProgress, Status, ignore
 from .runs import RunDir, RunError, lock_holder
 from .runs.lock import busy_reason
 
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Settings a resumed run cannot change: they define the model's weights or the vocabulary.
-MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw")
+MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw", "min_freq", "max_vocab")
 DOWNLOAD_INTERVAL_S = 0.2
 
 
@@ -45,6 +45,7 @@ class Refusal:
     field: Optional[str]
     reason: str
     hint: str = ""
+    cancelled: bool = False  # not a problem: the load was stopped (``cancel()`` said so)
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
@@ -71,11 +72,14 @@ class PreparedRun:
 
 
 def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None], *, on_event: EventHandler | None = None,
-                data: CorpusData | None = None, name: str | None = None) -> Union[PreparedRun, Refusal]:
+                data: CorpusData | None = None, name: str | None = None,
+                cancel: Callable[[], bool] | None = None) -> Union[PreparedRun, Refusal]:
     """A new run of ``config`` with its folder under ``runs_dir`` (None: the default runs dir).
 
     Relative corpus / data paths are made absolute here (the run can be resumed from anywhere);
-    the corpus is loaded (``DownloadProgress`` through ``on_event``) unless ``data`` is given."""
+    the corpus is loaded (``DownloadProgress``, ``LoadProgress`` and warnings as ``Status``
+    through ``on_event``) unless ``data`` is given; ``cancel()`` True stops the load at once
+    (a Refusal with ``cancelled=True``)."""
     from .engine import Trainer
 
     handler = on_event or ignore
@@ -85,7 +89,7 @@ def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None],
         return Refusal(exc.field, exc.message)
     refusal = _check_device(config)
     if refusal is None:
-        data, refusal = _load(config, handler, data)
+        data, refusal = _load(config, handler, data, cancel=cancel)
     if refusal is not None:
         return refusal
     assert data is not None
@@ -103,13 +107,16 @@ def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None],
 
 def prepare_resume(run: Union[RunDir, str, os.PathLike[str]], changes: dict[str, Any], *,
                    on_event: EventHandler | None = None, runs_dir: Union[str, os.PathLike[str], None] = None,
+                   allow_corpus_change: bool = False, cancel: Callable[[], bool] | None = None,
                    ) -> Union[PreparedRun, Refusal]:
     """Continue ``run`` (a RunDir, a folder, or a run name in ``runs_dir``) from its checkpoint
     with ``changes`` to its config (e.g. ``{"epochs": 800}``).
 
     In this order: the run and its lock (a run another live process trains is refused), the
     checkpoint's config, the changes applied to it, then the checks (shape fields, epochs left,
-    device, corpus and its vocabulary, prefixes). Nothing is written before ``trainer.run()``."""
+    device, corpus -- the same text as the run recorded in its summary, unless
+    ``allow_corpus_change`` -- and its vocabulary, prefixes). Nothing is written before
+    ``trainer.run()``."""
     from .checkpoint import CheckpointError
     from .engine import Trainer
 
@@ -134,7 +141,9 @@ def prepare_resume(run: Union[RunDir, str, os.PathLike[str]], changes: dict[str,
         refusal = _check_device(config)
     data = None
     if refusal is None:
-        data, refusal = _load(config, handler, None, vocab=checkpoint.vocab)
+        data, refusal = _load(config, handler, None, cancel=cancel)
+    if refusal is None and data is not None:
+        refusal = _corpus_change_refusal(folder, data, allow_corpus_change) or _vocab_refusal(data, checkpoint.vocab)
     if refusal is None:
         refusal = _check_prefixes(config, data)
     if refusal is not None or data is None:
@@ -187,7 +196,7 @@ def _check_device(config: RunConfig) -> Optional[Refusal]:
 
 
 def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
-          vocab: Vocab | None = None) -> tuple[Optional[CorpusData], Optional[Refusal]]:
+          cancel: Callable[[], bool] | None = None) -> tuple[Optional[CorpusData], Optional[Refusal]]:
     """The corpus (loaded now unless given), or a refusal naming the corpus."""
     if data is not None:
         return data, None
@@ -197,10 +206,39 @@ def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
         if throttle.due(force=done == total):
             handler(DownloadProgress(done_bytes=int(done), total_bytes=total))
 
+    def on_load(stage: str, done: int, total: int | None) -> None:
+        if throttle.due(force=done == total):
+            handler(LoadProgress(stage=stage, done=int(done), total=total))
+
     try:
-        return corpus_for(config, vocab=vocab, progress=progress), None
+        data = corpus_for(config, progress=progress, on_load=on_load, cancel=cancel,
+                          on_status=lambda text: handler(Status(text)))
+    except LoadCancelled as exc:
+        return None, Refusal("corpus", exc.reason, exc.hint, cancelled=True)
     except CorpusError as exc:
         return None, Refusal("corpus", exc.reason, exc.hint)
+    for warning in data.warnings:
+        handler(Status(warning))
+    return data, None
+
+
+def _corpus_change_refusal(folder: RunDir, data: CorpusData, allowed: bool) -> Refusal | None:
+    """A refusal when the corpus is not the text the run recorded (its summary's SHA-1)."""
+    recorded = folder.summary()
+    if recorded is None or not recorded.corpus_sha1 or recorded.corpus_sha1 == data.sha1 or allowed:
+        return None
+    was = f"SHA-1 {recorded.corpus_sha1}" + (f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else "")
+    return Refusal("corpus", f"the corpus has changed since run {folder.name} was trained on it: it was {was}, "
+                   f"it is now SHA-1 {data.sha1}, {data.nbytes:,} bytes",
+                   "resume over the same text, or pass --allow-corpus-change to train on the new one")
+
+
+def _vocab_refusal(data: CorpusData, vocab: Vocab) -> Refusal | None:
+    try:
+        check_vocab(data, vocab)
+    except CorpusError as exc:
+        return Refusal("corpus", exc.reason, exc.hint)
+    return None
 
 
 def _check_prefixes(config: RunConfig, data: CorpusData | None) -> Optional[Refusal]:

@@ -26,7 +26,7 @@ def test_missing_file(tmp_path):
 
 
 def test_directory(tmp_path):
-    with pytest.raises(CorpusError, match="is a directory"):
+    with pytest.raises(CorpusError, match="is a directory with no .txt files"):
         read_corpus_text(str(tmp_path))
 
 

@@ -24,7 +24,7 @@ def test_default_config_gives_d2l_corpus(config, corpus_bytes):
     data = load_corpus(config)
     assert isinstance(data, CorpusData)
     assert len(data.train) == 10_000 and data.val is None and data.tokens == 10_000
-    assert len(data.vocab) == 28 and data.train.dtype == torch.int64
+    assert len(data.vocab) == 28 and data.train.dtype == torch.uint8  # the smallest type that holds 28
     assert data.text_chars == len(corpus_bytes)
     assert "".join(data.vocab.to_tokens(data.train[:16].tolist())) == "the time machine"
 

@@ -17,12 +17,12 @@ from .corpus import (
     TIME_MACHINE_URL,
     default_data_dir,
     fetch_time_machine,
-    read_corpus_text,
-    read_text_file,
     resolve_data_dir,
 )
 from .download import DEFAULT_MAX_BYTES, download, sha1_of_file
-from .errors import CorpusError
+from .errors import CorpusError, LoadCancelled
+from .hooks import LoadHooks
+from .sources import ReadOptions, SourceText, corpus_files, read_corpus_text, read_source, read_text_file
 from .text import clean_lines, split_lines, tokenize
 from .vocab import Vocab, count_corpus
 
@@ -52,7 +52,8 @@ _LAZY = {
 
 __all__ = [
     "CORPUS_FILENAME", "DATA_DIR_ENV", "DEFAULT_MAX_BYTES", "MAX_CORPUS_BYTES", "TIME_MACHINE_SHA1",
-    "TIME_MACHINE_URL", "CorpusError", "Vocab", "clean_lines", "count_corpus", "default_data_dir",
+    "TIME_MACHINE_URL", "CorpusError", "LoadCancelled", "LoadHooks", "ReadOptions", "SourceText",
+    "corpus_files", "read_source", "Vocab", "clean_lines", "count_corpus", "default_data_dir",
     "download", "fetch_time_machine", "read_corpus_text", "read_text_file", "resolve_data_dir",
     "sha1_of_file", "split_lines", "tokenize", *_LAZY,
 ]

@@ -13,18 +13,23 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
-from .errors import CorpusError
+from .errors import CorpusError, LoadCancelled
 
 Progress = Callable[[int, int | None], None]
 
 DEFAULT_MAX_BYTES = 200 * 2**20
+DEFAULT_DEADLINE_S = 600.0  # the whole download, however the bytes trickle in
+WATCH_INTERVAL_S = 0.1
 CHUNK_BYTES = 64 * 1024
 MAX_REDIRECTS = 10
 HTTP_SCHEMES = ("http", "https")
@@ -47,16 +52,23 @@ def download(
     progress: Progress | None = None,
     timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    deadline: float = DEFAULT_DEADLINE_S,
+    cancel: Callable[[], bool] | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically; return ``dest`` as a Path.
 
-    ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk. With ``sha1``
+    ``progress(done_bytes, total_bytes_or_None)`` is called as bytes arrive. With ``sha1``
     the content must match it or nothing is written. ``dest``'s folder is created only once
     the server has answered, so a failed connection leaves no empty folder behind.
+    ``timeout`` is the stall timeout (no byte for that long: an error), ``deadline`` bounds
+    the whole download, and ``cancel()`` returning True stops it (:class:`LoadCancelled`);
+    a watchdog thread cuts the connection for both, so neither waits for a slow server.
     """
     dest = Path(dest)
     _check_scheme(url, url)
-    with _requests_errors(url, timeout), _open(url, timeout) as response:
+    watch = _Watchdog(url, deadline, cancel)
+    with watch, _requests_errors(url, timeout, watch), _open(url, timeout) as response:
+        watch.response = response
         total = _content_length(response)
         if total is not None and total > max_bytes:
             raise CorpusError(f"{url} is {total} bytes, over the limit of {max_bytes} bytes")
@@ -64,7 +76,7 @@ def download(
         tmp = _temp_file(dest)
         try:
             with tmp:
-                digest = _copy_body(url, response, tmp, progress, total, max_bytes)
+                digest = _copy_body(url, response, tmp, progress, total, max_bytes, watch)
                 tmp.flush()
                 os.fsync(tmp.fileno())
             if sha1 is not None and digest != sha1.lower():
@@ -78,16 +90,90 @@ def download(
     return dest
 
 
+class _Watchdog:
+    """Cuts the connection when the deadline passes or a cancel is asked for: a read blocked on
+    a trickling server returns at once, and :meth:`raise_if_fired` says which it was."""
+
+    def __init__(self, url: str, deadline: float, cancel: Callable[[], bool] | None):
+        self.url, self.deadline, self.cancel = url, deadline, cancel
+        self.response: requests.Response | None = None
+        self.fired = ""  # "deadline" or "cancel"
+        self.done_bytes = 0
+        self._end = time.monotonic() + deadline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="download-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL_S):
+            if self.cancel is not None and self.cancel():
+                self._fire("cancel")
+                return
+            if time.monotonic() > self._end:
+                self._fire("deadline")
+                return
+
+    def _fire(self, why: str) -> None:
+        self.fired = why
+        _cut(self.response)
+
+    def raise_if_fired(self) -> None:
+        if self.fired == "cancel":
+            raise LoadCancelled()
+        if self.fired == "deadline":
+            raise CorpusError(
+                f"the download of {self.url} took longer than {self.deadline:g} s "
+                f"({self.done_bytes} bytes received); the server is too slow",
+                "try again later, or download the file by hand and pass its path",
+            )
+
+
+def _cut(response: requests.Response | None) -> None:
+    """Shut the response's socket down (a recv blocked in another thread returns), else close it."""
+    if response is None:
+        return
+    sock = getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    try:
+        if sock is not None:
+            import socket
+
+            sock.shutdown(socket.SHUT_RDWR)
+        else:
+            response.close()
+    except OSError:
+        pass
+
+
 @contextlib.contextmanager
-def _requests_errors(url: str, timeout: float) -> Iterator[None]:
-    """Turn any requests/urllib3 failure (connect, read, timeout) into a one-line CorpusError."""
+def _requests_errors(url: str, timeout: float, watch: _Watchdog) -> Iterator[None]:
+    """Turn any requests/urllib3 failure (connect, read, timeout) into a one-line CorpusError;
+    one the watchdog caused (it cut the connection) says why it did."""
     try:
         yield
+    except LoadCancelled:
+        raise
+    except CorpusError:
+        watch.raise_if_fired()
+        raise
+    except urllib3.exceptions.ReadTimeoutError:
+        watch.raise_if_fired()
+        raise CorpusError(f"the download of {url} stalled: no data for {timeout:g} s "
+                          f"({watch.done_bytes} bytes received)", "check the network or try again") from None
     except requests.Timeout:
+        watch.raise_if_fired()
         raise CorpusError(f"timed out after {timeout:g} s downloading {url}", "check the network or try again") from None
-    except requests.exceptions.ChunkedEncodingError:
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError):
+        watch.raise_if_fired()
         raise CorpusError(f"download of {url} was cut short: the connection broke during the transfer", "try again") from None
     except requests.RequestException as exc:
+        watch.raise_if_fired()
         raise CorpusError(f"could not download {url}: {_describe(exc)}", "check the network or the URL") from None
 
 
@@ -117,11 +203,25 @@ def _open(url: str, timeout: float) -> requests.Response:
     return response
 
 
-def _copy_body(url: str, response: requests.Response, out: IO[bytes], progress: Progress | None, total: int | None, max_bytes: int) -> str:
+def _chunks(response: requests.Response, watch: _Watchdog) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns whatever one read got, so a trickle is seen
+    byte by byte (progress, the deadline) and the read timeout is a stall timeout."""
+    raw = response.raw
+    while True:
+        chunk = raw.read1(CHUNK_BYTES, decode_content=True)
+        watch.raise_if_fired()
+        if not chunk:
+            return
+        yield chunk
+
+
+def _copy_body(url: str, response: requests.Response, out: IO[bytes], progress: Progress | None, total: int | None,
+               max_bytes: int, watch: _Watchdog) -> str:
     """Stream the body to ``out`` enforcing ``max_bytes`` and the announced length."""
     digest, done = hashlib.sha1(), 0
-    for chunk in response.iter_content(CHUNK_BYTES):
+    for chunk in _chunks(response, watch):
         done += len(chunk)
+        watch.done_bytes = done
         if done > max_bytes:
             raise CorpusError(f"{url} is larger than the limit of {max_bytes} bytes")
         digest.update(chunk)

@@ -18,3 +18,10 @@ class CorpusError(Exception):
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.hint})" if self.hint else self.reason
+
+
+class LoadCancelled(CorpusError):
+    """Loading was cancelled (the trainer's stop, the app's F7): not a problem of the corpus."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped while loading the corpus", "nothing was trained")

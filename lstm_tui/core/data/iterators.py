@@ -1,8 +1,9 @@
-"""d2l's two minibatch samplers over a 1-D LongTensor, with an explicit ``random.Random``.
+"""d2l's two minibatch samplers over a 1-D index tensor, with an explicit ``random.Random``.
 
 Same arithmetic and the same random calls as the book (``randint`` for the offset, ``shuffle``
 for random sampling), so ``random.Random(s)`` reproduces d2l under ``random.seed(s)``; the
-batches are tensor views/gathers, never Python lists, so an epoch costs next to nothing.
+batches are tensor views/gathers, never Python lists, so an epoch costs next to nothing. The
+corpus stays in its own (small) integer type; only the batches cut from it are widened to long.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import torch
 
 SAMPLINGS = ("sequential", "random")
 Batch = tuple[torch.Tensor, torch.Tensor]
-#: Token indices: a 1-D LongTensor, or anything ``torch.as_tensor`` makes one of (a list of ints).
+#: Token indices: a 1-D integer tensor (uint8, int16, int32 or long), or a list of ints.
 Corpus = torch.Tensor | Sequence[int]
 
 
 def _as_corpus(corpus: Corpus) -> torch.Tensor:
+    """The corpus as a 1-D tensor, in its own integer type (a list becomes a LongTensor)."""
+    if isinstance(corpus, torch.Tensor) and not corpus.is_floating_point() and not corpus.is_complex():
+        return corpus.reshape(-1).contiguous()
     return torch.as_tensor(corpus, dtype=torch.long).reshape(-1).contiguous()
 
 
@@ -37,7 +41,7 @@ def seq_data_iter_random(corpus: Corpus, batch_size: int, num_steps: int, rng: r
     order = torch.tensor(rows, dtype=torch.long)
     for i in range(0, (num_subseqs // batch_size) * batch_size, batch_size):
         pick = order[i:i + batch_size]
-        yield xs[pick], ys[pick]
+        yield xs[pick].long(), ys[pick].long()
 
 
 def seq_data_iter_sequential(corpus: Corpus, batch_size: int, num_steps: int, rng: random.Random) -> Iterator[Batch]:
@@ -52,7 +56,7 @@ def seq_data_iter_sequential(corpus: Corpus, batch_size: int, num_steps: int, rn
     ys = tokens[offset + 1:offset + 1 + num_tokens].view(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     for i in range(0, num_batches * num_steps, num_steps):
-        yield xs[:, i:i + num_steps], ys[:, i:i + num_steps]
+        yield xs[:, i:i + num_steps].long(), ys[:, i:i + num_steps].long()
 
 
 def data_iter(corpus: Corpus, batch_size: int, num_steps: int, sampling: str, rng: random.Random) -> Iterator[Batch]:

@@ -26,17 +26,32 @@ class Vocab:
     Ties keep first-seen order (Counter insertion order + stable sort), exactly as d2l.
     """
 
-    def __init__(self, tokens: Tokens | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None):
+    def __init__(self, tokens: Tokens | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None,
+                 max_size: int = 0):
         counter = count_corpus(tokens if tokens is not None else [])
-        self._token_freqs = sorted(counter.items(), key=lambda item: item[1], reverse=True)
+        self._fill(counter.items(), min_freq, reserved_tokens, max_size)
+
+    def _fill(self, freqs: Iterable[tuple[str, int]], min_freq: int, reserved_tokens: Iterable[str] | None,
+              max_size: int) -> None:
+        """d2l's construction from ``(token, count)`` pairs in first-seen order; ``max_size`` > 0
+        keeps at most that many entries (``<unk>`` included), the rarest tokens becoming ``<unk>``."""
+        self._token_freqs = sorted(freqs, key=lambda item: item[1], reverse=True)
         self.idx_to_token: list[str] = [UNK] + list(reserved_tokens or [])
         self.token_to_idx: dict[str, int] = {token: idx for idx, token in enumerate(self.idx_to_token)}
         for token, freq in self._token_freqs:
-            if freq < min_freq:
+            if freq < min_freq or 0 < max_size <= len(self.idx_to_token):
                 break
             if token not in self.token_to_idx:
                 self.token_to_idx[token] = len(self.idx_to_token)
                 self.idx_to_token.append(token)
+
+    @classmethod
+    def from_counts(cls, tokens: Sequence[str], counts: Sequence[int], *, min_freq: int = 0, max_size: int = 0) -> Vocab:
+        """The vocabulary :class:`Vocab` builds from a token list whose distinct tokens, in
+        first-seen order, are ``tokens`` with ``counts`` occurrences (counted elsewhere, fast)."""
+        vocab = cls.__new__(cls)
+        vocab._fill(zip(tokens, (int(c) for c in counts)), min_freq, None, max_size)
+        return vocab
 
     @classmethod
     def from_list(cls, idx_to_token: Sequence[str]) -> Vocab:

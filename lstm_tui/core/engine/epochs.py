@@ -112,6 +112,7 @@ class EpochsMixin(TrainerState):
             val_perplexity=last.get("val_perplexity"),
             generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
             checkpoint_saved=saved, checkpoint_error="" if saved else self._checkpoint_error,
+            test_perplexity=None if stopped else self._test_perplexity(model),
         )
         self._write_summary(RunStatus.STOPPED if stopped else RunStatus.FINISHED, **_finished_fields(finished))
         self._emit(finished)
@@ -239,6 +240,14 @@ class EpochsMixin(TrainerState):
                     record.update(final=True, batch=self.batch)
                 self._persist("samples", self.run_dir.append_sample, record)
 
+    def _test_perplexity(self, model: RecurrentLM) -> float | None:
+        """The test part's perplexity: once, when the run has finished (never seen before)."""
+        test = self.data.test if self.data is not None else None
+        if test is None or len(test) < 2 or self.device is None:
+            return None
+        cfg = self.config
+        return evaluate_perplexity(model, test.to(self.device), cfg.batch_size, cfg.num_steps, amp=self._amp_on)
+
     def _generation_perplexity(self, model: RecurrentLM, tokens: torch.Tensor) -> float | None:
         try:
             value = generation_perplexity(model, tokens, max_tokens=GENERATION_PPL_TOKENS)
@@ -252,7 +261,7 @@ def _finished_fields(finished: Finished) -> dict[str, Any]:
     """The summary's fields from a :class:`Finished` (its numbers, not its event bookkeeping)."""
     return {name: getattr(finished, name) for name in (
         "epoch", "perplexity", "tokens_per_s", "elapsed_s", "device", "stopped", "val_perplexity",
-        "generation_perplexity", "checkpoint_saved")}
+        "generation_perplexity", "checkpoint_saved", "test_perplexity")}
 
 
 def _end_prefixes(prefixes: Iterable[str]) -> list[str]:

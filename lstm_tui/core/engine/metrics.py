@@ -34,7 +34,7 @@ def evaluate_perplexity(model: RecurrentLM, tokens: torch.Tensor, batch_size: in
         state = model.begin_state(rows, tokens.device)
         loss_sum = torch.zeros((), dtype=torch.float32, device=tokens.device)
         for i in range(0, width, num_steps):
-            X, Y = xs[:, i:i + num_steps], ys[:, i:i + num_steps]
+            X, Y = xs[:, i:i + num_steps].long(), ys[:, i:i + num_steps].long()  # (the corpus may be uint8)
             with autocast_context(tokens.device, amp):
                 logits, state = model(X, state)
             loss_sum += F.cross_entropy(logits.float(), Y.T.reshape(-1), reduction="sum")

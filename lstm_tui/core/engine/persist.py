@@ -150,6 +150,8 @@ class PersistMixin(TrainerState):
         summary.history_epochs = len(self.history)
         summary.checkpoint_epoch = self._checkpoint_epoch
         summary.checkpoint_error = self._checkpoint_error or None
+        if self.data is not None and self.data.sha1:  # the corpus trained on (a resume checks it)
+            summary.corpus_sha1, summary.corpus_bytes = self.data.sha1, self.data.nbytes
         self._persist("summary", self.run_dir.write_summary, summary)
 
     def _persist(self, what: str, write: Callable[..., Any], *args: Any) -> None:

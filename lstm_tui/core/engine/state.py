@@ -17,6 +17,7 @@ from .control import RunControl
 
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
+    from ..data.dataset import CorpusData
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
     from .grad_stats import GradStats
@@ -30,6 +31,7 @@ class TrainerState:
 
     config: RunConfig
     run_dir: RunDir | None
+    data: CorpusData | None
     vocab: Vocab | None
     model: RecurrentLM | None
     optimizer: torch.optim.Optimizer | None

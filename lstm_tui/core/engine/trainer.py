@@ -39,6 +39,7 @@ from ..events import (
     EventHandler,
     Failed,
     Finished,
+    LoadProgress,
     Started,
     Status,
     ignore,
@@ -311,8 +312,11 @@ class Trainer(EpochsMixin, PersistMixin):
         if data is None:
             self._emit(Status("loading corpus"))
             data = corpus_for(self.config, vocab=checkpoint.vocab if checkpoint else None,
-                              progress=self._download_progress)
+                              progress=self._download_progress, on_load=self._load_progress,
+                              cancel=lambda: self._control.stopping, on_status=lambda text: self._emit(Status(text)))
             self.data = data
+            for warning in data.warnings:
+                self._emit(Status(warning))
         elif checkpoint is not None:  # given: checked like a loaded one
             check_vocab(data, checkpoint.vocab)
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
@@ -376,6 +380,10 @@ class Trainer(EpochsMixin, PersistMixin):
     def _download_progress(self, done: int, total: int | None) -> None:
         if self._throttle.due(force=done == total):
             self._emit(DownloadProgress(done_bytes=int(done), total_bytes=total))
+
+    def _load_progress(self, stage: str, done: int, total: int | None) -> None:
+        if self._throttle.due(force=done == total):
+            self._emit(LoadProgress(stage=stage, done=int(done), total=total))
 
 
 # ---------------------------------------------------------------------- helpers

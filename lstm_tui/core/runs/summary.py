@@ -68,6 +68,9 @@ class Summary:
     hint: Optional[str] = None  # a failed run: what to try
     detail: Optional[str] = None  # a failed run: the unexpected error's traceback
     traceback: Optional[str] = None
+    test_perplexity: float | None = None  # the test_split part's, computed once when the run finished
+    corpus_sha1: str | None = None  # SHA-1 of the corpus's UTF-8 text: a resume over another text is refused
+    corpus_bytes: int | None = None  # its length in bytes
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,8 +117,8 @@ def checkpoint_note(summary: Summary | dict[str, Any] | None) -> Optional[str]:
     return f"checkpoint holds epoch {record.checkpoint_epoch} of {record.epoch}"
 
 
-_INTS = ("epoch", "epochs", "checkpoint_epoch", "history_epochs")
-_FLOATS = ("perplexity", "val_perplexity", "generation_perplexity", "tokens_per_s", "elapsed_s")
+_INTS = ("epoch", "epochs", "checkpoint_epoch", "history_epochs", "corpus_bytes")
+_FLOATS = ("perplexity", "val_perplexity", "generation_perplexity", "tokens_per_s", "elapsed_s", "test_perplexity")
 _BOOLS = ("stopped", "checkpoint_saved")
 
 
