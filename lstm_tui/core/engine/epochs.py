@@ -13,6 +13,7 @@ from ..data.iterators import data_iter
 from ..events import BatchProgress, EpochEnd, Finished, Sample, Status
 from ..generate import GenerationError, generation_perplexity, predict
 from ..runs import RunStatus
+from ..schedule import scheduled
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
 from .step import make_step
@@ -42,6 +43,8 @@ class EpochsMixin(TrainerState):
             if outcome["stopped"]:
                 return True, outcome, last
             last = self._end_epoch(number, model, outcome, train, val)
+            if self._early_stop(model, optimizer):  # (early_stop_patience; writes best.pt)
+                return False, None, last
             if number < cfg.epochs and self._between_epochs(number, model, optimizer):
                 return True, None, last
         return False, None, last
@@ -55,6 +58,8 @@ class EpochsMixin(TrainerState):
         self.epoch, self.batch = number, 0
         record: dict[str, Any] = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
                   "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed()}
+        if scheduled(cfg):  # the rate the epoch ended with
+            record["lr"] = cfg.lr * self._lr_factor
         if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
             record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
         self.history.append(record)
@@ -112,6 +117,7 @@ class EpochsMixin(TrainerState):
         """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
         cfg, control = self.config, self._control
         skip, carry, tally = self._epoch_start(number, device)
+        self._schedule_epoch(number)
         iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
         fresh_state = cfg.sampling == "random"
         state = tuple(s.to(device) for s in carry) if carry is not None else None
@@ -130,6 +136,8 @@ class EpochsMixin(TrainerState):
                 continue
             if control.pause_requested:
                 tally.paused += self._wait_paused(number, done, save_now)
+            if control.knobs_pending:
+                self._apply_knobs(number, index)
             if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
                 save_now()
             if control.stopping:
@@ -169,13 +177,16 @@ class EpochsMixin(TrainerState):
             forward = torch.compile(model)
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
         graphs = self.config.graphs and device.type == "cuda" and forward is None
+        self._amp_hint(device)  # (amp off where bf16 is native: say once that it would be faster)
         if self.config.amp:
             self._emit(Status("bf16 autocast on" if self._amp_on else
                               f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
-        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs)
+        step: Step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward,
+                               graphs=graphs, settings=self._step_settings)
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
-            return StaticStep(step, model, optimizer, device, capture=True)
+            step = StaticStep(step, model, optimizer, device, capture=True)
+        self._step = step
         return step
 
     def _wait_paused(self, number: int, done: int, save_now: Callable[[], None] | None = None) -> float:

@@ -7,11 +7,21 @@ CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
+#: The checkpoint of the best validation perplexity so far (early stopping keeps it).
+BEST_FILE = "best.pt"
 SUMMARY_FILE = "summary.json"
 #: Held by the trainer while it trains the run (see lock.py); names its pid and host.
 LOCK_FILE = ".training.lock"
 #: The summary's record of when a renamed run was created (ISO 8601, local time).
 CREATED_KEY = "created"
+
+#: The key of a live-knob record in metrics.jsonl (epoch records have none).
+KNOB_KEY = "knob"
+
+
+def is_knob_record(record: object) -> bool:
+    """A metrics.jsonl line that records a live-knob change, not an epoch."""
+    return isinstance(record, dict) and KNOB_KEY in record
 
 
 class RunError(Exception):
