@@ -67,10 +67,10 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     from ..core.generate import GenerationError, stream, token_separator
 
     try:
-        model, vocab, config, checkpoint = load_model(path, device=device)
+        model, vocab, config, checkpoint = load_model(path, device=device, best=ns.best)
     except CheckpointError as exc:
         raise CliError(f"checkpoint: {exc}") from None
-    note = _older_checkpoint_note(path, checkpoint.epoch)
+    note = "" if ns.best else _older_checkpoint_note(path, checkpoint.epoch)
     if note:
         print(f"note: {note}", file=sys.stderr, flush=True)
     if not config.can_generate:
@@ -86,7 +86,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
         generator = torch.Generator().manual_seed(ns.seed)
     try:
         pieces = stream(
-            model, vocab, prefix, length, temperature=ns.temperature, top_k=ns.top_k,
+            model, vocab, prefix, length, temperature=ns.temperature, top_k=ns.top_k, top_p=ns.top_p,
             unknown="unk" if ns.unk else "error", generator=generator, device=device,
         )
     except GenerationError as exc:
@@ -142,6 +142,33 @@ def _device(name: str):
         return resolve_device(parse_field("device", name))
     except (ConfigError, DeviceError) as exc:
         raise CliError(f"device: {getattr(exc, 'message', exc)}" if isinstance(exc, ConfigError) else f"device: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- fork
+def cmd_fork(ns: argparse.Namespace) -> int:
+    """A sibling run from RUN's last checkpoint with the config flags applied (core/fork.py)."""
+    if getattr(ns, "preset", None) or getattr(ns, "config", None):
+        raise CliError("a fork starts from its parent's config; --preset and --config do not apply "
+                       "(flags such as --lr or --epochs change it)")
+    changes = flag_values(ns)
+    from ..core.checkpoint import CheckpointError
+    from ..core.config import ConfigError
+    from ..core.fork import fork_run
+    from ..core.runs import RunError
+
+    try:
+        fork = fork_run(ns.run, changes, runs_dir=ns.runs_dir, name=ns.name)
+    except ConfigError as exc:
+        raise CliError(f"{exc.field}: {exc.message}") from None
+    except (RunError, CheckpointError) as exc:
+        raise CliError(f"run: {exc}") from None
+    print(f"forked {ns.run} into {fork.path}", flush=True)
+    if not ns.train:
+        print(f"train it with: lstm-tui train --resume {fork.path}", flush=True)
+        return EXIT_OK
+    from . import build_parser
+
+    return cmd_train(build_parser().parse_args(["train", "--resume", str(fork.path)]))
 
 
 # ----------------------------------------------------------------------------- runs

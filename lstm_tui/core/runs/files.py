@@ -15,6 +15,8 @@ LOCK_FILE = ".training.lock"
 #: The summary's record of when a renamed run was created (ISO 8601, local time).
 CREATED_KEY = "created"
 
+#: A forked run's origin: its parent and the epoch and batch it forked at (see core/fork.py).
+FORK_FILE = "fork.json"
 #: The key of a live-knob record in metrics.jsonl (epoch records have none).
 KNOB_KEY = "knob"
 
