@@ -174,3 +174,21 @@ def test_a_fork_with_a_change_trains_with_it(shared_data_dir, tmp_path):
     trainer = Trainer.resume_from(fork)
     assert isinstance(trainer.run(), Finished)
     assert fork.load_checkpoint().config.lr == 0.5 and len(ppls(fork)) == 3
+
+
+def test_the_fork_command(shared_data_dir, tmp_path, capsys):
+    from lstm_tui.cli import main
+
+    Trainer(make_config(shared_data_dir, epochs=1), run_dir=tmp_path / "runs" / "p").run()
+    parent = str(tmp_path / "runs" / "p")
+    assert main(["fork", parent, "--hidden", "64"]) == 2
+    assert "hidden" in capsys.readouterr().err
+    assert main(["fork", parent, "--preset", "concise"]) == 2
+    capsys.readouterr()
+    assert main(["fork", parent, "--lr", "0.5", "--name", "kid"]) == 0
+    assert "train it with: lstm-tui train --resume" in capsys.readouterr().out
+    (kid,) = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("kid")]
+    assert RunDir(kid).load_checkpoint().config.lr == 0.5 and read_fork(kid)["changes"] == {"lr": 0.5}
+    assert main(["fork", parent, "--epochs", "2", "--name", "now", "--train"]) == 0
+    (now,) = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("now")]
+    assert [r["epoch"] for r in RunDir(now).read_metrics()] == [1, 2]
