@@ -219,3 +219,15 @@ def test_the_log_says_once_that_amp_would_be_faster(shared_data_dir, monkeypatch
     events.clear()
     Trainer(make_config(shared_data_dir, epochs=1), on_event=events.append).run()
     assert not [e for e in events if isinstance(e, Status) and "--amp" in e.message]
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_the_gate_trace_reads_a_learned_embedding(impl):
+    from lstm_tui.core.gates import layer_trace
+
+    torch.manual_seed(0)
+    model = build_model(RunConfig(impl=impl, hidden=8, embedding="learned", embed_dim=5, fused=False), 12).eval()
+    ids = [3, 1, 4, 1, 5]
+    trace = layer_trace(model, ids)
+    _, (H, _C) = model(torch.tensor([ids]))
+    assert torch.allclose(trace.H[-1], H[0, 0], atol=1e-5)
