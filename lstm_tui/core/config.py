@@ -87,7 +87,7 @@ class RunConfig:
                              choices=("none", "step", "cosine", "plateau"))
     lr_step_every: int = _spec(10, "step schedule: multiply the learning rate by lr_gamma every N epochs", lo=1, hi=1_000_000)
     lr_gamma: float = _spec(0.5, "step and plateau schedules: the factor of each decrease", lo=1e-6, hi=1.0)
-    warmup_epochs: int = _spec(0, "epochs of linear learning-rate warm-up before the schedule (0: none)", lo=0, hi=1_000_000)
+    warmup_epochs: int = _spec(0, "epochs of linear learning-rate warm-up before the schedule (0: none)", lo=0, hi=100_000)
     plateau_patience: int = _spec(5, "plateau schedule: epochs without a better validation perplexity before a decrease", lo=1, hi=1_000_000)
     early_stop_patience: int = _spec(0, "stop after N epochs without a better validation perplexity, keeping best.pt (0: off)", lo=0, hi=1_000_000)
     embedding: str = _spec("one-hot", "input encoding: the book's one-hot, or a learned embedding", choices=("one-hot", "learned"))

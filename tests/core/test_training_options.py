@@ -33,7 +33,7 @@ def make_config(data_dir, **changes) -> RunConfig:
     ("lr_schedule", "exp", "one of none, step, cosine, plateau"),
     ("lr_step_every", 0, "an integer from 1 to 1,000,000"),
     ("lr_gamma", 0, "a number from 1e-06 to 1"),
-    ("warmup_epochs", -1, "an integer from 0 to 1,000,000"),
+    ("warmup_epochs", -1, "an integer from 0 to 100,000"),
     ("plateau_patience", 0, "an integer from 1 to 1,000,000"),
     ("early_stop_patience", -1, "an integer from 0 to 1,000,000"),
     ("embedding", "glove", "one of one-hot, learned"),
