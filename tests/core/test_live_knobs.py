@@ -192,3 +192,26 @@ def test_the_fork_command(shared_data_dir, tmp_path, capsys):
     assert main(["fork", parent, "--epochs", "2", "--name", "now", "--train"]) == 0
     (now,) = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("now")]
     assert [r["epoch"] for r in RunDir(now).read_metrics()] == [1, 2]
+
+
+def test_a_knob_change_makes_a_graph_step_capture_again(shared_data_dir):
+    import torch
+
+    from lstm_tui.core.engine.graph_step import StaticStep
+    from lstm_tui.core.engine.step import make_optimizer, make_step
+    from lstm_tui.core.models import build_model
+
+    config = make_config(shared_data_dir)
+    trainer = Trainer(config)
+    model = build_model(config, 10)
+    trainer.optimizer = make_optimizer(config, model)
+    step = StaticStep(make_step(config, model, trainer.optimizer, torch.device("cpu"), settings=trainer._step_settings),
+                      model, trainer.optimizer, torch.device("cpu"), capture=False)
+    trainer._step = step
+    X = torch.randint(0, 10, (2, 3))
+    step(X, X, model.begin_state(2))
+    assert step._key is not None
+    trainer.set_knobs(lr=0.25, clip=0)
+    trainer._apply_knobs(1, 5)
+    assert step._key is None  # captured again at the next call
+    assert trainer._step_settings.clip == 0 and trainer.optimizer.param_groups[0]["lr"] == 0.25
