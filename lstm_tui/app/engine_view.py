@@ -88,7 +88,8 @@ class EngineViewMixin:
     def on_engine_sample(self, message: m.EngineSample) -> None:
         if self._current(message):
             event = message.event
-            self.log_view.sample(event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text)
+            self.log_view.sample(event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text,
+                                 event.warning)
 
     def on_engine_checkpointed(self, message: m.EngineCheckpointed) -> None:
         if not self._current(message):

@@ -119,7 +119,7 @@ class TrainingMixin:
         for sample in message.samples:
             ppl, val = by_epoch.get(record_epoch(sample), (None, None))
             self.log_view.sample(record_epoch(sample), ppl, val, str(sample.get("prefix", "")),
-                                 str(sample.get("text", "")))
+                                 str(sample.get("text", "")), str(sample.get("warning", "") or ""))
         if message.metrics:
             last = message.metrics[-1]
             self.session.note_perplexity(last.get("perplexity"), last.get("val_perplexity"))

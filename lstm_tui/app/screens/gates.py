@@ -51,7 +51,7 @@ class GatesComputed(Message):
         self.error = error
 
 
-def _model_text(config: RunConfig) -> str:
+def model_text(config: RunConfig) -> str:
     bidi = " bidirectional" if config.bidirectional else ""
     return f"{config.impl} {config.cell.upper()} {config.layers}×{config.hidden}{bidi}"
 
@@ -145,7 +145,7 @@ class GateScreen(ModalScreen[None]):
         with Vertical(id="gates-dialog") as dialog:
             dialog.border_title = "Gate inspector"
             if self.config is not None:
-                dialog.border_subtitle = f"{_model_text(self.config)} · {self.description}"
+                dialog.border_subtitle = f"{model_text(self.config)} · {self.description}"
             with Horizontal(id="gates-controls"):
                 yield Label("text", classes="gates-label")
                 yield Input(self.initial_text, placeholder="a text for the model to read", compact=True,
