@@ -9,6 +9,7 @@ number drops the pieces of a request that has been replaced.
 from __future__ import annotations
 
 import time
+
 from textual import work
 
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE

@@ -78,6 +78,14 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,
                 tooltip="Gate inspector: the input, forget and output gates per character of a text"),
+        Binding("f4", "lens", "Lens", id="lens", priority=True, show=False,
+                tooltip="Probability lens: how sure the model is of each character of a text (two runs side by side)"),
+        Binding("[", "timelapse(-1)", "Older snapshot", id="timelapse.older", show=False,
+                tooltip="Generate from the run's previous weight snapshot (as of epoch N; not in a text field)"),
+        Binding("]", "timelapse(1)", "Newer snapshot", id="timelapse.newer", show=False,
+                tooltip="Generate from the next snapshot (past the newest: the latest model)"),
+        Binding("g", "toggle_grad", "Gradient norm", id="toggle_grad", show=False,
+                tooltip="Show or hide the epochs' gradient norm on the chart (not in a text field)"),
         Binding("ctrl+s", "save", "Save", id="save", priority=True,
                 tooltip="Save a checkpoint now (while a run trains), or say where the run is saved"),
         Binding("ctrl+o", "load", "Load", id="load", priority=True, tooltip="Load a saved run to talk to it"),
@@ -344,7 +352,21 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
     def action_gates(self) -> None:
         from .screens.gates import GateScreen
 
-        self.push_screen(GateScreen(self.session.model_choice(self.run_active)))
+        self.push_screen(GateScreen(self.session.model_choice(self.run_active), run_path=self.session.run_path))
+
+    def action_lens(self, run_path: str | None = None) -> None:
+        """F4: the probability lens on the session's model (or the run folder ``run_path``)."""
+        from .screens.gates import DEFAULT_TEXT
+        from .screens.lens import LensScreen
+
+        prefix = self.query_one("#gen-prefix", Input).value
+        self.push_screen(LensScreen(self.session.model_choice(self.run_active),
+                                    run_path=run_path or self.session.run_path,
+                                    text=prefix if len(prefix) >= 2 else DEFAULT_TEXT, runs_dir=self.runs_dir))
+
+    def action_toggle_grad(self) -> None:
+        shown = self.chart.toggle_grad()
+        self.chart.border_title = "Perplexity and gradient norm (log scale)" if shown else "Perplexity (log scale)"
 
     def action_runs(self) -> None:
         open_runs_screen(self, lambda: RunsScreen(self))
