@@ -36,8 +36,7 @@ __all__ = ["LensScreen", "LensComputed", "NO_MODEL", "read_lens"]
 
 NO_MODEL = ("No model yet: start a run (F5), load a saved one (ctrl+o) or follow one, then open the "
             "probability lens again.")
-HINTS = ("←/→ ctrl+←/→ Home End move · [ ] snapshots · o second run · x drop it · b flip-book · "
-         "t gradient · r read again · Esc close")
+HINTS = "←/→ Home End move · [ ] snapshots · o/x second run · b flip-book · t gradient · r reread · Esc"
 
 
 class LensComputed(Message):
@@ -84,7 +83,7 @@ class LensScreen(ModalScreen[None]):
     #lens-controls { height: 1; margin-bottom: 1; }
     .lens-label { width: auto; padding: 0 1 0 0; color: $text-muted; }
     #lens-text { width: 1fr; }
-    #lens-strip { margin-bottom: 1; }
+    #lens-strip { margin-bottom: 1; min-height: 2; }
     #lens-strip:focus { background: $boost; }
     #lens-detail, #lens-totals, #lens-surprising { height: auto; margin-bottom: 1; }
     #lens-legend, #lens-hints, #lens-runs { height: auto; color: $text-muted; }
@@ -181,7 +180,7 @@ class LensScreen(ModalScreen[None]):
 
     @staticmethod
     def _legend() -> Text:
-        text = Text("colours  bits 0 ")
+        text = Text("bits 0 ")
         text.append_text(bits_scale("bits"))
         text.append(f" {MAX_BITS:.0f}+ (surprised)   b - a -{MAX_DIFF:.0f} ")
         text.append_text(bits_scale("diff"))
