@@ -219,3 +219,47 @@ def _snapshot_setup(root):
         await settle(pilot, screen)
 
     return open_it
+
+
+def _flip_book_setup(root):
+    folder = run_folder(root, "held-out")
+
+    async def open_it(pilot) -> None:
+        screen = FlipBookScreen(str(folder), "time traveller")
+        pilot.app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.is_mounted and not screen.computing, 20, "the pages")
+        await pilot.pause()
+
+    return open_it
+
+
+def _gradient_setup(root):
+    model, vocab, config, _ = load_run(root, "held-out")
+    small_model, small_vocab, small_config, _ = load_run(root, "small")
+
+    async def open_it(pilot) -> None:
+        await post_model(pilot, model, vocab, config, "/runs/held-out")
+        sources = [("run held-out", LoadedRun(model, vocab, config, "/runs/held-out")),
+                   ("run small", LoadedRun(small_model, small_vocab, small_config, "/runs/small"))]
+        screen = GradientScreen(sources, DEFAULT_TEXT)
+        pilot.app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.is_mounted and not screen.computing, 30, "the gradient")
+        await pilot.pause()
+
+    return open_it
+
+
+def test_flip_book_snapshot_80x24(snap_compare, book_trained_runs_root):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_flip_book_setup(book_trained_runs_root))
+
+
+def test_flip_book_snapshot_120x40(snap_compare, book_trained_runs_root):
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_flip_book_setup(book_trained_runs_root))
+
+
+def test_gradient_snapshot_80x24(snap_compare, book_trained_runs_root):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_gradient_setup(book_trained_runs_root))
+
+
+def test_gradient_snapshot_120x40(snap_compare, book_trained_runs_root):
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_gradient_setup(book_trained_runs_root))

@@ -36,7 +36,11 @@ def flip_book_text(prefix: str, pages: list[tuple[int, str]]) -> Text:
             out.append("\n")
         out.append(f"epoch {epoch:>{width}}  ", "bold")
         out.append(prefix, "bold magenta")
-        out.append((text[len(prefix):] if text.startswith(prefix) else text).replace("\n", " "))
+        continuation = (text[len(prefix):] if text.startswith(prefix) else text).replace("\n", " ")
+        if continuation.strip():
+            out.append(continuation)
+        else:  # a young model often writes spaces only: say so rather than show a blank line
+            out.append(f" ({len(continuation)} spaces)" if continuation else " (nothing)", "dim")
     return out
 
 
