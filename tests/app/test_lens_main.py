@@ -91,7 +91,7 @@ async def test_help_lists_the_lens_screens_keys():
         text = console.export_text()
         for sample in ("Probability lens (F4)", "Pick a second run to compare with", "Flip-book (b in",
                        "Gradient through time (t in the lens)", "Overlay another run's gradient",
-                       "Show or hide the epochs' gradient norm", "Generate from the run's previous weight snapshot"):
+                       "Show or hide the epochs' gradient norm", "Generate from the run's previous snapshot"):
             assert sample in text, sample
         await pilot.press("escape")
         commands = [command.title for command in app.get_system_commands(app.screen)]

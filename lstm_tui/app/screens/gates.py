@@ -38,7 +38,7 @@ RETYPE_DELAY_S = 0.3  # recompute this long after the last key typed in the text
 NO_MODEL = ("No model yet: start a run (F5) or load a saved one (ctrl+o), then open the gate "
             "inspector again.")
 HINTS = ("←/→ ctrl+←/→ Home End move · u units · c contrast · [ ] snapshots · b flip-book · r read again · "
-         "tab text/layer/strips · Esc close")
+         "Esc close")
 READING = ("gates: mean over the hidden units · forget ≈ 1 keeps the memory cell C, ≈ 0 wipes it · "
            "input ≈ 1 writes the new candidate · output ≈ 1 shows C in H")
 
