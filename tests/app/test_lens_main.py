@@ -97,3 +97,24 @@ async def test_help_lists_the_lens_screens_keys():
         commands = [command.title for command in app.get_system_commands(app.screen)]
         assert any(title.startswith("Lens (f4)") for title in commands)
         assert any(title.startswith("Older snapshot ([)") for title in commands)
+
+
+async def test_gate_inspector_steps_through_snapshots(trained_runs_root):
+    from lstm_tui.app.screens.gates import DEFAULT_TEXT, GateScreen
+    from lstm_tui.core.gates import gate_activations
+
+    model, vocab, config, folder = load_run(trained_runs_root, "small")
+    old_model, old_vocab, _ = load_snapshot_with_vocab(folder, 1)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await post_model(pilot, model, vocab, config, folder)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen), 5, "the inspector")
+        screen = app.screen
+        await wait_for(pilot, lambda: not screen.computing, 20, "the gates")
+        screen.strip.focus()
+        await pilot.press("[", "[")
+        await wait_for(pilot, lambda: not screen.computing and screen.timelapse.epoch == 1, 20, "epoch 1")
+        expected = gate_activations(old_model, old_vocab, DEFAULT_TEXT, top_units=8)
+        assert screen.strip.trace.forget_gate == expected.forget_gate
+        assert "as of epoch 1" in screen.query_one("#gates-dialog").border_subtitle
