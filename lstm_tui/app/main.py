@@ -85,7 +85,7 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
         Binding("]", "timelapse(1)", "Newer snapshot", id="timelapse.newer", show=False,
                 tooltip="Generate from the next snapshot (past the newest: the latest model)"),
         Binding("g", "toggle_grad", "Gradient norm", id="toggle_grad", show=False,
-                tooltip="Show or hide the epochs' gradient norm on the chart (not in a text field)"),
+                tooltip="Show or hide the epochs' gradient norm on the chart"),
         Binding("ctrl+s", "save", "Save", id="save", priority=True,
                 tooltip="Save a checkpoint now (while a run trains), or say where the run is saved"),
         Binding("ctrl+o", "load", "Load", id="load", priority=True, tooltip="Load a saved run to talk to it"),
