@@ -28,6 +28,7 @@ from ..core.events import (
     CheckpointFailed,
     Checkpointed,
     DownloadProgress,
+    KnobChanged,
     EpochEnd,
     Event,
     Failed,
@@ -189,6 +190,8 @@ class Printer:
             self.say(event.message)
         elif isinstance(event, CheckpointFailed):
             self.say(f"checkpoint not saved: {event.reason}")
+        elif isinstance(event, KnobChanged):
+            self.say(f"{event.name} {event.previous:g} -> {event.value:g} from epoch {event.epoch}, batch {event.batch + 1}")
         elif isinstance(event, DownloadProgress):
             total = f"/{event.total_bytes / 1e6:.1f}" if event.total_bytes else ""
             self._live_line(f"downloading corpus {event.done_bytes / 1e6:.1f}{total} MB")

@@ -129,6 +129,20 @@ class NoRunFolder(Event):
 
 
 @dataclass(frozen=True)
+class KnobChanged(Event):
+    """A live knob (``Trainer.set_knobs``) took effect: from batch ``batch`` + 1 of ``epoch`` on
+    (``batch`` batches of that epoch had been trained with ``previous``). The same fields are
+    the run's ``metrics.jsonl`` record ``{"knob": name, "value", "previous", "epoch", "batch"}``."""
+
+    kind: ClassVar[str] = "knob"
+    name: str
+    value: float
+    previous: float
+    epoch: int
+    batch: int
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The run ended normally or was stopped (``stopped``); the model is usable either way.
 
