@@ -35,6 +35,7 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .generating import GeneratingMixin  # the generate box's worker
 from .keys import binding_groups, group_keys, group_text
+from .lenses import LensesMixin  # F4 the probability lens, g the gradient-norm series
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
 from .screens import ConfirmQuit, HelpScreen
@@ -49,7 +50,8 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
+class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, LensesMixin,
+                 App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -353,20 +355,6 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
         from .screens.gates import GateScreen
 
         self.push_screen(GateScreen(self.session.model_choice(self.run_active), run_path=self.session.run_path))
-
-    def action_lens(self, run_path: str | None = None) -> None:
-        """F4: the probability lens on the session's model (or the run folder ``run_path``)."""
-        from .screens.gates import DEFAULT_TEXT
-        from .screens.lens import LensScreen
-
-        prefix = self.query_one("#gen-prefix", Input).value
-        self.push_screen(LensScreen(self.session.model_choice(self.run_active),
-                                    run_path=run_path or self.session.run_path,
-                                    text=prefix if len(prefix) >= 2 else DEFAULT_TEXT, runs_dir=self.runs_dir))
-
-    def action_toggle_grad(self) -> None:
-        shown = self.chart.toggle_grad()
-        self.chart.border_title = "Perplexity and gradient norm (log scale)" if shown else "Perplexity (log scale)"
 
     def action_runs(self) -> None:
         open_runs_screen(self, lambda: RunsScreen(self))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
+from app_helpers import wait_for
 from rich.console import Console
+from test_lens_screen import load_run, make_app, post_model
 from textual.widgets import Static
 
 from lstm_tui.app import messages as m
@@ -16,8 +18,6 @@ from lstm_tui.core import events as ev
 from lstm_tui.core.config import BIDIRECTIONAL_WARNING
 from lstm_tui.core.generate import predict
 from lstm_tui.core.timelapse import load_snapshot_with_vocab
-from app_helpers import wait_for
-from test_lens_screen import load_run, make_app, post_model
 
 
 async def test_generate_box_steps_through_snapshots(trained_runs_root):
@@ -85,10 +85,11 @@ async def test_help_lists_the_lens_screens_keys():
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        console = Console(width=100, record=True, file=open(os.devnull, "w"))
-        for static in app.screen.query(Static):
-            console.print(static.content)
-        text = console.export_text()
+        with open(os.devnull, "w") as sink:
+            console = Console(width=100, record=True, file=sink)
+            for static in app.screen.query(Static):
+                console.print(static.content)
+            text = console.export_text()
         for sample in ("Probability lens (F4)", "Pick a second run to compare with", "Flip-book (b in",
                        "Gradient through time (t in the lens)", "Overlay another run's gradient",
                        "Show or hide the epochs' gradient norm", "Generate from the run's previous snapshot"):

@@ -4,6 +4,7 @@ through Pilot on the trained fixture runs and on built models."""
 from __future__ import annotations
 
 import pytest
+from app_helpers import wait_for
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
@@ -20,7 +21,6 @@ from lstm_tui.core.models import build_model
 from lstm_tui.core.presets import PRESETS
 from lstm_tui.core.score import compare_scores, score_text
 from lstm_tui.core.timelapse import flip_book, list_snapshots, load_snapshot_with_vocab
-from app_helpers import wait_for
 
 
 def make_app(runs_dir="/nonexistent-runs-dir-for-lens-tests") -> LstmTuiApp:
