@@ -119,3 +119,11 @@ async def test_gate_inspector_steps_through_snapshots(trained_runs_root):
         expected = gate_activations(old_model, old_vocab, DEFAULT_TEXT, top_units=8)
         assert screen.strip.trace.forget_gate == expected.forget_gate
         assert "as of epoch 1" in screen.query_one("#gates-dialog").border_subtitle
+
+
+def test_gradient_chart_labels_a_few_decades():
+    from lstm_tui.app.widgets.gradient_chart import decade_ticks
+
+    assert decade_ticks(1e-15, 0.02) == [-13, -10, -7, -4, -1]
+    assert decade_ticks(0.003, 0.5) == [-3, -2, -1, 0]
+    assert len(decade_ticks(1e-40, 10)) <= 6

@@ -8,9 +8,19 @@ import math
 from textual_plotext import PlotextPlot
 
 from .compare_chart import run_colour
-from .perplexity_chart import epoch_ticks, log_y_axis
+from .perplexity_chart import epoch_ticks
 
-__all__ = ["GradientChart"]
+__all__ = ["GradientChart", "decade_ticks"]
+
+MAX_TICKS = 6
+
+
+def decade_ticks(lo: float, hi: float, most: int = MAX_TICKS) -> list[int]:
+    """Exponents of the powers of ten to label between ``lo`` and ``hi`` (positive), at most
+    ``most`` of them, evenly spaced (a gradient spans many decades: 1, 1e-5, 1e-10...)."""
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    step = max(1, math.ceil((last - first) / max(most - 1, 1)))
+    return list(range(last, first - 1, -step))[::-1]
 
 
 class GradientChart(PlotextPlot):
@@ -45,7 +55,9 @@ class GradientChart(PlotextPlot):
             plt.ylim(0, 1)
             self.refresh()
             return
-        log_y_axis(plt, values)
+        exponents = decade_ticks(min(values), max(values))
+        plt.yticks(exponents, [f"1e{e}" if e else "1" for e in exponents])
+        plt.ylim(min(exponents[0], math.log10(min(values))), max(exponents[-1], math.log10(max(values))))
         last = max(len(norms) for _, norms in self.series) - 1
         for index, (_label, norms) in enumerate(self.series):
             xs, ys = self.points(norms)
