@@ -39,6 +39,13 @@ class EngineViewMixin:
         self.status_bar.update_status(message=f"downloading corpus {event.done_bytes / 1000:.0f}{total} kB")
         self.status_bar.set_progress(event.done_bytes, event.total_bytes)
 
+    def on_engine_load_progress(self, message: m.EngineLoadProgress) -> None:
+        if not self._current(message):
+            return
+        event = message.event
+        percent = f" {event.percent:.0f}%" if event.percent is not None else ""
+        self.status_bar.update_status(message=f"loading corpus: {event.stage}{percent}")
+
     def on_engine_started(self, message: m.EngineStarted) -> None:
         if not self._current(message):
             return

@@ -44,6 +44,10 @@ class EngineDownloadProgress(_Progress[ev.DownloadProgress]):
     """Bytes of the corpus downloaded so far."""
 
 
+class EngineLoadProgress(_Progress[ev.LoadProgress]):
+    """The corpus loading: a stage's progress."""
+
+
 class EngineStarted(EngineMessage[ev.Started]):
     """Training began (or resumed)."""
 
@@ -84,6 +88,7 @@ class EngineFailed(EngineMessage[ev.Failed]):
 MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Status: EngineStatus,
     ev.DownloadProgress: EngineDownloadProgress,
+    ev.LoadProgress: EngineLoadProgress,
     ev.Started: EngineStarted,
     ev.BatchProgress: EngineBatchProgress,
     ev.EpochEnd: EngineEpochEnd,
