@@ -11,6 +11,7 @@ from test_lens_screen import load_run, make_app, post_model
 from textual.widgets import Static
 
 from lstm_tui.app import messages as m
+from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import HelpScreen
 from lstm_tui.app.widgets.generate_box import GenerateRequest
 from lstm_tui.app.widgets.prediction_log import SAMPLE_WARNING_MARK
@@ -127,3 +128,24 @@ def test_gradient_chart_labels_a_few_decades():
     assert decade_ticks(1e-15, 0.02) == [-13, -10, -7, -4, -1]
     assert decade_ticks(0.003, 0.5) == [-3, -2, -1, 0]
     assert len(decade_ticks(1e-40, 10)) <= 6
+
+
+async def test_lens_while_training_reads_a_snapshot(tiny_config, runs_dir):
+    from lstm_tui.app.screens.lens import LensScreen
+
+    app = LstmTuiApp(tiny_config.replace(epochs=2000, predict_every=0), runs_dir=runs_dir, detect_devices=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state == "training" and app.session.trainer is not None, 60, "training")
+        await wait_for(pilot, lambda: app.status_bar.status.perplexity is not None, 60, "a first batch")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, LensScreen), 5, "the lens")
+        screen = app.screen
+        await wait_for(pilot, lambda: not screen.computing, 30, "the reading")
+        assert screen.error == "", screen.error
+        assert "training run" in screen.query_one("#lens-dialog").border_subtitle
+        assert screen.reading is not None and 0 < screen.reading.main.bits_per_char < 20
+        await pilot.press("escape")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.state in ("stopped", "finished", "failed"), 30, "the stop")
+        await app.workers.wait_for_complete()
