@@ -1,10 +1,11 @@
 """Pictures of lstm-tui on a real short run, saved as SVG in screenshots/.
 
-    python scripts/screenshots.py [--data-dir DIR] [--epochs 200]
+    python scripts/screenshots.py [--data-dir DIR] [--epochs 200] [--only lens]
 
 Runs the app headless (``App.run_test``) on real runs of the book's presets (a scratch run at
 80x24, then a concise run at 120x40) and saves: mid-training with chart and samples, the
 generate box answering, the gate inspector, the help screen, and the two runs compared.
+``--only lens`` makes just the probability lens's picture (F4, on a finished concise run).
 """
 
 from __future__ import annotations
@@ -87,11 +88,30 @@ async def tour(config, out: Path, runs_dir: Path) -> None:
         await save(app, pilot, out, "compare-120x40.svg")
 
 
+async def lens(config, out: Path, runs_dir: Path) -> None:
+    """120x40: the probability lens (F4) on a finished run, the cursor on a surprising character."""
+    app = LstmTuiApp(config, runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await train_until(app, pilot, config, config.epochs)
+        await until(pilot, lambda: app.state in ("finished", "failed"), 900)
+        app.query_one("#gen-prefix", Input).value = ""
+        await pilot.press("f4")
+        screen = app.screen
+        await until(pilot, lambda: getattr(screen, "reading", None) is not None or getattr(screen, "error", ""), 60)
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+        worst = screen.reading.main.most_surprising(1)[0].index if screen.reading else 0
+        for _ in range(worst):
+            await pilot.press("right")
+        await save(app, pilot, out, "lens-120x40.svg")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--only", choices=["lens"], help="make only this picture")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +119,9 @@ def main() -> int:
 
     common = dict(data_dir=args.data_dir, device="cpu", seed=0, predict_every=args.epochs // 10)
     with tempfile.TemporaryDirectory() as runs:
+        if args.only == "lens":
+            asyncio.run(lens(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
+            return 0
         asyncio.run(small_terminal(PRESETS["scratch"].config.replace(**common, epochs=args.epochs // 2), out, Path(runs)))
         asyncio.run(tour(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
     return 0

@@ -92,7 +92,9 @@ class EngineViewMixin:
         self.status_bar.update_status(epoch=event.epoch, epochs=event.epochs, perplexity=event.perplexity,
                                       val_perplexity=event.val_perplexity, tokens_per_s=event.tokens_per_s,
                                       elapsed_s=event.elapsed_s,
-                                      eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s))
+                                      eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s),
+                                      grad_norm=event.grad_norm, clipped_share=event.clipped_share)
+        self.chart.add_grad(event.epoch, event.grad_norm)
         self.status_bar.set_progress(event.epoch, event.epochs)
         if event.generation_perplexity is not None:
             self.log_view.info(f"epoch {event.epoch}: generation perplexity {event.generation_perplexity:.2f} "
@@ -101,7 +103,8 @@ class EngineViewMixin:
     def on_engine_sample(self, message: m.EngineSample) -> None:
         if self._current(message):
             event = message.event
-            self.log_view.sample(event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text)
+            self.log_view.sample(event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text,
+                                 event.warning)
 
     def on_engine_checkpointed(self, message: m.EngineCheckpointed) -> None:
         if not self._current(message):

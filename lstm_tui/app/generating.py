@@ -9,6 +9,7 @@ number drops the pieces of a request that has been replaced.
 from __future__ import annotations
 
 import time
+
 from textual import work
 
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
@@ -16,6 +17,7 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 from .errors import readable_error
 from .messages import GenerateChunk, GenerateDone
 from .session import ModelSource
+from .sources import TimeLapse
 from .widgets import GenerateBox
 from .widgets.generate_box import GenerateRequest
 
@@ -24,6 +26,7 @@ class GeneratingMixin:
     """The generate box: a request, its worker, and the streamed answer."""
 
     _gen_request: int = 0
+    _gen_lapse: TimeLapse | None = None
 
     def on_generate_box_submitted(self, event: GenerateBox.Submitted) -> None:
         # (named, not @on(...): Textual collects @on handlers only on its own classes, not a mixin)
@@ -36,7 +39,20 @@ class GeneratingMixin:
         so the box's note, its Enter and the inspector agree on the model.
         """
         choice = self.session.model_choice(self.run_active)
-        return choice.source if choice is not None else None
+        return self._gen_timelapse().source(choice.source if choice is not None else None)
+
+    def _gen_timelapse(self) -> TimeLapse:
+        """The box's place in the run's snapshots (``[`` / ``]``); a new run starts at "latest"."""
+        lapse = self._gen_lapse
+        if lapse is None or lapse.run_path != self.session.run_path:
+            lapse = self._gen_lapse = TimeLapse(self.session.run_path)
+        return lapse
+
+    def action_timelapse(self, direction: int) -> None:
+        """``[`` / ``]``: generate from an older snapshot of the run, or the latest model."""
+        said = self._gen_timelapse().step(direction)
+        self.generate_box.border_subtitle = said if self._gen_lapse.epoch is not None else ""
+        self.notify(f"generate box: {said}", timeout=2)
 
     def _update_generate_note(self) -> None:
         """Say in the box whether it can write: the model it would use decides, else the form.
@@ -60,11 +76,8 @@ class GeneratingMixin:
         if source is None:
             box.show_error("no model yet: start a run (F5) or load one (ctrl+o)")
             return
-        if not source.config.can_generate:
-            box.show_note(BIDIRECTIONAL_NOTE)
-            return
         self._gen_request += 1
-        box.begin(request.prefix)
+        box.begin(request.prefix, source.config.generation_warning)  # a bidirectional model writes, with the note
         self._generate(source, request, self._gen_request)
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)

@@ -35,6 +35,7 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .generating import GeneratingMixin  # the generate box's worker
 from .keys import binding_groups, group_keys, group_text
+from .lenses import LensesMixin  # F4 the probability lens, g the gradient-norm series
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
 from .screens import ConfirmQuit, HelpScreen
@@ -49,7 +50,8 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
+class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, LensesMixin,
+                 App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -78,6 +80,14 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,
                 tooltip="Gate inspector: the input, forget and output gates per character of a text"),
+        Binding("f4", "lens", "Lens", id="lens", priority=True, show=False,
+                tooltip="Probability lens: how sure the model is of each character"),
+        Binding("[", "timelapse(-1)", "Older snapshot", id="timelapse.older", show=False,
+                tooltip="Generate from the run's previous snapshot (as of epoch N)"),
+        Binding("]", "timelapse(1)", "Newer snapshot", id="timelapse.newer", show=False,
+                tooltip="Generate from the next snapshot (past the newest: the latest model)"),
+        Binding("g", "toggle_grad", "Gradient norm", id="toggle_grad", show=False,
+                tooltip="Show or hide the epochs' gradient norm on the chart"),
         Binding("ctrl+s", "save", "Save", id="save", priority=True,
                 tooltip="Save a checkpoint now (while a run trains), or say where the run is saved"),
         Binding("ctrl+o", "load", "Load", id="load", priority=True, tooltip="Load a saved run to talk to it"),
@@ -344,7 +354,7 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
     def action_gates(self) -> None:
         from .screens.gates import GateScreen
 
-        self.push_screen(GateScreen(self.session.model_choice(self.run_active)))
+        self.push_screen(GateScreen(self.session.model_choice(self.run_active), run_path=self.session.run_path))
 
     def action_runs(self) -> None:
         open_runs_screen(self, lambda: RunsScreen(self))

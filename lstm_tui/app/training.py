@@ -43,7 +43,8 @@ class TrainingMixin:
         self._update_generate_note()  # no model until the trainer is ready: the form decides
         self.chart.reset(config.epochs)
         self.status_bar.update_status(epoch=0, epochs=config.epochs, perplexity=None, val_perplexity=None,
-                                      tokens_per_s=None, elapsed_s=None, eta_s=None, device=config.device,
+                                      grad_norm=None, clipped_share=None, tokens_per_s=None, elapsed_s=None,
+                                      eta_s=None, device=config.device,
                                       message="preparing")
         self.status_bar.set_progress(0, None)
         self._set_state(AppState.PREPARING)
@@ -119,7 +120,7 @@ class TrainingMixin:
         for sample in message.samples:
             ppl, val = by_epoch.get(record_epoch(sample), (None, None))
             self.log_view.sample(record_epoch(sample), ppl, val, str(sample.get("prefix", "")),
-                                 str(sample.get("text", "")))
+                                 str(sample.get("text", "")), str(sample.get("warning", "") or ""))
         if message.metrics:
             last = message.metrics[-1]
             self.session.note_perplexity(last.get("perplexity"), last.get("val_perplexity"))

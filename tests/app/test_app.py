@@ -12,6 +12,7 @@ from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S
 from lstm_tui.app.state import AppState
 from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
+from lstm_tui.core.config import BIDIRECTIONAL_WARNING
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 from app_helpers import DONE, wait_for
 
@@ -203,7 +204,7 @@ async def test_without_a_model_the_generate_note_previews_the_form(tiny_config, 
         assert BIDIRECTIONAL_NOTE not in str(output.render())  # the note goes with the choice
 
 
-async def test_generate_note_stays_for_a_bidirectional_model_whatever_the_form(tiny_config, runs_dir):
+async def test_generate_box_writes_for_a_bidirectional_model_with_its_warning(tiny_config, runs_dir):
     app = make_app(tiny_config.replace(impl="torch", bidirectional=True), runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         box = app.generate_box
@@ -211,10 +212,13 @@ async def test_generate_note_stays_for_a_bidirectional_model_whatever_the_form(t
         assert app.form.values["bidirectional"] is False
         assert not app.query_one("#bidi-note").display
         assert BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
+        app.query_one("#gen-length", Input).value = "12"
         app.query_one("#gen-prefix", Input).focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert box.generated == "" and BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
+        await pilot.press("enter")  # it writes anyway, the book's way, with the warning beside the text
+        await wait_for(pilot, lambda: not box.busy and (box.generated or box.error), 30, "generation")
+        output = str(app.query_one("#gen-output").render())
+        assert box.error == "" and len(box.generated) == 12
+        assert box.warning == BIDIRECTIONAL_WARNING and BIDIRECTIONAL_WARNING in output
 
 
 async def test_generate_without_model_says_so(tiny_config, runs_dir):

@@ -26,6 +26,7 @@ from lstm_tui.core.config import RunConfig
 
 from ..errors import readable_error
 from ..session import ModelChoice, ModelSource
+from ..sources import TimeLapse
 from ..widgets.gate_strip import GateStrip, gate_colour, scale_text, text_colour, unit_colour
 
 __all__ = ["DEFAULT_TEXT", "GateScreen", "GatesComputed"]
@@ -36,7 +37,8 @@ TOP_UNITS = 8
 RETYPE_DELAY_S = 0.3  # recompute this long after the last key typed in the text box
 NO_MODEL = ("No model yet: start a run (F5) or load a saved one (ctrl+o), then open the gate "
             "inspector again.")
-HINTS = "←/→ ctrl+←/→ Home End move · u units · c contrast · r read again · tab text/layer/strips · Esc close"
+HINTS = ("←/→ ctrl+←/→ Home End move · u units · c contrast · [ ] snapshots · b flip-book · r read again · "
+         "Esc close")
 READING = ("gates: mean over the hidden units · forget ≈ 1 keeps the memory cell C, ≈ 0 wipes it · "
            "input ≈ 1 writes the new candidate · output ≈ 1 shows C in H")
 
@@ -51,7 +53,7 @@ class GatesComputed(Message):
         self.error = error
 
 
-def _model_text(config: RunConfig) -> str:
+def model_text(config: RunConfig) -> str:
     bidi = " bidirectional" if config.bidirectional else ""
     return f"{config.impl} {config.cell.upper()} {config.layers}×{config.hidden}{bidi}"
 
@@ -121,14 +123,23 @@ class GateScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,f3", "close", "Close", id="gates.close"),
         Binding("r", "reread", "Read again", id="gates.reread"),
+        Binding("[", "timelapse(-1)", "Older", id="gates.older",
+                tooltip="Read with the run's previous weight snapshot (as of epoch N)"),
+        Binding("]", "timelapse(1)", "Newer", id="gates.newer",
+                tooltip="Read with the next snapshot (past the newest: the latest model)"),
+        Binding("b", "flip_book", "Flip-book", id="gates.flipbook",
+                tooltip="The same prefix written at every snapshot of the run"),
         # The app refuses its own actions (app.focus_next included) while a modal screen is up.
         Binding("tab", "move_focus(1)", "Next", show=False),
         Binding("shift+tab", "move_focus(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, choice: ModelChoice | None = None, text: str = DEFAULT_TEXT) -> None:
-        """``choice``: the model to read with (the session's :meth:`~..session.AppSession.model_choice`)."""
+    def __init__(self, choice: ModelChoice | None = None, text: str = DEFAULT_TEXT,
+                 run_path: str | None = None) -> None:
+        """``choice``: the model to read with (the session's :meth:`~..session.AppSession.model_choice`);
+        ``run_path``: its run folder (the snapshots ``[`` / ``]`` step through)."""
         super().__init__()
+        self.timelapse = TimeLapse(run_path)
         self.initial_text = text
         self.source: ModelSource | None = choice.source if choice is not None else None
         self.config: RunConfig | None = choice.config if choice is not None else None
@@ -145,7 +156,7 @@ class GateScreen(ModalScreen[None]):
         with Vertical(id="gates-dialog") as dialog:
             dialog.border_title = "Gate inspector"
             if self.config is not None:
-                dialog.border_subtitle = f"{_model_text(self.config)} · {self.description}"
+                dialog.border_subtitle = self._subtitle()
             with Horizontal(id="gates-controls"):
                 yield Label("text", classes="gates-label")
                 yield Input(self.initial_text, placeholder="a text for the model to read", compact=True,
@@ -161,6 +172,10 @@ class GateScreen(ModalScreen[None]):
             yield Static("", id="gates-fill")
             yield Static("", id="gates-status")
             yield Static(Text(HINTS), id="gates-hints")
+
+    def _subtitle(self) -> str:
+        assert self.config is not None
+        return f"{model_text(self.config)} · {self.description} · {self.timelapse.label}"
 
     @property
     def strip(self) -> GateStrip:
@@ -215,7 +230,7 @@ class GateScreen(ModalScreen[None]):
         self.request += 1
         self.computing = True
         self.query_one("#gates-status", Static).update(Text("reading the text…", style="italic"))
-        self._compute(self.source, self.text_input.value, self.selected_layer, self.request)
+        self._compute(self.timelapse.source(self.source), self.text_input.value, self.selected_layer, self.request)
 
     @work(thread=True, exclusive=True, group="gates", exit_on_error=False)
     def _compute(self, source: ModelSource, text: str, layer: int, request: int) -> None:
@@ -310,6 +325,17 @@ class GateScreen(ModalScreen[None]):
     def action_reread(self) -> None:
         """Read the text again (while training: on a fresh snapshot of the model)."""
         self.compute()
+
+    def action_timelapse(self, direction: int) -> None:
+        self.notify(self.timelapse.step(direction), timeout=2)
+        if self.config is not None:
+            self.query_one("#gates-dialog").border_subtitle = self._subtitle()
+        self.compute()
+
+    def action_flip_book(self) -> None:
+        from .flipbook import FlipBookScreen
+
+        self.app.push_screen(FlipBookScreen(self.timelapse.run_path, self.text_input.value[:40] or "time traveller"))
 
     def action_close(self) -> None:
         self.dismiss(None)

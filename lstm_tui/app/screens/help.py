@@ -35,13 +35,20 @@ MAIN_EXTRA = [("tab, shift+tab", "Move between fields and panels"),
 
 def other_screens() -> list[tuple[str, list]]:
     """The keys of the screens the main one opens: (title, bindings)."""
+    from ..widgets.char_strip import CharStrip
     from ..widgets.gate_strip import GateStrip
     from .compare import CompareScreen
+    from .flipbook import FlipBookScreen
     from .gates import GateScreen
+    from .gradient import GradientScreen
+    from .lens import LensScreen
     from .runs import RunsScreen
 
     return [("Runs (F2)", RunsScreen.BINDINGS), ("Compare (c in Runs)", CompareScreen.BINDINGS),
-            ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS)]
+            ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS),
+            ("Probability lens (F4)", LensScreen.BINDINGS + CharStrip.BINDINGS),
+            ("Flip-book (b in the lens or the gate inspector)", FlipBookScreen.BINDINGS),
+            ("Gradient through time (t in the lens)", GradientScreen.BINDINGS)]
 
 
 def key_table(bindings: list, extra: Sequence[tuple[str, str]] = ()) -> Table:

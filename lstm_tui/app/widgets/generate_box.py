@@ -42,6 +42,7 @@ class GenerateBox(Vertical):
         self.generated = ""
         self.error = ""
         self.note = ""  # a note in place of the output (e.g. this model cannot write)
+        self.warning = ""  # shown under generated text (a bidirectional model's: it saw the future)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -94,8 +95,9 @@ class GenerateBox(Vertical):
         self.post_message(self.Submitted(request))
 
     # ------------------------------------------------------------------ output
-    def begin(self, prefix: str) -> None:
+    def begin(self, prefix: str, warning: str = "") -> None:
         self.prefix, self.generated, self.error, self.busy, self.note = prefix, "", "", True, ""
+        self.warning = warning
         self._show()
 
     def append(self, text: str) -> None:
@@ -129,6 +131,8 @@ class GenerateBox(Vertical):
         out.append(self.generated)
         if self.busy:
             out.append("▌", style="dim")
+        if self.warning and out.plain:
+            out.append(f"\n⚠ {self.warning}", style="dim yellow")
         if self.error:
             if out.plain:
                 out.append("\n")

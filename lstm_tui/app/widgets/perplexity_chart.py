@@ -88,6 +88,8 @@ class PerplexityChart(PlotextPlot):
         self.train: list[tuple[float, float]] = []
         self.val: list[tuple[float, float]] = []
         self.total_epochs: int = 0
+        self.grad: list[tuple[float, float]] = []  # (epoch, mean pre-clip gradient norm)
+        self.show_grad = False  # the gradient-norm series (g on the main screen)
         self._dirty = True
         self.draws = 0
 
@@ -103,6 +105,7 @@ class PerplexityChart(PlotextPlot):
     def reset(self, total_epochs: int = 0) -> None:
         self.train.clear()
         self.val.clear()
+        self.grad.clear()
         self.total_epochs = total_epochs
         self._dirty = True
 
@@ -116,6 +119,7 @@ class PerplexityChart(PlotextPlot):
                 val = val if isinstance(val, (int, float)) else None
                 self.add(epoch, ppl, val)
                 plotted[epoch] = (ppl, val)
+                self.add_grad(epoch, record.get("grad_norm"))
         return plotted
 
     def add(self, x: float, perplexity: float, val: float | None = None) -> None:
@@ -131,6 +135,17 @@ class PerplexityChart(PlotextPlot):
             self.val = thin(self.val)
         self._dirty = True
 
+    def add_grad(self, epoch: float, norm: float | None) -> None:
+        """An epoch's gradient norm (drawn while :attr:`show_grad`, on the same log scale)."""
+        if isinstance(norm, (int, float)) and math.isfinite(norm) and norm > 0:
+            self.grad.append((epoch, float(norm)))
+            self._dirty = self._dirty or self.show_grad
+
+    def toggle_grad(self) -> bool:
+        self.show_grad = not self.show_grad
+        self.redraw()
+        return self.show_grad
+
     def _tick(self) -> None:
         if self._dirty:
             self.redraw()
@@ -141,7 +156,8 @@ class PerplexityChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        values = [p for _, p in self.train] + [p for _, p in self.val]
+        grad = self.grad if self.show_grad else []
+        values = [p for _, p in self.train] + [p for _, p in self.val] + [g for _, g in grad]
         if not values:
             plt.xlim(0, max(self.total_epochs, 1))
             plt.ylim(0, 1)
@@ -155,7 +171,10 @@ class PerplexityChart(PlotextPlot):
         if self.val:
             xs, ys = zip(*self.val)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="val", marker="braille", color="orange")
-        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [1])
+        if grad:
+            xs, ys = zip(*grad)
+            plt.plot(list(xs), [math.log10(y) for y in ys], label="grad norm", marker="braille", color="magenta")
+        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for x, _ in grad] + [1])
         plt.xlim(0, max(last_x, 1))
         plt.xticks(epoch_ticks(0, last_x))
         self.refresh()

@@ -16,6 +16,10 @@ from textual.widgets import RichLog
 MAX_ENTRIES = 2000
 
 
+#: The mark on a sample line whose model saw the future while training (Sample.warning).
+SAMPLE_WARNING_MARK = "⚠ sees the future"
+
+
 class PredictionLog(RichLog):
     # A write grows the virtual size, and Textual's own reactive (layout=True) then lays out the
     # whole screen again -- 10-40 ms of UI-thread time, the GIL held all along, for every line.
@@ -72,8 +76,10 @@ class PredictionLog(RichLog):
     def error(self, text: str) -> None:
         self.add(text, "bold red")
 
-    def sample(self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str) -> None:
-        """One prediction; ``text`` is the prefix and its continuation (d2l's ``predict_ch8``)."""
+    def sample(self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str,
+               warning: str = "") -> None:
+        """One prediction; ``text`` is the prefix and its continuation (d2l's ``predict_ch8``);
+        a ``warning`` (``Sample.warning``: a bidirectional model's) marks the line."""
         continuation = text[len(prefix):] if text.startswith(prefix) else text
         if self._sample_epoch != epoch:
             self._sample_epoch = epoch
@@ -86,6 +92,8 @@ class PredictionLog(RichLog):
         line = Text("  ")
         line.append(prefix, style="bold magenta")
         line.append(continuation)
+        if warning:
+            line.append(f"  {SAMPLE_WARNING_MARK}", style="dim yellow")
         self.add(line)
         self.entries += 1
 

@@ -48,6 +48,8 @@ class RunStatus:
     eta_s: float | None = None
     device: str = ""
     message: str = ""
+    grad_norm: float | None = None  # the epoch's mean gradient norm before clipping
+    clipped_share: float | None = None  # the share of its batches that were clipped (None: no clipping)
 
 
 class StatusText(Widget):
@@ -80,6 +82,11 @@ class StatusText(Widget):
                 long.append(f" ETA {clock(s.eta_s)}")
                 short = Text(f"ETA {clock(s.eta_s)}")
             out.append((long, short))
+        if s.grad_norm is not None:
+            long = Text(f"‖g‖ {s.grad_norm:.3g}", style="magenta")
+            if s.clipped_share is not None:
+                long.append(f" clipped {s.clipped_share:.0%}")
+            out.append((long, Text(f"‖g‖ {s.grad_norm:.2g}", style="magenta")))
         if s.device:
             short_device = s.device.split(" (")[0]
             out.append((Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None))
