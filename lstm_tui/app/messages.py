@@ -44,6 +44,10 @@ class EngineDownloadProgress(_Progress[ev.DownloadProgress]):
     """Bytes of the corpus downloaded so far."""
 
 
+class EngineLoadProgress(_Progress[ev.LoadProgress]):
+    """The corpus is loading: a stage, done/total and a percentage."""
+
+
 class EngineStarted(EngineMessage[ev.Started]):
     """Training began (or resumed)."""
 
@@ -84,6 +88,7 @@ class EngineFailed(EngineMessage[ev.Failed]):
 MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Status: EngineStatus,
     ev.DownloadProgress: EngineDownloadProgress,
+    ev.LoadProgress: EngineLoadProgress,
     ev.Started: EngineStarted,
     ev.BatchProgress: EngineBatchProgress,
     ev.EpochEnd: EngineEpochEnd,
@@ -156,6 +161,15 @@ class StartRefused(Message):
     """The run could not start: a form field is wrong (e.g. a prefix the vocabulary cannot read),
     or, with ``field`` None or "run", a resume was refused (another process trains the run...)."""
 
-    def __init__(self, run_id: int, field: str | None, message: str) -> None:
+    def __init__(self, run_id: int, field: str | None, message: str, corpus_changed: bool = False) -> None:
         super().__init__()
         self.run_id, self.field, self.message = run_id, field, message
+        self.corpus_changed = corpus_changed  # a resume over another text (it may go on anyway)
+
+
+class StartCancelled(Message):
+    """The start was stopped (F7, ctrl+q) while the corpus loaded: nothing was made."""
+
+    def __init__(self, run_id: int, message: str) -> None:
+        super().__init__()
+        self.run_id, self.message = run_id, message

@@ -63,12 +63,7 @@ def summary_line(event: Finished) -> str:
 
 def load_line(event: LoadProgress) -> str:
     """'loading corpus: counting 41.9/100.0 MB (42%)' (no total for a stream: 'reading 3.1 MB')."""
-    scale, unit = (1e6, "MB") if event.unit == "bytes" else (1.0, event.unit)
-    done = f"{event.done / scale:,.1f}" if scale != 1.0 else f"{event.done:,}"
-    if not event.total:
-        return f"loading corpus: {event.stage} {done} {unit}"
-    total = f"{event.total / scale:,.1f}" if scale != 1.0 else f"{event.total:,}"
-    return f"loading corpus: {event.stage} {done}/{total} {unit} ({event.percent:.0f}%)"
+    return event.line()
 
 
 def _num(value: float) -> str:

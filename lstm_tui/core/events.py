@@ -51,6 +51,15 @@ class LoadProgress(Event):
     def percent(self) -> float | None:
         return 100.0 * self.done / self.total if self.total else None
 
+    def line(self) -> str:
+        """'loading corpus: counting 41.9/100.0 MB (42%)' (no total for a stream: 'reading 3.1 MB')."""
+        scale, unit = (1e6, "MB") if self.unit == "bytes" else (1.0, self.unit)
+        done = f"{self.done / scale:,.1f}" if scale != 1.0 else f"{self.done:,}"
+        if not self.total:
+            return f"loading corpus: {self.stage} {done} {unit}"
+        total = f"{self.total / scale:,.1f}" if scale != 1.0 else f"{self.total:,}"
+        return f"loading corpus: {self.stage} {done}/{total} {unit} ({self.percent:.0f}%)"
+
 
 @dataclass(frozen=True)
 class Started(Event):

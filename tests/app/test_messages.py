@@ -33,6 +33,10 @@ def test_a_newer_progress_of_the_same_run_replaces_a_queued_one_nothing_else_doe
     assert not old.can_replace(epoch) and not epoch.can_replace(m.engine_message(ev.EpochEnd(2, 4, 19.0, 1e4, 2.0), 1))
     download = m.engine_message(ev.DownloadProgress(10, 100), 1)
     assert download.can_replace(m.engine_message(ev.DownloadProgress(20, 100), 1)) and not download.can_replace(new)
+    load = m.engine_message(ev.LoadProgress("reading", 10, 100), 1)
+    assert isinstance(load, m.EngineLoadProgress) and load.handler_name == "on_engine_load_progress"
+    assert load.can_replace(m.engine_message(ev.LoadProgress("counting", 20, 100), 1))
+    assert not load.can_replace(download) and not load.can_replace(m.engine_message(ev.LoadProgress("reading", 20, 100), 2))
 
 
 def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():

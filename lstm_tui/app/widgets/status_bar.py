@@ -1,7 +1,9 @@
-"""The status line: state, epoch/total, perplexity (and val), tokens/s, elapsed, ETA, device."""
+"""The status line: state, epoch/total, perplexity (with bits per character, val and test),
+tokens/s, elapsed, ETA, device, vocabulary size."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -36,6 +38,16 @@ def rate(tokens_per_s: float | None) -> str:
     return f"{tokens_per_s:.0f}"
 
 
+def bits(perplexity: float) -> str:
+    """log2 of a perplexity: bits per character (per word for a word-level run), '-' when not finite."""
+    return f"{math.log2(perplexity):.2f}" if math.isfinite(perplexity) and perplexity > 0 else "-"
+
+
+def bits_unit(token: str) -> str:
+    """What the bits beside the perplexity count: characters ("bpc"), or words."""
+    return "bpc" if token == "char" else "bits/word"
+
+
 @dataclass
 class RunStatus:
     state: str = "idle"
@@ -48,6 +60,9 @@ class RunStatus:
     eta_s: float | None = None
     device: str = ""
     message: str = ""
+    vocab_size: int | None = None
+    test_perplexity: float | None = None
+    bits_unit: str = "bpc"  # beside the perplexity: "bpc" for characters, "bits/word" for words
 
 
 class StatusText(Widget):
@@ -59,18 +74,15 @@ class StatusText(Widget):
         super().__init__(**kwargs)
         self.status = RunStatus()
 
-    def parts(self) -> list[tuple[Text, Text | None]]:
-        """(long, short or None) forms of each part, most important first."""
+    def parts(self, vocab: bool = True) -> list[tuple[Text, Text | None]]:
+        """(long, short or None) forms of each part, most important first (the message last)."""
         s = self.status
         out: list[tuple[Text, Text | None]] = [
             (Text(f" {s.state} ", style=STATE_STYLES.get(s.state, "bold") + " reverse"), None)]
         if s.epochs:
             out.append((Text(f"epoch {int(s.epoch)}/{s.epochs}"), Text(f"{int(s.epoch)}/{s.epochs}")))
         if s.perplexity is not None:
-            ppl = Text(f"ppl {s.perplexity:.2f}", style="cyan")
-            if s.val_perplexity is not None:
-                ppl.append(f" val {s.val_perplexity:.2f}", style="yellow")
-            out.append((ppl, None))
+            out.append(self._perplexity())
         if s.tokens_per_s:
             out.append((Text(f"{rate(s.tokens_per_s)} tok/s"), None))
         if s.elapsed_s is not None:
@@ -83,12 +95,30 @@ class StatusText(Widget):
         if s.device:
             short_device = s.device.split(" (")[0]
             out.append((Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None))
+        if s.vocab_size and vocab:
+            out.append((Text(f"vocab {s.vocab_size:,}", style="dim"), None))
         if s.message:
             out.append((Text(s.message, style="italic"), None))
         return out
 
+    def _perplexity(self) -> tuple[Text, Text]:
+        """'ppl 4.10 2.04 bpc val 5.00 test 5.20'; short: without the bits."""
+        s = self.status
+        assert s.perplexity is not None
+        parts = [(f"ppl {s.perplexity:.2f}", "cyan"), (f" {bits(s.perplexity)} {s.bits_unit}", "cyan"),
+                 (f" val {s.val_perplexity:.2f}" if s.val_perplexity is not None else "", "yellow"),
+                 (f" test {s.test_perplexity:.2f}" if s.test_perplexity is not None else "", "magenta")]
+        long, short = Text(), Text()
+        for index, (text, style) in enumerate(parts):
+            long.append(text, style=style)
+            if index != 1:
+                short.append(text, style=style)
+        return long, short
+
     def line(self, width: int) -> Text:
         parts = self.parts()
+        if self.status.vocab_size and _shortest(parts) > width:
+            parts = self.parts(vocab=False)  # the vocabulary size only where all the rest fits
         chosen = [long for long, _ in parts]
 
         def total() -> int:
@@ -114,6 +144,10 @@ class StatusText(Widget):
 
     def render(self) -> Text:
         return self.line(self.size.width or 80)
+
+
+def _shortest(parts: list[tuple[Text, Text | None]]) -> int:
+    return sum((short or long).cell_len for long, short in parts) + 2 * (len(parts) - 1)
 
 
 class StatusBar(Horizontal):
