@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from types import SimpleNamespace
 
 from lstm_tui.app import messages as m
 from lstm_tui.app.session import AppSession, LoadedRun
@@ -43,8 +44,10 @@ def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
     session = AppSession()
     first = session.begin_run(object())  # (any config: the session only keeps it)
     second = session.begin_run(object())
-    assert not session.trainer_ready(first, "old trainer", "/runs/a") and session.trainer is None
-    assert session.trainer_ready(second, "trainer", None) and session.trained_without_folder
+    old, trainer = SimpleNamespace(config="old config"), SimpleNamespace(config="prepared config")
+    assert not session.trainer_ready(first, old, "/runs/a") and session.trainer is None
+    assert session.trainer_ready(second, trainer, None) and session.trained_without_folder
+    assert session.run_config == "prepared config"  # (the trainer's: paths absolute, changes applied)
     loaded = LoadedRun("model", "vocab", object(), "/runs/b")
     session.load(loaded)
     assert session.trainer is None and session.run_path == "/runs/b" and not session.is_current(second)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Sequence
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -26,7 +27,9 @@ __all__ = ["GateStrip", "gate_colour", "unit_colour", "text_colour", "scale_text
 
 LABEL_WIDTH = 8  # "forget " plus a space
 SCROLL_MARGIN = 4  # cells kept visible beside the cursor when the strip scrolls
-MAX_WORD_CELL = 10  # a word-level model's cell: the word cut to this many characters
+MAX_WORD_CELL = 10  # a word-level model's cell: the word cut to this many columns
+#: Characters drawn as a visible stand-in (no width of their own, or they would move the row).
+SHOWN_AS = {" ": "·", "\n": "↵", "\t": "→", "\r": "␍"}
 GATES = (("input", "input_gate"), ("forget", "forget_gate"), ("output", "output_gate"))
 
 # viridis (matplotlib), 0..1: dark purple -> teal -> yellow; perceptually uniform.
@@ -212,16 +215,19 @@ class GateStrip(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ geometry
     def _cell_text(self, char: str) -> str:
+        """What a cell shows, measured in terminal columns (a CJK character or an emoji takes two)."""
         if self.word_level:
-            return char[:MAX_WORD_CELL] + " "
-        return "·" if char == " " else char
+            word = char if cell_len(char) <= MAX_WORD_CELL else set_cell_size(char, MAX_WORD_CELL)
+            return word + " "
+        shown = SHOWN_AS.get(char, char)
+        return shown if cell_len(shown) > 0 else "◌"  # (a combining mark or a control character)
 
     def _prefix(self) -> list[int]:
-        """Column where each cell starts (cumulative widths), plus the total at the end."""
+        """Column where each cell starts (cumulative widths in cells), plus the total at the end."""
         if self._cum is None:
             cum = [0]
             for char in self.trace.chars:
-                cum.append(cum[-1] + len(self._cell_text(char)))
+                cum.append(cum[-1] + cell_len(self._cell_text(char)))
             self._cum = cum
         return self._cum
 
@@ -265,13 +271,13 @@ class GateStrip(Widget, can_focus=True):
         marker = Text(f"{self.cursor + 1}/{len(trace.chars)}".rjust(LABEL_WIDTH - 1)[: LABEL_WIDTH - 1] + " ",
                       style="dim")
         for k in range(first, end):
-            cell = len(self._cell_text(trace.chars[k]))
+            cell = cell_len(self._cell_text(trace.chars[k]))
             if k == self.cursor:
-                marker.append("▼".ljust(cell), "bold")
+                marker.append("▼" + " " * (cell - 1), "bold")
             elif k == first and first > 0:
-                marker.append("◀".ljust(cell), "dim")
+                marker.append("◀" + " " * (cell - 1), "dim")
             elif k == end - 1 and end < len(trace.chars):
-                marker.append("▶".ljust(cell), "dim")
+                marker.append("▶" + " " * (cell - 1), "dim")
             else:
                 marker.append(" " * cell)
         lines.append(marker)

@@ -101,19 +101,16 @@ class StatusText(Widget):
             out.append((Text(s.message, style="italic"), None))
         return out
 
-    def _perplexity(self) -> tuple[Text, Text]:
-        """'ppl 4.10 2.04 bpc val 5.00 test 5.20'; short: without the bits."""
+    def _perplexity(self) -> tuple[Text, None]:
+        """'ppl 4.10 2.04 bpc val 5.00 test 5.20' (the bits: log2 of the perplexity beside them)."""
         s = self.status
         assert s.perplexity is not None
-        parts = [(f"ppl {s.perplexity:.2f}", "cyan"), (f" {bits(s.perplexity)} {s.bits_unit}", "cyan"),
-                 (f" val {s.val_perplexity:.2f}" if s.val_perplexity is not None else "", "yellow"),
-                 (f" test {s.test_perplexity:.2f}" if s.test_perplexity is not None else "", "magenta")]
-        long, short = Text(), Text()
-        for index, (text, style) in enumerate(parts):
-            long.append(text, style=style)
-            if index != 1:
-                short.append(text, style=style)
-        return long, short
+        text = Text(f"ppl {s.perplexity:.2f} {bits(s.perplexity)} {s.bits_unit}", style="cyan")
+        if s.val_perplexity is not None:
+            text.append(f" val {s.val_perplexity:.2f}", style="yellow")
+        if s.test_perplexity is not None:
+            text.append(f" test {s.test_perplexity:.2f}", style="magenta")
+        return text, None
 
     def line(self, width: int) -> Text:
         parts = self.parts()
@@ -131,8 +128,9 @@ class StatusText(Widget):
                 chosen[index] = parts[index][1]
         if total() > width and self.status.message:  # a long message is cut, then dropped
             room = width - (total() - chosen[-1].cell_len)
-            if room >= 12:
-                chosen[-1] = chosen[-1][: room - 1] + Text("…")
+            if room >= 12:  # (cut by cells: a CJK path takes two a character)
+                chosen[-1] = chosen[-1].copy()
+                chosen[-1].truncate(room, overflow="ellipsis")
         while len(chosen) > 1 and total() > width:
             chosen.pop()
         line = Text()
