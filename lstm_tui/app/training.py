@@ -96,6 +96,9 @@ class TrainingMixin:
             return None
         if not isinstance(made, Prepared):
             return made  # Failed
+        for warning in getattr(made.data, "warnings", ()):  # (the log has them too, as status lines)
+            self.call_from_thread(self.notify, warning, title="About the corpus", severity="warning", timeout=10,
+                                  markup=False)
         if made.history is not None:
             history = made.history
             self.post_message(RunHistory(run_id, history.name, history.metrics, history.samples, history.epoch,

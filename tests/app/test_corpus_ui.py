@@ -184,3 +184,16 @@ async def test_the_corpus_fields_are_in_the_form_and_validate(tiny_config, runs_
         await pilot.pause()
         help_text = str(app.query_one("#field-help").render())
         assert "folder" in help_text and "glob" in help_text
+
+
+async def test_a_corpus_the_cleaning_would_mostly_drop_is_a_warning_that_suggests_raw(tiny_config, runs_dir, tmp_path):
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_text(("the time machine 时间旅行者来了我们都在这里大家好中国人民 " * 400), encoding="utf-8")
+    app = make_app(tiny_config.replace(corpus=str(corpus), epochs=1, predict_every=0, prefix=("the time",)), runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the run")
+        assert app.state == "finished", app.log_view.plain  # it trains on what is left ...
+        assert "drops" in app.log_view.plain and "raw=true" in app.log_view.plain  # ... and says so
+        toasts = [n for n in app._notifications if n.title == "About the corpus"]
+        assert toasts and "raw=true" in toasts[0].message and toasts[0].severity == "warning"
