@@ -10,12 +10,12 @@ import shutil
 import time
 from pathlib import Path
 
+from app_helpers import DONE, wait_for
 from textual.widgets import Input, ProgressBar, Select
 
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import ConfirmQuit
 from lstm_tui.app.screens.confirm import Confirm
-from app_helpers import DONE, wait_for
 
 BIG_MB = 30
 STEP_DELAY_S = 0.1  # each chunk of the load waits this long: a slow disk, so F7 surely lands mid-load

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from app_helpers import DONE, wait_for
 from rich.cells import cell_len
 from textual.geometry import Region
 from textual.widgets import Input, Static
@@ -16,7 +17,6 @@ from lstm_tui.app.screens.gates import GateScreen
 from lstm_tui.app.widgets.gate_strip import LABEL_WIDTH, GateStrip
 from lstm_tui.core.gates import GateTrace
 from lstm_tui.core.presets import PRESETS
-from app_helpers import DONE, wait_for
 
 COMMON = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用"
 EMOJI = "😀🎉🐍🌏🚀🍎"  # one code point each, two columns each
