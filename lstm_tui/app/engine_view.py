@@ -12,6 +12,7 @@ from lstm_tui.core import events as ev
 
 from . import messages as m
 from .state import AppState
+from .widgets.status_bar import bits
 
 ACTIVE = (AppState.TRAINING, AppState.STOPPING, AppState.PAUSED)
 
@@ -40,10 +41,10 @@ class EngineViewMixin:
         self.status_bar.set_progress(event.done_bytes, event.total_bytes)
 
     def on_engine_load_progress(self, message: m.EngineLoadProgress) -> None:
-        if not self._current(message):
-            return
+        if not self._current(message) or self.state is not AppState.PREPARING:
+            return  # (F7 while loading: the status line says "stopping", not the next chunk)
         event = message.event
-        self.status_bar.update_status(message=event.describe()[:60])
+        self.status_bar.update_status(message=event.describe())
         self.status_bar.set_progress(event.done, event.total)
 
     def on_engine_knob_changed(self, message: m.EngineKnobChanged) -> None:
@@ -59,7 +60,7 @@ class EngineViewMixin:
         if event.start_epoch <= 1:
             self._eta_base = (0.0, 0.0)
         self._set_state(AppState.TRAINING, message="", device=event.device, epochs=event.epochs,
-                        epoch=event.start_epoch - 1)
+                        epoch=event.start_epoch - 1, vocab_size=event.vocab_size)
         self.status_bar.set_progress(event.start_epoch - 1, event.epochs)
         self.log_view.info(f"training on {event.device}: {event.parameters:,} parameters, vocabulary {event.vocab_size},"
                            f" {event.corpus_tokens:,} tokens, {event.batches_per_epoch} batches per epoch")
@@ -142,13 +143,17 @@ class EngineViewMixin:
     def _finished(self, event: ev.Finished) -> None:
         state = AppState.STOPPED if event.stopped else AppState.FINISHED
         self._set_state(state, message="", perplexity=event.perplexity, val_perplexity=event.val_perplexity,
-                        tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s, eta_s=None, epoch=event.epoch)
+                        tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s, eta_s=None, epoch=event.epoch,
+                        test_perplexity=event.test_perplexity)
         if not event.stopped:
             self.status_bar.set_progress(event.epoch, self.status_bar.status.epochs or event.epoch)
         text = (f"■ {state.value} at epoch {event.epoch}: perplexity {event.perplexity:.2f}"
                 + (f", val {event.val_perplexity:.2f}" if event.val_perplexity is not None else "")
                 + f", {event.tokens_per_s:,.0f} tokens/s on {event.device}")
         self.log_view.good(text)
+        if event.test_perplexity is not None:
+            self.log_view.add(f"  test perplexity {event.test_perplexity:.2f} ({bits(event.test_perplexity)} "
+                              f"{self.status_bar.status.bits_unit}): the held-out end of the corpus, scored once", "magenta")
         if event.generation_perplexity is not None:
             self.log_view.add(f"  generation perplexity {event.generation_perplexity:.2f} (scored one character at"
                               " a time, as the model writes)", "green")

@@ -18,6 +18,7 @@ from .messages import LoadFailed, RunLoaded
 from .screens import LoadRunScreen
 from .session import LoadedRun
 from .state import AppState
+from .widgets.status_bar import bits_unit
 
 
 class LoadingMixin:
@@ -71,7 +72,9 @@ class LoadingMixin:
         epochs = config.epochs
         self._set_state(AppState.LOADED, message=Path(loaded.path).name, device="cpu", perplexity=last.get("perplexity"),
                         val_perplexity=last.get("val_perplexity"), tokens_per_s=last.get("tokens_per_s"),
-                        elapsed_s=last.get("elapsed_s"), eta_s=None, epoch=message.epoch, epochs=epochs)
+                        elapsed_s=last.get("elapsed_s"), eta_s=None, epoch=message.epoch, epochs=epochs,
+                        vocab_size=len(loaded.vocab), test_perplexity=None,
+                        bits_unit=bits_unit(config.token))
         self.chart.reset(epochs)
         self.chart.add_records(message.metrics)  # the curve as it was drawn while the run trained
         self.status_bar.set_progress(min(message.epoch, epochs), epochs)

@@ -166,6 +166,15 @@ class StartRefused(Message):
     """The run could not start: a form field is wrong (e.g. a prefix the vocabulary cannot read),
     or, with ``field`` None or "run", a resume was refused (another process trains the run...)."""
 
-    def __init__(self, run_id: int, field: str | None, message: str) -> None:
+    def __init__(self, run_id: int, field: str | None, message: str, corpus_changed: bool = False) -> None:
         super().__init__()
         self.run_id, self.field, self.message = run_id, field, message
+        self.corpus_changed = corpus_changed  # a resume over another text (it may go on anyway)
+
+
+class StartCancelled(Message):
+    """The start was stopped (F7, ctrl+q) while the corpus loaded: nothing was made."""
+
+    def __init__(self, run_id: int, message: str) -> None:
+        super().__init__()
+        self.run_id, self.message = run_id, message

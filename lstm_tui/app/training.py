@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +21,29 @@ from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
 
 from .gil import short_gil_switches
-from .messages import RunHistory, StartRefused, engine_message
+from .messages import RunHistory, StartCancelled, StartRefused, engine_message
 from .screens import LoadRunScreen
+from .screens.confirm import Confirm
 from .state import DONE_STATES, AppState
-from .worker import Prepared, Refused, prepare_new, prepare_resumed, record_epoch
+from .widgets.status_bar import bits_unit
+from .worker import Cancelled, Prepared, Refused, prepare_new, prepare_resumed, record_epoch
 
 
 class TrainingMixin:
     """Start, pause, stop, save and resume a run; the train worker."""
 
     _state_before_run: AppState = AppState.IDLE  # the state a refused resume goes back to
+    _load_cancel: threading.Event | None = None  # set by F7 while the run's corpus loads
+    _start_args: tuple[RunConfig, str | None, dict | None] | None = None  # the last start (to retry it)
 
     _save_asked: bool = False
     exit_note: str | None = None  # printed by run_app after the app is gone (plain, unwrapped)
 
-    def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None) -> None:
+    def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None,
+                   allow_corpus_change: bool = False) -> None:
         self._state_before_run = self.state  # (a refused resume goes back to it)
+        self._start_args = (config, resume, changes)
+        self._load_cancel = cancel = threading.Event()
         run_id = self.session.begin_run(config)
         if resume:
             self.session.run_path = resume  # the chosen run, even if its resume is refused (F8 again)
@@ -45,7 +53,8 @@ class TrainingMixin:
         self.status_bar.update_status(epoch=0, epochs=config.epochs, perplexity=None, val_perplexity=None,
                                       grad_norm=None, clipped_share=None, tokens_per_s=None, elapsed_s=None,
                                       eta_s=None, device=config.device,
-                                      message="preparing")
+                                      message="preparing", vocab_size=None, test_perplexity=None,
+                                      bits_unit=bits_unit(config.token))
         self.status_bar.set_progress(0, None)
         self._set_state(AppState.PREPARING)
         if resume:
@@ -55,32 +64,42 @@ class TrainingMixin:
                           f" · {config.epochs} epochs", "bold")
         if config.bidirectional:
             self.log_view.warn(BIDIRECTIONAL_NOTE)
-        self._train(config, run_id, resume, changes)
+        self._train(config, run_id, resume, changes, cancel, allow_corpus_change)
 
     # ------------------------------------------------------------------ the worker
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, config: RunConfig, run_id: int, resume: str | None = None, changes: dict | None = None) -> None:
+    def _train(self, config: RunConfig, run_id: int, resume: str | None = None, changes: dict | None = None,
+               cancel: threading.Event | None = None, allow_corpus_change: bool = False) -> None:
         def on_event(event: Any) -> None:
             if not isinstance(event, (ev.Finished, ev.Failed)):  # the result of run() is posted once, below
                 self.post_message(engine_message(event, run_id))
 
         try:
             with short_gil_switches():
-                result = self._run_trainer(config, run_id, resume, changes, on_event)
+                result = self._run_trainer(config, run_id, (resume, changes, allow_corpus_change), on_event,
+                                           cancel or threading.Event())
         except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
             result = ev.Failed(reason=f"{type(exc).__name__}: {exc}",
                                hint="this is a bug in lstm-tui; the app is still usable")
         if result is not None:  # None: the start was refused (StartRefused was posted)
             self.post_message(engine_message(result, run_id))
 
-    def _run_trainer(self, config: RunConfig, run_id: int, resume, changes, on_event):
-        """Prepare the run and train it; the result, or None when the start was refused."""
-        made = prepare_resumed(resume, changes, on_event) if resume else prepare_new(config, self.runs_dir, on_event)
+    def _run_trainer(self, config: RunConfig, run_id: int, how: tuple, on_event, cancel: threading.Event):
+        """Prepare the run and train it; the result, or None when the start was refused or cancelled."""
+        resume, changes, allow_corpus_change = how
+        made = (prepare_resumed(resume, changes, on_event, cancel=cancel.is_set, allow_corpus_change=allow_corpus_change)
+                if resume else prepare_new(config, self.runs_dir, on_event, cancel=cancel.is_set))
+        if isinstance(made, Cancelled):
+            self.post_message(StartCancelled(run_id, made.message))
+            return None
         if isinstance(made, Refused):
-            self.post_message(StartRefused(run_id, made.field, made.message))
+            self.post_message(StartRefused(run_id, made.field, made.message, made.corpus_changed))
             return None
         if not isinstance(made, Prepared):
             return made  # Failed
+        for warning in getattr(made.data, "warnings", ()):  # (the log has them too, as status lines)
+            self.call_from_thread(self.notify, warning, title="About the corpus", severity="warning", timeout=10,
+                                  markup=False)
         if made.history is not None:
             history = made.history
             self.post_message(RunHistory(run_id, history.name, history.metrics, history.samples, history.epoch,
@@ -94,14 +113,28 @@ class TrainingMixin:
         if self.session.trainer_ready(run_id, trainer, run_path, config):
             self._update_generate_note()
 
+    def _back_to_before_run(self, message: str = "") -> None:
+        """A start that did not happen: the state before it (a chosen run's finished/stopped), else idle."""
+        before = self._state_before_run
+        resumed_run_kept = self.session.run_path is not None and before in DONE_STATES
+        self._set_state(before if resumed_run_kept else AppState.IDLE, message=message)
+        self.status_bar.set_progress(0, 1)  # (None would keep the bar pulsing as if work went on)
+
+    def on_start_cancelled(self, message: StartCancelled) -> None:
+        if not self.session.is_current(message.run_id):
+            return
+        self._back_to_before_run(message.message)
+        self.log_view.info(f"■ {message.message}: nothing was trained or saved")
+        if self._quit_after_stop:
+            self.exit(0)
+
     def on_start_refused(self, message: StartRefused) -> None:
         if not self.session.is_current(message.run_id):
             return
-        before = self._state_before_run
-        resumed_run_kept = self.session.run_path is not None and before in DONE_STATES
-        self._set_state(before if resumed_run_kept else AppState.IDLE, message="")
-        self.status_bar.set_progress(0, 1)  # (None would keep the bar pulsing as if work went on)
-        if message.field is None or message.field not in self.form.editors:  # a refused resume: no field at fault
+        self._back_to_before_run()
+        if message.corpus_changed and not self._quit_after_stop:
+            self._offer_corpus_change(message.message)
+        elif message.field is None or message.field not in self.form.editors:  # a refused resume: no field at fault
             self.log_view.error(f"✗ not resumed: {message.message}")
             self.notify(message.message, title="Cannot resume", severity="error", markup=False)
         else:
@@ -110,6 +143,22 @@ class TrainingMixin:
             self._refuse(message.field, message.message)
         if self._quit_after_stop:
             self.exit(0)
+
+    def _offer_corpus_change(self, reason: str) -> None:
+        """A resume over another text: say so (both SHA-1s), and let the user resume anyway."""
+        self.log_view.error(f"✗ not resumed: {reason}")
+        args = self._start_args
+        if args is None or args[1] is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self.run_active and self._start_args == args:
+                self.log_view.warn("resuming on the new text (the run records its SHA-1 from now on)")
+                self._begin_run(*args, allow_corpus_change=True)
+
+        self.push_screen(Confirm("The corpus has changed", f"{reason[0].upper()}{reason[1:]}.\n\nResume anyway, "
+                                 "training on the text as it is now?", yes="Resume anyway", no="Cancel", width=76),
+                         answered)
 
     def on_run_history(self, message: RunHistory) -> None:
         if not self.session.is_current(message.run_id):
@@ -149,10 +198,14 @@ class TrainingMixin:
 
     def _request_stop(self) -> None:
         self._stop_requested = True
+        if self._load_cancel is not None:
+            self._load_cancel.set()  # (a corpus still loading stops at its next chunk)
         trainer = self.session.trainer
         if trainer is not None:
             trainer.stop()
-        if self.state is not AppState.STOPPING:
+        if self.state is not AppState.STOPPING and trainer is None:
+            self._set_state(AppState.STOPPING, message="cancelling the start…")
+        elif self.state is not AppState.STOPPING:
             self._set_state(AppState.STOPPING, message="stopping at the next batch…")
             self.log_view.info("stopping (a checkpoint is saved)…")
 

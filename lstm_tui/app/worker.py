@@ -3,8 +3,10 @@
 ``prepare_new`` reads the corpus (unless it is given), checks the prefixes, makes the run folder
 and builds the Trainer; ``prepare_resumed`` builds the Trainer of a saved run from its
 checkpoint, with the run's history up to it. Both run on a worker thread, send what a person
-should see through ``on_event`` and return a :class:`Prepared` run, a :class:`Refused` start
-(a form field is wrong, or a resume was refused) or a ``Failed`` event. The checks themselves
+should see through ``on_event`` (``LoadProgress`` while the corpus loads) and return a
+:class:`Prepared` run, a :class:`Refused` start (a form field is wrong, or a resume was
+refused), a :class:`Cancelled` one (``cancel()`` said so while the corpus loaded) or a
+``Failed`` event. The checks themselves
 are the core's (:mod:`lstm_tui.core.session`); this module words them for the app.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Union
 
 from lstm_tui.core import events as ev
@@ -48,20 +49,32 @@ class Refused:
 
     field: str | None  # None (or "run"): not a form field, e.g. another process trains the run
     message: str
+    corpus_changed: bool = False  # a resume over another text: it may go on with allow_corpus_change
 
 
-Preparation = Union[Prepared, Refused, ev.Failed]
+@dataclass(frozen=True)
+class Cancelled:
+    """The start was stopped while the corpus loaded (F7): nothing was made, nothing is wrong."""
+
+    message: str = "loading cancelled"
+
+
+Preparation = Union[Prepared, Refused, Cancelled, ev.Failed]
 OnEvent = Callable[[ev.Event], None]
+Cancel = Callable[[], bool]
 
 
 def prepare_new(config: RunConfig, runs_dir: str | os.PathLike | None, on_event: OnEvent,
-                data: Any = None) -> Preparation:
-    """A new run of ``config`` in ``runs_dir`` (worker thread); ``data`` skips reading the corpus."""
+                data: Any = None, cancel: Cancel | None = None) -> Preparation:
+    """A new run of ``config`` in ``runs_dir`` (worker thread); ``data`` skips reading the corpus;
+    ``cancel()`` True stops the load at once (:class:`Cancelled`; no run folder is made)."""
     from lstm_tui.core.session import Refusal, prepare_run
 
     if data is None:
         on_event(ev.Status("loading corpus"))
-    made = prepare_run(config, runs_dir, on_event=on_event, data=data)
+    made = prepare_run(config, runs_dir, on_event=on_event, data=data, cancel=cancel)
+    if isinstance(made, Refusal) and made.cancelled:
+        return Cancelled()
     if isinstance(made, Refusal):
         if made.field == "corpus" and not config.corpus.strip():  # The Time Machine itself: where to put it
             return ev.Failed(made.reason, made.hint)
@@ -73,14 +86,21 @@ def prepare_new(config: RunConfig, runs_dir: str | os.PathLike | None, on_event:
     return Prepared(made.trainer, str(made.run.path) if made.run is not None else None, made.data)
 
 
-def prepare_resumed(path: str | os.PathLike, changes: dict[str, Any] | None, on_event: OnEvent) -> Preparation:
+def prepare_resumed(path: str | os.PathLike, changes: dict[str, Any] | None, on_event: OnEvent,
+                    cancel: Cancel | None = None, allow_corpus_change: bool = False) -> Preparation:
     """The run at ``path`` continued from its checkpoint, with ``changes`` (e.g. more epochs).
 
-    A refusal (another process trains it, no epochs left, a bad change) is a :class:`Refused`,
-    never a failed run; its ``field`` is None when no form field is at fault."""
-    from lstm_tui.core.session import Refusal, prepare_resume
+    A refusal (another process trains it, no epochs left, a bad change, a changed corpus) is a
+    :class:`Refused`, never a failed run; its ``field`` is None when no form field is at fault.
+    ``allow_corpus_change`` trains on a corpus whose SHA-1 is not the run's."""
+    from lstm_tui.core.session import CORPUS_CHANGED, Refusal, prepare_resume
 
-    made = prepare_resume(path, dict(changes or {}), on_event=on_event)
+    made = prepare_resume(path, dict(changes or {}), on_event=on_event, cancel=cancel,
+                          allow_corpus_change=allow_corpus_change)
+    if isinstance(made, Refusal) and made.cancelled:
+        return Cancelled()
+    if isinstance(made, Refusal) and made.code == CORPUS_CHANGED:  # (the app offers to resume anyway)
+        return Refused(made.field, made.reason, corpus_changed=True)
     if isinstance(made, Refusal) and made.field == "epochs":  # (the form's epochs field is what to change)
         return Refused("epochs", f"{made.reason}: raise 'epochs' in the form, then F8 continues it")
     if isinstance(made, Refusal):

@@ -24,6 +24,7 @@ from .runs import RunDir, RunError, lock_holder
 from .runs.lock import busy_reason
 
 __all__ = [
+    "CORPUS_CHANGED",
     "MODEL_SHAPE_FIELDS",
     "PreparedRun",
     "Refusal",
@@ -37,6 +38,8 @@ __all__ = [
 MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw", "min_freq", "max_vocab",
                       "embedding", "embed_dim", "tie_weights")
 DOWNLOAD_INTERVAL_S = 0.2
+#: ``Refusal.code`` of a resume over a corpus whose SHA-1 is not the run's (``allow_corpus_change``).
+CORPUS_CHANGED = "corpus_changed"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Refusal:
     reason: str
     hint: str = ""
     cancelled: bool = False  # not a problem: the load was stopped (``cancel()`` said so)
+    code: str = ""  # what kind of refusal, for front ends that offer a way past it: CORPUS_CHANGED
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
@@ -231,7 +235,8 @@ def _corpus_change_refusal(folder: RunDir, data: CorpusData, allowed: bool) -> R
     was = f"SHA-1 {recorded.corpus_sha1}" + (f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else "")
     return Refusal("corpus", f"the corpus has changed since run {folder.name} was trained on it: it was {was}, "
                    f"it is now SHA-1 {data.sha1}, {data.nbytes:,} bytes",
-                   "resume over the same text, or pass --allow-corpus-change to train on the new one")
+                   "resume over the same text, or pass --allow-corpus-change to train on the new one",
+                   code=CORPUS_CHANGED)
 
 
 def _vocab_refusal(data: CorpusData, vocab: Vocab) -> Refusal | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from types import SimpleNamespace
 
 from lstm_tui.app import messages as m
 from lstm_tui.app.session import AppSession, LoadedRun
@@ -33,14 +34,20 @@ def test_a_newer_progress_of_the_same_run_replaces_a_queued_one_nothing_else_doe
     assert not old.can_replace(epoch) and not epoch.can_replace(m.engine_message(ev.EpochEnd(2, 4, 19.0, 1e4, 2.0), 1))
     download = m.engine_message(ev.DownloadProgress(10, 100), 1)
     assert download.can_replace(m.engine_message(ev.DownloadProgress(20, 100), 1)) and not download.can_replace(new)
+    load = m.engine_message(ev.LoadProgress("reading", 10, 100), 1)
+    assert isinstance(load, m.EngineLoadProgress) and load.handler_name == "on_engine_load_progress"
+    assert load.can_replace(m.engine_message(ev.LoadProgress("counting", 20, 100), 1))
+    assert not load.can_replace(download) and not load.can_replace(m.engine_message(ev.LoadProgress("reading", 20, 100), 2))
 
 
 def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
     session = AppSession()
     first = session.begin_run(object())  # (any config: the session only keeps it)
     second = session.begin_run(object())
-    assert not session.trainer_ready(first, "old trainer", "/runs/a") and session.trainer is None
-    assert session.trainer_ready(second, "trainer", None) and session.trained_without_folder
+    old, trainer = SimpleNamespace(config="old config"), SimpleNamespace(config="prepared config")
+    assert not session.trainer_ready(first, old, "/runs/a") and session.trainer is None
+    assert session.trainer_ready(second, trainer, None) and session.trained_without_folder
+    assert session.run_config == "prepared config"  # (the trainer's: paths absolute, changes applied)
     loaded = LoadedRun("model", "vocab", object(), "/runs/b")
     session.load(loaded)
     assert session.trainer is None and session.run_path == "/runs/b" and not session.is_current(second)

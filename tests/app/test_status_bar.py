@@ -33,3 +33,31 @@ async def test_numbers_are_drawn_on_the_next_flush_and_a_state_change_at_once(mo
         assert len(refreshes) == 2  # a state change shows at once
         await pilot.pause()
         assert "paused" in bar.text
+
+
+def _line(width: int, **status) -> str:
+    text = StatusText()
+    for key, value in status.items():
+        setattr(text.status, key, value)
+    line = text.line(width)
+    assert line.cell_len <= width
+    return line.plain
+
+
+TRAINING = dict(state="training", epoch=3, epochs=10, perplexity=8.0, val_perplexity=9.5, tokens_per_s=12_345.0,
+                elapsed_s=12.0, eta_s=30.0, device="cpu", vocab_size=28)
+
+
+def test_bits_per_character_sit_beside_the_perplexity_and_the_vocabulary_shows_where_it_fits():
+    wide = _line(200, **TRAINING)
+    assert "ppl 8.00 3.00 bpc val 9.50" in wide and "vocab 28" in wide  # log2(8) = 3
+    narrow = _line(80, **TRAINING)
+    assert "ppl 8.00 3.00 bpc" in narrow and "vocab" not in narrow  # the vocabulary goes first
+    assert "bits/word" in _line(200, **{**TRAINING, "bits_unit": "bits/word"})
+    assert "test 7.25" in _line(200, **{**TRAINING, "state": "finished", "test_perplexity": 7.25})
+    assert "inf bpc" not in _line(200, **{**TRAINING, "perplexity": float("inf")})  # ('-': no number)
+
+
+def test_a_long_message_of_wide_characters_is_cut_by_cells_not_dropped():
+    line = _line(60, state="preparing", device="cpu", message="run folder: /tmp/語料/" + "長い名前" * 10)
+    assert "語料" in line and line.endswith("…")

@@ -12,7 +12,7 @@ from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.data import load_corpus, split_corpus
 from lstm_tui.core.data.dataset import split_parts, vocab_warning
 from lstm_tui.core.events import Finished, LoadProgress, Status
-from lstm_tui.core.session import PreparedRun, Refusal, prepare_resume, prepare_run
+from lstm_tui.core.session import CORPUS_CHANGED, PreparedRun, Refusal, prepare_resume, prepare_run
 
 BASE = dict(device="cpu", impl="torch", hidden=16, batch_size=4, num_steps=8, max_tokens=0, epochs=1,
             predict_every=0, checkpoint_every=1, predict_length=5, prefix=("the",), lr=1.0, seed=0)
@@ -47,6 +47,7 @@ def test_the_run_records_its_corpus_and_a_changed_corpus_is_refused_on_resume(tm
     refusal = prepare_resume(first.run.path, {"epochs": 2})
     assert isinstance(refusal, Refusal) and refusal.field == "corpus"
     assert old_sha in refusal.reason and new_sha in refusal.reason and "--allow-corpus-change" in refusal.hint
+    assert refusal.code == CORPUS_CHANGED  # (the app offers "resume anyway" on this code)
     allowed = prepare_resume(first.run.path, {"epochs": 2}, allow_corpus_change=True)
     assert isinstance(allowed, PreparedRun)
     assert isinstance(allowed.trainer.run(), Finished)

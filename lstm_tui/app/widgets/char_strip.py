@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -23,7 +24,9 @@ __all__ = ["CharStrip", "LABEL_WIDTH", "cell_style", "text_colour", "interpolate
 
 LABEL_WIDTH = 8  # "forget " plus a space
 SCROLL_MARGIN = 4  # cells kept visible beside the cursor when the strip scrolls
-MAX_WORD_CELL = 10  # a word-level model's cell: the word cut to this many characters
+MAX_WORD_CELL = 10  # a word-level model's cell: the word cut to this many columns
+#: Characters drawn as a visible stand-in (no width of their own, or they would move the row).
+SHOWN_AS = {" ": "·", "\n": "↵", "\t": "→", "\r": "␍"}
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
@@ -135,16 +138,19 @@ class CharStrip(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ geometry
     def cell_text(self, char: str) -> str:
+        """What a cell shows, measured in terminal columns (a CJK character or an emoji takes two)."""
         if self.word_level:
-            return char[:MAX_WORD_CELL] + " "
-        return "·" if char == " " else char
+            word = char if cell_len(char) <= MAX_WORD_CELL else set_cell_size(char, MAX_WORD_CELL)
+            return word + " "
+        shown = SHOWN_AS.get(char, char)
+        return shown if cell_len(shown) > 0 else "◌"  # (a combining mark or a control character)
 
     def _prefix(self) -> list[int]:
-        """Column where each cell starts (cumulative widths), plus the total at the end."""
+        """Column where each cell starts (cumulative widths in cells), plus the total at the end."""
         if self._cum is None:
             cum = [0]
             for char in self.chars or ():
-                cum.append(cum[-1] + len(self.cell_text(char)))
+                cum.append(cum[-1] + cell_len(self.cell_text(char)))
             self._cum = cum
         return self._cum
 
@@ -194,13 +200,13 @@ class CharStrip(Widget, can_focus=True):
         marker = Text(f"{self.cursor + 1}/{len(chars)}".rjust(LABEL_WIDTH - 1)[: LABEL_WIDTH - 1] + " ",
                       style="dim")
         for k in range(first, end):
-            cell = len(self.cell_text(chars[k]))
+            cell = cell_len(self.cell_text(chars[k]))
             if k == self.cursor:
-                marker.append("▼".ljust(cell), "bold")
+                marker.append("▼" + " " * (cell - 1), "bold")
             elif k == first and first > 0:
-                marker.append("◀".ljust(cell), "dim")
+                marker.append("◀" + " " * (cell - 1), "dim")
             elif k == end - 1 and end < len(chars):
-                marker.append("▶".ljust(cell), "dim")
+                marker.append("▶" + " " * (cell - 1), "dim")
             else:
                 marker.append(" " * cell)
         return marker

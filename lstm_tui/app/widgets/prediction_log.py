@@ -14,6 +14,18 @@ from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 MAX_ENTRIES = 2000
+BREAK_MARK = "↵"  # a line break of a raw corpus's sample: one entry stays one line of the log
+
+
+def _one_line(text: str, style: str = "") -> Text:
+    """``text`` with its line breaks shown as a dim mark (a sample of 40 newlines is 40 marks,
+    not 40 blank lines in the log)."""
+    out = Text(style=style)
+    for index, piece in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
+        if index:
+            out.append(BREAK_MARK, style="dim")
+        out.append(piece)
+    return out
 
 
 #: The mark on a sample line whose model saw the future while training (Sample.warning).
@@ -90,8 +102,8 @@ class PredictionLog(RichLog):
                 head.append(f"  val {val:.2f}", style="yellow")
             self.add(head)
         line = Text("  ")
-        line.append(prefix, style="bold magenta")
-        line.append(continuation)
+        line.append_text(_one_line(prefix, "bold magenta"))
+        line.append_text(_one_line(continuation))
         if warning:
             line.append(f"  {SAMPLE_WARNING_MARK}", style="dim yellow")
         self.add(line)

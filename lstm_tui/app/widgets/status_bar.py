@@ -1,7 +1,9 @@
-"""The status line: state, epoch/total, perplexity (and val), tokens/s, elapsed, ETA, device."""
+"""The status line: state, epoch/total, perplexity (with bits per character, val and test),
+tokens/s, elapsed, ETA, device, vocabulary size."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -36,6 +38,16 @@ def rate(tokens_per_s: float | None) -> str:
     return f"{tokens_per_s:.0f}"
 
 
+def bits(perplexity: float) -> str:
+    """log2 of a perplexity: bits per character (per word for a word-level run), '-' when not finite."""
+    return f"{math.log2(perplexity):.2f}" if math.isfinite(perplexity) and perplexity > 0 else "-"
+
+
+def bits_unit(token: str) -> str:
+    """What the bits beside the perplexity count: characters ("bpc"), or words."""
+    return "bpc" if token == "char" else "bits/word"
+
+
 @dataclass
 class RunStatus:
     state: str = "idle"
@@ -50,6 +62,9 @@ class RunStatus:
     message: str = ""
     grad_norm: float | None = None  # the epoch's mean gradient norm before clipping
     clipped_share: float | None = None  # the share of its batches that were clipped (None: no clipping)
+    vocab_size: int | None = None
+    test_perplexity: float | None = None
+    bits_unit: str = "bpc"  # beside the perplexity: "bpc" for characters, "bits/word" for words
 
 
 class StatusText(Widget):
@@ -61,18 +76,15 @@ class StatusText(Widget):
         super().__init__(**kwargs)
         self.status = RunStatus()
 
-    def parts(self) -> list[tuple[Text, Text | None]]:
-        """(long, short or None) forms of each part, most important first."""
+    def parts(self, vocab: bool = True) -> list[tuple[Text, Text | None]]:
+        """(long, short or None) forms of each part, most important first (the message last)."""
         s = self.status
         out: list[tuple[Text, Text | None]] = [
             (Text(f" {s.state} ", style=STATE_STYLES.get(s.state, "bold") + " reverse"), None)]
         if s.epochs:
             out.append((Text(f"epoch {int(s.epoch)}/{s.epochs}"), Text(f"{int(s.epoch)}/{s.epochs}")))
         if s.perplexity is not None:
-            ppl = Text(f"ppl {s.perplexity:.2f}", style="cyan")
-            if s.val_perplexity is not None:
-                ppl.append(f" val {s.val_perplexity:.2f}", style="yellow")
-            out.append((ppl, None))
+            out.append(self._perplexity())
         if s.tokens_per_s:
             out.append((Text(f"{rate(s.tokens_per_s)} tok/s"), None))
         if s.elapsed_s is not None:
@@ -90,12 +102,27 @@ class StatusText(Widget):
         if s.device:
             short_device = s.device.split(" (")[0]
             out.append((Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None))
+        if s.vocab_size and vocab:
+            out.append((Text(f"vocab {s.vocab_size:,}", style="dim"), None))
         if s.message:
             out.append((Text(s.message, style="italic"), None))
         return out
 
+    def _perplexity(self) -> tuple[Text, None]:
+        """'ppl 4.10 2.04 bpc val 5.00 test 5.20' (the bits: log2 of the perplexity beside them)."""
+        s = self.status
+        assert s.perplexity is not None
+        text = Text(f"ppl {s.perplexity:.2f} {bits(s.perplexity)} {s.bits_unit}", style="cyan")
+        if s.val_perplexity is not None:
+            text.append(f" val {s.val_perplexity:.2f}", style="yellow")
+        if s.test_perplexity is not None:
+            text.append(f" test {s.test_perplexity:.2f}", style="magenta")
+        return text, None
+
     def line(self, width: int) -> Text:
         parts = self.parts()
+        if self.status.vocab_size and _shortest(parts) > width:
+            parts = self.parts(vocab=False)  # the vocabulary size only where all the rest fits
         chosen = [long for long, _ in parts]
 
         def total() -> int:
@@ -108,8 +135,9 @@ class StatusText(Widget):
                 chosen[index] = parts[index][1]
         if total() > width and self.status.message:  # a long message is cut, then dropped
             room = width - (total() - chosen[-1].cell_len)
-            if room >= 12:
-                chosen[-1] = chosen[-1][: room - 1] + Text("…")
+            if room >= 12:  # (cut by cells: a CJK path takes two a character)
+                chosen[-1] = chosen[-1].copy()
+                chosen[-1].truncate(room, overflow="ellipsis")
         while len(chosen) > 1 and total() > width:
             chosen.pop()
         line = Text()
@@ -121,6 +149,10 @@ class StatusText(Widget):
 
     def render(self) -> Text:
         return self.line(self.size.width or 80)
+
+
+def _shortest(parts: list[tuple[Text, Text | None]]) -> int:
+    return sum((short or long).cell_len for long, short in parts) + 2 * (len(parts) - 1)
 
 
 class StatusBar(Horizontal):
