@@ -23,6 +23,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -296,7 +297,10 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
             self.log_view.warn(preset.note)
 
     def on_descendant_focus(self, event) -> None:
-        form = self.form
+        try:
+            form = self.form
+        except NoMatches:  # (focus moving while the main screen is built or torn down)
+            return
         name = form.field_of(event.widget)
         if name is None or event.widget not in form.walk_children():
             return

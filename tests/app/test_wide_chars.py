@@ -76,7 +76,7 @@ def assert_strip_aligned(strip: GateStrip) -> None:
     marker = lines[0]
     cursor_column = column_of(marker, marker.index("▼"))
     first = strip.scroll_start
-    shown = [strip._cell_text(char) for char in trace.chars[first:strip.cursor]]
+    shown = [strip.cell_text(char) for char in trace.chars[first:strip.cursor]]
     assert cursor_column == LABEL_WIDTH + sum(cell_len(text) for text in shown)
     for line in rows:
         body = line[LABEL_WIDTH:]
@@ -84,7 +84,7 @@ def assert_strip_aligned(strip: GateStrip) -> None:
         for text in shown:
             assert body[at:at + len(text)] == text
             at += len(text)
-        assert body[at:].startswith(strip._cell_text(trace.chars[strip.cursor]))
+        assert body[at:].startswith(strip.cell_text(trace.chars[strip.cursor]))
 
 
 def fake_trace(chars: list[str]) -> GateTrace:
