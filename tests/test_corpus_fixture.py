@@ -33,6 +33,7 @@ def run_pytest_without_corpus(tmp_path: Path, ci: str | None) -> subprocess.Comp
     (tmp_path / "test_book.py").write_text(USES_THE_BOOK)
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
     env["LSTM_TUI_TEST_DATA"] = str(tmp_path / "empty")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CONFTEST.parent), env.get("PYTHONPATH")]))  # (its imports)
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(

@@ -283,6 +283,8 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
     # ------------------------------------------------------------------ form events
     @on(ConfigForm.Changed)
     def _form_changed(self, event: ConfigForm.Changed) -> None:
+        if not self.is_mounted_main():
+            return
         if event.name in ("bidirectional", "preset"):
             self._update_bidi_note()
         if event.name == "device" and not self.run_active:
@@ -290,11 +292,22 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
 
     @on(ConfigForm.PresetChosen)
     def _preset_chosen(self, event: ConfigForm.PresetChosen) -> None:
+        if not self.is_mounted_main():
+            return
         preset = PRESETS[event.name]
         self.log_view.info(f"preset {preset.name}: {preset.summary}")
         self._update_bidi_note()
         if preset.note:
             self.log_view.warn(preset.note)
+
+    def is_mounted_main(self) -> bool:
+        """Whether the main screen's widgets are there (not while it is built or torn down: a
+        message from the form can arrive then)."""
+        try:
+            self.log_view  # noqa: B018 - the query is the test
+        except NoMatches:
+            return False
+        return True
 
     def on_descendant_focus(self, event) -> None:
         try:
