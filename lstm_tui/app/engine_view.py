@@ -45,6 +45,7 @@ class EngineViewMixin:
         event = message.event
         if event.start_epoch <= 1:
             self._eta_base = (0.0, 0.0)
+        self._batches_per_epoch = event.batches_per_epoch  # (knob markers: .knobs)
         self._set_state(AppState.TRAINING, message="", device=event.device, epochs=event.epochs,
                         epoch=event.start_epoch - 1)
         self.status_bar.set_progress(event.start_epoch - 1, event.epochs)

@@ -34,6 +34,7 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .generating import GeneratingMixin  # the generate box's worker
+from .knobs import KnobsMixin  # ctrl+k: live knobs of the run
 from .keys import binding_groups, group_keys, group_text
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
@@ -49,7 +50,7 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
+class LstmTuiApp(KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -74,6 +75,8 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
                 tooltip="Stop the run; it saves a checkpoint (ctrl+x cuts text when no run goes)"),
         Binding("f8", "resume", "Resume", id="resume", priority=True,
                 tooltip="Continue a stopped or interrupted run from its checkpoint (this run, or pick one)"),
+        Binding("ctrl+k", "knobs", "Knobs", id="knobs", priority=True, show=False,
+                tooltip="Live knobs: lr, clip, momentum, weight decay of the training run, from the next batch"),
         Binding("f2", "runs", "Runs", id="runs", priority=True,
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,

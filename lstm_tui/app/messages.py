@@ -44,6 +44,10 @@ class EngineDownloadProgress(_Progress[ev.DownloadProgress]):
     """Bytes of the corpus downloaded so far."""
 
 
+class EngineLoadProgress(_Progress[ev.LoadProgress]):
+    """The corpus is being loaded (a stage's progress)."""
+
+
 class EngineStarted(EngineMessage[ev.Started]):
     """Training began (or resumed)."""
 
@@ -72,6 +76,10 @@ class EngineNoRunFolder(EngineMessage[ev.NoRunFolder]):
     """A checkpoint was asked for, but the run has no folder."""
 
 
+class EngineKnobChanged(EngineMessage[ev.KnobChanged]):
+    """A live knob took effect (a chart marker and a log line)."""
+
+
 class EngineFinished(EngineMessage[ev.Finished]):
     """The run ended or was stopped."""
 
@@ -84,6 +92,7 @@ class EngineFailed(EngineMessage[ev.Failed]):
 MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Status: EngineStatus,
     ev.DownloadProgress: EngineDownloadProgress,
+    ev.LoadProgress: EngineLoadProgress,
     ev.Started: EngineStarted,
     ev.BatchProgress: EngineBatchProgress,
     ev.EpochEnd: EngineEpochEnd,
@@ -91,6 +100,7 @@ MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Checkpointed: EngineCheckpointed,
     ev.CheckpointFailed: EngineCheckpointFailed,
     ev.NoRunFolder: EngineNoRunFolder,
+    ev.KnobChanged: EngineKnobChanged,
     ev.Finished: EngineFinished,
     ev.Failed: EngineFailed,
 }
@@ -117,6 +127,14 @@ class GenerateDone(Message):
         super().__init__()
         self.request = request
         self.error = error
+
+
+class KnobAck(Message):
+    """Another process's trainer answered a knob change (``outcome`` None: no answer in time)."""
+
+    def __init__(self, outcome: str | None, detail: str) -> None:
+        super().__init__()
+        self.outcome, self.detail = outcome, detail
 
 
 class DevicesFound(Message):
