@@ -34,8 +34,9 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .generating import GeneratingMixin  # the generate box's worker
+from .keymap import KeymapMixin  # the settings file's keymap
 from .knobs import KnobsMixin  # ctrl+k: live knobs of the run
-from .keys import binding_groups, group_keys, group_text
+from .keys import binding_groups, group_keys, group_text, remapped
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
 from .screens import ConfirmQuit, HelpScreen
@@ -50,7 +51,7 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
+class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -152,6 +153,7 @@ class LstmTuiApp(KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, Loadi
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
+        self._load_keymap()
         self.log_view.info(WELCOME)
         self.status_bar.update_status(device=self.initial_config.device)
         self._update_bidi_note()
@@ -240,7 +242,7 @@ class LstmTuiApp(KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, Loadi
         yield from super().get_system_commands(screen)
         if isinstance(screen, ModalScreen):
             return
-        for group in binding_groups(self.BINDINGS):
+        for group in binding_groups(remapped(self.BINDINGS, self._keymap)):
             action = group[0].action
             if action != "quit":  # (Textual lists its own Quit)
                 yield SystemCommand(f"{group[0].description} ({group_keys(group)})", group_text(group),

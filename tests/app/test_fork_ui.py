@@ -82,6 +82,7 @@ async def test_top_p_in_the_generate_box(tiny_config, runs_dir, monkeypatch):
     monkeypatch.setattr(generate, "stream", fake_stream)
     app = make_app(tiny_config, runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)  # (the app focuses the form once it is up)
         app.session.load(LoadedRun(None, None, tiny_config, "somewhere"))
         box = app.generate_box
         top_p = app.query_one("#gen-top-p", Input)
@@ -93,5 +94,6 @@ async def test_top_p_in_the_generate_box(tiny_config, runs_dir, monkeypatch):
         top_p.value = "0.9"
         app.query_one("#gen-prefix", Input).focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not box.busy and "ok" in box.generated, 10, "the text")
+        await wait_for(pilot, lambda: not box.busy and ("ok" in box.generated or box.error), 10, "the text")
+        assert box.generated == "ok", box.error
         assert seen["top_p"] == 0.9

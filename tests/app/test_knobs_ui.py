@@ -36,6 +36,19 @@ def test_knob_line_and_x():
     assert knob_x(3, 17, 0) == 2.0
 
 
+async def check_the_dialog(pilot, app, tiny_config) -> None:
+    await pilot.press("ctrl+k")
+    await wait_for(pilot, lambda: isinstance(app.screen, KnobsDialog), 5, "the dialog")
+    assert app.screen.query_one("#knob-lr", Input).value == f"{tiny_config.lr:g}"
+    assert app.screen.query_one("#knob-clip", Input).value == f"{tiny_config.clip:g}"
+    await set_field(pilot, app, "lr", "-1")  # a bad value: marked, the dialog stays
+    assert isinstance(app.screen, KnobsDialog)
+    assert app.screen.query_one("#knob-row-lr").has_class("-bad")
+    assert "lr" in str(app.screen.query_one("#knobs-error").render())
+    await set_field(pilot, app, "lr", "0.25")
+    assert not isinstance(app.screen, KnobsDialog)
+
+
 async def test_knob_change_on_the_apps_run(tiny_config, runs_dir):
     app = make_app(tiny_config.replace(epochs=30), runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -43,23 +56,17 @@ async def test_knob_change_on_the_apps_run(tiny_config, runs_dir):
         await wait_for(pilot, lambda: app.state == "training" or app.state in DONE, 60, "training")
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.state == "paused", 30, "the pause")
-        await pilot.press("ctrl+k")
-        await wait_for(pilot, lambda: isinstance(app.screen, KnobsDialog), 5, "the dialog")
-        assert app.screen.query_one("#knob-lr", Input).value == f"{tiny_config.lr:g}"
-        assert app.screen.query_one("#knob-clip", Input).value == f"{tiny_config.clip:g}"
-        await set_field(pilot, app, "lr", "-1")  # a bad value: marked, the dialog stays
-        assert isinstance(app.screen, KnobsDialog)
-        assert app.screen.query_one("#knob-row-lr").has_class("-bad")
-        assert "lr" in str(app.screen.query_one("#knobs-error").render())
-        await set_field(pilot, app, "lr", "0.25")
-        assert not isinstance(app.screen, KnobsDialog)
-        await pilot.press("f6")
+        try:
+            await check_the_dialog(pilot, app, tiny_config)
+        finally:
+            if isinstance(app.screen, KnobsDialog):
+                app.screen.dismiss(None)
+            await pilot.press("f6")  # (never leave a paused trainer behind: teardown would wait on it)
         await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
         assert app.chart.knobs and app.chart.knobs[0][1] == "lr"
         assert f"lr {tiny_config.lr:g} -> 0.25 at epoch" in app.log_view.plain
-        run = RunDir(app.session.run_path)
-        knobs = [r for r in run.read_metrics() if "knob" in r] if hasattr(run, "read_metrics") else [
-            json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines() if '"knob"' in line]
+        lines = (RunDir(app.session.run_path).path / "metrics.jsonl").read_text().splitlines()
+        knobs = [record for record in map(json.loads, lines) if "knob" in record]
         assert knobs and knobs[0]["value"] == 0.25
 
 

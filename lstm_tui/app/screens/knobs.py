@@ -5,7 +5,7 @@ with what it accepts and the dialog stays open."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -43,9 +43,10 @@ class KnobsDialog(ModalScreen["dict[str, str] | None"]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="knobs.cancel")]
 
-    def __init__(self, current: Mapping[str, Any], what: str, submit: Submit) -> None:
+    def __init__(self, current: Any, what: str, submit: Submit) -> None:
+        """``current``: the run's config (a RunConfig) whose knob values prefill the fields."""
         super().__init__()
-        self.current = {name: knob_text(current[name]) for name in LIVE_KNOBS}
+        self.current = {name: knob_text(getattr(current, name)) for name in LIVE_KNOBS}
         self.what = what
         self.submit = submit
         self.bad: str | None = None
