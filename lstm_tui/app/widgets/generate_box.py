@@ -52,9 +52,9 @@ class GenerateBox(Vertical):
                 yield Input(self._prefix, placeholder="text to continue", compact=True, id="gen-prefix",
                             select_on_focus=False, max_length=PREFIX_MAX_LENGTH)
             with Horizontal(id="gen-params"):
-                yield Label("length", classes="gen-label")
+                yield Label("len", classes="gen-label")
                 yield Input("100", compact=True, id="gen-length", restrict=r"[0-9]*", max_length=5)
-                yield Label("temperature", classes="gen-label")
+                yield Label("temp", classes="gen-label")
                 yield Input("0", compact=True, id="gen-temperature", max_length=6)
                 yield Label("top-k", classes="gen-label")
                 yield Input("0", compact=True, id="gen-top-k", restrict=r"[0-9]*", max_length=4)
