@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from app_helpers import DONE, wait_for
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
@@ -17,7 +18,6 @@ from lstm_tui.app.screens.runs import RunsScreen
 from lstm_tui.app.session import LoadedRun
 from lstm_tui.core.compare import curves, run_row
 from lstm_tui.core.config import ConfigError
-from app_helpers import DONE, wait_for
 
 
 def make_app(config, runs_dir) -> LstmTuiApp:

@@ -3,16 +3,16 @@ ids and a broken file are notifications, never a crash."""
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
+from app_helpers import DONE, wait_for
 from rich.console import Console
 from textual.widgets import Static
 
 from lstm_tui.app.keymap import binding_ids
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import HelpScreen
-from app_helpers import DONE, wait_for
 
 
 def make_app(config, runs_dir) -> LstmTuiApp:
@@ -41,7 +41,7 @@ async def test_a_remapped_key_starts_a_run_and_help_shows_it(tiny_config, runs_d
         assert any("no.such" in n.message for n in app._notifications)  # a warning, not a crash
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
-        console = Console(width=100, record=True, file=open(os.devnull, "w"))
+        console = Console(width=100, record=True, file=io.StringIO())
         for static in app.screen.query(Static):
             console.print(static.content)
         shown = console.export_text()

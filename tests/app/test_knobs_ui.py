@@ -8,6 +8,7 @@ import os
 import socket
 import time
 
+from app_helpers import DONE, wait_for
 from textual.widgets import Input
 
 from lstm_tui.app.knobs import knob_line, knob_x
@@ -15,7 +16,6 @@ from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens.knobs import KnobsDialog
 from lstm_tui.core.runs import RunDir
 from lstm_tui.core.runs.files import LOCK_FILE
-from app_helpers import DONE, wait_for
 
 
 def make_app(config, runs_dir) -> LstmTuiApp:
