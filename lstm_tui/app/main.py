@@ -77,7 +77,7 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
         Binding("f8", "resume", "Resume", id="resume", priority=True,
                 tooltip="Continue a stopped or interrupted run from its checkpoint (this run, or pick one)"),
         Binding("ctrl+k", "knobs", "Knobs", id="knobs", priority=True, show=False,
-                tooltip="Live knobs: lr, clip, momentum, weight decay of the training run, from the next batch"),
+                tooltip="Live knobs of the training run: lr, clip, momentum, weight decay"),
         Binding("f2", "runs", "Runs", id="runs", priority=True,
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,
