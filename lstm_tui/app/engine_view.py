@@ -47,18 +47,13 @@ class EngineViewMixin:
         self.status_bar.update_status(message=event.describe())
         self.status_bar.set_progress(event.done, event.total)
 
-    def on_engine_knob_changed(self, message: m.EngineKnobChanged) -> None:
-        if self._current(message):
-            event = message.event
-            where = f"epoch {event.epoch}, batch {event.batch}" if event.batch else f"the start of epoch {event.epoch}"
-            self.log_view.info(f"{event.name} {event.previous:g} -> {event.value:g} at {where}")
-
     def on_engine_started(self, message: m.EngineStarted) -> None:
         if not self._current(message):
             return
         event = message.event
         if event.start_epoch <= 1:
             self._eta_base = (0.0, 0.0)
+        self._batches_per_epoch = event.batches_per_epoch  # (knob markers: .knobs)
         self._set_state(AppState.TRAINING, message="", device=event.device, epochs=event.epochs,
                         epoch=event.start_epoch - 1, vocab_size=event.vocab_size)
         self.status_bar.set_progress(event.start_epoch - 1, event.epochs)

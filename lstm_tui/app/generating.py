@@ -92,7 +92,8 @@ class GeneratingMixin:
             pieces: list[str] = []
             last = time.monotonic()
             for piece in stream(model, vocab, request.prefix, request.length,
-                                temperature=request.temperature, top_k=request.top_k):
+                                temperature=request.temperature, top_k=request.top_k,
+                                top_p=request.top_p):
                 if worker.is_cancelled:
                     return
                 pieces.append(piece)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from textual.binding import Binding
 
@@ -25,3 +26,8 @@ def group_keys(group: list[Binding]) -> str:
 def group_text(group: list[Binding]) -> str:
     """What the group's action does: its first tooltip, else its description."""
     return next((b.tooltip for b in group if b.tooltip), group[0].description)
+
+
+def remapped(bindings: Iterable[object], keymap: Mapping[str, str]) -> list[object]:
+    """``bindings`` with the keys ``keymap`` (binding id -> keys, the app's keymap) gives them."""
+    return [replace(b, key=keymap[b.id]) if isinstance(b, Binding) and b.id in keymap else b for b in bindings]

@@ -35,7 +35,9 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .generating import GeneratingMixin  # the generate box's worker
-from .keys import binding_groups, group_keys, group_text
+from .keymap import KeymapMixin  # the settings file's keymap
+from .keys import binding_groups, group_keys, group_text, remapped
+from .knobs import KnobsMixin  # ctrl+k: live knobs of the run
 from .lenses import LensesMixin  # F4 the probability lens, g the gradient-norm series
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
@@ -51,8 +53,8 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin, LensesMixin,
-                 App[int]):
+class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin,
+                 LensesMixin, App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -77,6 +79,8 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
                 tooltip="Stop the run; it saves a checkpoint (ctrl+x cuts text when no run goes)"),
         Binding("f8", "resume", "Resume", id="resume", priority=True,
                 tooltip="Continue a stopped or interrupted run from its checkpoint (this run, or pick one)"),
+        Binding("ctrl+k", "knobs", "Knobs", id="knobs", priority=True, show=False,
+                tooltip="Live knobs of the training run: lr, clip, momentum, weight decay"),
         Binding("f2", "runs", "Runs", id="runs", priority=True,
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,
@@ -160,6 +164,7 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
+        self._load_keymap()
         self.log_view.info(WELCOME)
         self.status_bar.update_status(device=self.initial_config.device)
         self._update_bidi_note()
@@ -248,7 +253,7 @@ class LstmTuiApp(TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, Gen
         yield from super().get_system_commands(screen)
         if isinstance(screen, ModalScreen):
             return
-        for group in binding_groups(self.BINDINGS):
+        for group in binding_groups(remapped(self.BINDINGS, self._keymap)):
             action = group[0].action
             if action != "quit":  # (Textual lists its own Quit)
                 yield SystemCommand(f"{group[0].description} ({group_keys(group)})", group_text(group),

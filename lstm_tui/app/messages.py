@@ -48,10 +48,6 @@ class EngineLoadProgress(_Progress[ev.LoadProgress]):
     """How far loading the corpus has got."""
 
 
-class EngineKnobChanged(EngineMessage[ev.KnobChanged]):
-    """A live knob (lr, clip, momentum, weight decay) changed at a batch boundary."""
-
-
 class EngineStarted(EngineMessage[ev.Started]):
     """Training began (or resumed)."""
 
@@ -80,6 +76,10 @@ class EngineNoRunFolder(EngineMessage[ev.NoRunFolder]):
     """A checkpoint was asked for, but the run has no folder."""
 
 
+class EngineKnobChanged(EngineMessage[ev.KnobChanged]):
+    """A live knob took effect (a chart marker and a log line)."""
+
+
 class EngineFinished(EngineMessage[ev.Finished]):
     """The run ended or was stopped."""
 
@@ -93,7 +93,6 @@ MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Status: EngineStatus,
     ev.DownloadProgress: EngineDownloadProgress,
     ev.LoadProgress: EngineLoadProgress,
-    ev.KnobChanged: EngineKnobChanged,
     ev.Started: EngineStarted,
     ev.BatchProgress: EngineBatchProgress,
     ev.EpochEnd: EngineEpochEnd,
@@ -101,6 +100,7 @@ MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Checkpointed: EngineCheckpointed,
     ev.CheckpointFailed: EngineCheckpointFailed,
     ev.NoRunFolder: EngineNoRunFolder,
+    ev.KnobChanged: EngineKnobChanged,
     ev.Finished: EngineFinished,
     ev.Failed: EngineFailed,
 }
@@ -127,6 +127,14 @@ class GenerateDone(Message):
         super().__init__()
         self.request = request
         self.error = error
+
+
+class KnobAck(Message):
+    """Another process's trainer answered a knob change (``outcome`` None: no answer in time)."""
+
+    def __init__(self, outcome: str | None, detail: str) -> None:
+        super().__init__()
+        self.outcome, self.detail = outcome, detail
 
 
 class DevicesFound(Message):

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..keys import binding_groups, group_keys, group_text
+from ..keys import binding_groups, group_keys, group_text, remapped
 
 PANELS = [
     ("Run setup (left)", "Every setting of a run. Pick a preset to fill the fields, then change any of them. "
@@ -80,12 +80,12 @@ class HelpScreen(ModalScreen[None]):
             panels.add_row(name, text)
         with VerticalScroll(id="help-body"):
             yield Static(Text("lstm-tui — keys", style="bold"))
-            yield Static(key_table(self.app.BINDINGS, MAIN_EXTRA))
+            yield Static(key_table(remapped(self.app.BINDINGS, self.app._keymap), MAIN_EXTRA))
             yield Static(Text("\nPanels", style="bold"))
             yield Static(panels)
             for title, bindings in other_screens():
                 yield Static(Text(f"\n{title}", style="bold"))
-                yield Static(key_table(bindings))
+                yield Static(key_table(remapped(bindings, self.app._keymap)))
             yield Static(Text("\nPress Escape or F1 to close.", style="dim"))
 
     def action_close(self) -> None:

@@ -25,6 +25,7 @@ from lstm_tui.core.runs import RunError, default_runs_dir
 from ..session import SessionHost
 from .book import BOOK_PRESETS, BookMixin, BookRun
 from .compare import CompareScreen
+from .fork import ForkMixin, fork_note
 from .run_files import RunFilesMixin
 
 __all__ = ["BOOK_PRESETS", "RUNS_SCREEN", "RunsScreen", "book_running", "open_runs_screen"]
@@ -91,7 +92,7 @@ def read_rows(root: Path) -> tuple[list[RunRow], str]:
         return [], str(exc)
 
 
-class RunsScreen(RunFilesMixin, BookMixin, ModalScreen[None]):
+class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
     DEFAULT_CSS = """
     RunsScreen { background: $background; }
     #runs-title { height: 1; padding: 0 1; background: $panel; }
@@ -114,6 +115,8 @@ class RunsScreen(RunFilesMixin, BookMixin, ModalScreen[None]):
         Binding("d", "delete", "Delete", id="runs.delete", tooltip="Delete the highlighted run (asks first)"),
         Binding("x", "export", "Export", id="runs.export",
                 tooltip="Write metrics CSV/JSON and a markdown report of the marked (or highlighted) runs"),
+        Binding("k", "fork", "Fork", id="runs.fork",
+                tooltip="Fork the highlighted run from its checkpoint with changed settings, and train the fork"),
         Binding("b", "book", "Book", id="runs.book",
                 tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them"),
         Binding("b", "stop_book", "Stop book", id="runs.stop_book", tooltip="Stop the book run"),
@@ -257,7 +260,8 @@ class RunsScreen(RunFilesMixin, BookMixin, ModalScreen[None]):
         """The highlighted run's checkpoint note (the '*' in its status) under the table."""
         row = self.cursor_row()
         note = row.checkpoint_note if row is not None else None
-        self.table.border_subtitle = f"* {note}" if note else ""
+        fork = fork_note(row) if row is not None else None
+        self.table.border_subtitle = " · ".join(([f"* {note}"] if note else []) + ([fork] if fork else []))
 
     def cursor_row(self) -> RunRow | None:
         key = self.cursor_key()

@@ -27,6 +27,7 @@ class GenerateRequest:
     length: int
     temperature: float
     top_k: int
+    top_p: float = 1.0
 
 
 class GenerateBox(Vertical):
@@ -52,12 +53,14 @@ class GenerateBox(Vertical):
                 yield Input(self._prefix, placeholder="text to continue", compact=True, id="gen-prefix",
                             select_on_focus=False, max_length=PREFIX_MAX_LENGTH)
             with Horizontal(id="gen-params"):
-                yield Label("length", classes="gen-label")
+                yield Label("len", classes="gen-label")
                 yield Input("100", compact=True, id="gen-length", restrict=r"[0-9]*", max_length=5)
-                yield Label("temperature", classes="gen-label")
+                yield Label("temp", classes="gen-label")
                 yield Input("0", compact=True, id="gen-temperature", max_length=6)
                 yield Label("top-k", classes="gen-label")
                 yield Input("0", compact=True, id="gen-top-k", restrict=r"[0-9]*", max_length=4)
+                yield Label("top-p", classes="gen-label")
+                yield Input("1", compact=True, id="gen-top-p", max_length=6)
         with VerticalScroll(id="gen-scroll"):
             yield Static(_placeholder(), id="gen-output")
 
@@ -83,7 +86,17 @@ class GenerateBox(Vertical):
             top_k = int(self.query_one("#gen-top-k", Input).value or "0")
         except ValueError:
             raise ValueError("top-k must be a whole number (0 = all)") from None
-        return GenerateRequest(prefix, length, temperature, top_k)
+        return GenerateRequest(prefix, length, temperature, top_k, self._top_p())
+
+    def _top_p(self) -> float:
+        text = self.query_one("#gen-top-p", Input).value.strip() or "1"
+        try:
+            top_p = float(text)
+        except ValueError:
+            raise ValueError(f"top-p {text!r} is not a number (above 0, at most 1; 1 = no limit)") from None
+        if not 0 < top_p <= 1:
+            raise ValueError("top-p must be above 0 and at most 1 (1 = no limit)")
+        return top_p
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

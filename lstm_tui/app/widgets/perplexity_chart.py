@@ -90,6 +90,7 @@ class PerplexityChart(PlotextPlot):
         self.total_epochs: int = 0
         self.grad: list[tuple[float, float]] = []  # (epoch, mean pre-clip gradient norm)
         self.show_grad = False  # the gradient-norm series (g on the main screen)
+        self.knobs: list[tuple[float, str]] = []  # live-knob changes: (x, knob name), a vertical marker each
         self._dirty = True
         self.draws = 0
 
@@ -106,14 +107,25 @@ class PerplexityChart(PlotextPlot):
         self.train.clear()
         self.val.clear()
         self.grad.clear()
+        self.knobs.clear()
         self.total_epochs = total_epochs
         self._dirty = True
 
-    def add_records(self, records: list[dict]) -> dict[int, tuple]:
-        """Plot a run's metrics.jsonl records (a resumed or loaded run's past epochs);
+    def add_knob(self, x: float, name: str) -> None:
+        """A vertical marker at ``x`` (epoch - 1 + batch / batches) for a live-knob change."""
+        self.knobs.append((x, name))
+        self._dirty = True
+
+    def add_records(self, records: list[dict], batches: int = 0) -> dict[int, tuple]:
+        """Plot a run's metrics.jsonl records (a resumed or loaded run's past epochs; its knob
+        records as markers, placed within their epoch when ``batches`` per epoch is known);
         returns ``{epoch: (perplexity, val_perplexity)}`` of those plotted."""
         plotted = {}
         for record in records:
+            if "knob" in record and isinstance(record.get("epoch"), int) and isinstance(record.get("batch"), int):
+                self.add_knob(record["epoch"] - 1 + (record["batch"] / batches if batches > 0 else 0.0),
+                              str(record["knob"]))
+                continue
             epoch, ppl, val = record.get("epoch"), record.get("perplexity"), record.get("val_perplexity")
             if isinstance(epoch, int) and not isinstance(epoch, bool) and isinstance(ppl, (int, float)):
                 val = val if isinstance(val, (int, float)) else None
@@ -175,6 +187,8 @@ class PerplexityChart(PlotextPlot):
             xs, ys = zip(*grad)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="grad norm", marker="braille", color="magenta")
         last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for x, _ in grad] + [1])
+        for x, _name in self.knobs:
+            plt.vline(x, "orange")
         plt.xlim(0, max(last_x, 1))
         plt.xticks(epoch_ticks(0, last_x))
         self.refresh()
