@@ -45,8 +45,8 @@ def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
     first = session.begin_run(object())  # (any config: the session only keeps it)
     second = session.begin_run(object())
     old, trainer = SimpleNamespace(config="old config"), SimpleNamespace(config="prepared config")
-    assert not session.trainer_ready(first, old, "/runs/a") and session.trainer is None
-    assert session.trainer_ready(second, trainer, None) and session.trained_without_folder
+    assert not session.trainer_ready(first, old, "/runs/a", old.config) and session.trainer is None
+    assert session.trainer_ready(second, trainer, None, trainer.config) and session.trained_without_folder
     assert session.run_config == "prepared config"  # (the trainer's: paths absolute, changes applied)
     loaded = LoadedRun("model", "vocab", object(), "/runs/b")
     session.load(loaded)
@@ -57,10 +57,12 @@ def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
 
 async def test_load_progress_and_a_knob_change_reach_the_status_line_and_the_log(tiny_config, runs_dir):
     from lstm_tui.app.main import LstmTuiApp
+    from lstm_tui.app.state import AppState
 
     app = LstmTuiApp(tiny_config, runs_dir=runs_dir, detect_devices=False)
     async with app.run_test(size=(100, 30)) as pilot:
         run_id = app.session.run_id
+        app.state = AppState.PREPARING  # (progress shows while a run is prepared)
         app.post_message(m.engine_message(ev.LoadProgress("counting", 42_000_000, 100_000_000), run_id))
         await pilot.pause()
         assert "loading corpus: counting 42.0/100.0 MB (42%)" in app.status_bar.text
