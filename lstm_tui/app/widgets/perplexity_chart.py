@@ -11,6 +11,8 @@ import math
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 500
+#: Colours of the named lines (followed runs), in turn.
+LINE_COLORS = ("green", "magenta", "cyan", "orange", "blue", "red", "yellow", "white")
 _NICE = (1, 2, 5)
 
 
@@ -88,6 +90,8 @@ class PerplexityChart(PlotextPlot):
         self.train: list[tuple[float, float]] = []
         self.val: list[tuple[float, float]] = []
         self.total_epochs: int = 0
+        #: Named lines drawn besides train/val (followed runs: one per run, labelled with its name).
+        self.lines: dict[str, list[tuple[float, float]]] = {}
         self._dirty = True
         self.draws = 0
 
@@ -103,8 +107,20 @@ class PerplexityChart(PlotextPlot):
     def reset(self, total_epochs: int = 0) -> None:
         self.train.clear()
         self.val.clear()
+        self.lines = {}
         self.total_epochs = total_epochs
         self._dirty = True
+
+    def set_lines(self, lines: dict[str, list[tuple[float, float]]]) -> None:
+        """Replace the named lines (``{label: [(epoch, perplexity), ...]}``; bad points dropped)."""
+        self.lines = {label: thin([(x, y) for x, y in points if math.isfinite(y) and y > 0])
+                      for label, points in lines.items()}
+        self._dirty = True
+
+    @property
+    def points(self) -> int:
+        """How many points are plotted, all lines together."""
+        return len(self.train) + len(self.val) + sum(len(points) for points in self.lines.values())
 
     def add_records(self, records: list[dict]) -> dict[int, tuple]:
         """Plot a run's metrics.jsonl records (a resumed or loaded run's past epochs);
@@ -141,7 +157,8 @@ class PerplexityChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        values = [p for _, p in self.train] + [p for _, p in self.val]
+        named = [points for points in self.lines.values() if points]
+        values = [p for _, p in self.train] + [p for _, p in self.val] + [p for points in named for _, p in points]
         if not values:
             plt.xlim(0, max(self.total_epochs, 1))
             plt.ylim(0, 1)
@@ -155,7 +172,11 @@ class PerplexityChart(PlotextPlot):
         if self.val:
             xs, ys = zip(*self.val)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="val", marker="braille", color="orange")
-        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [1])
+        for index, (label, points) in enumerate(item for item in self.lines.items() if item[1]):
+            xs, ys = zip(*points)
+            plt.plot(list(xs), [math.log10(y) for y in ys], label=label, marker="braille",
+                     color=LINE_COLORS[index % len(LINE_COLORS)])
+        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for points in named for x, _ in points] + [1])
         plt.xlim(0, max(last_x, 1))
         plt.xticks(epoch_ticks(0, last_x))
         self.refresh()
