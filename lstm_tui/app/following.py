@@ -164,10 +164,13 @@ class FollowingMixin:
     # ------------------------------------------------------------------ the worker
     @work(thread=True, group="follow", exit_on_error=False)
     def _follow(self, paths: list[Path], generation: int, stop: threading.Event) -> None:
+        from textual.worker import get_current_worker
+
         from lstm_tui.core.follow import RunFollower
 
+        worker = get_current_worker()
         with RunFollower(paths) as follower:
-            while not stop.is_set():
+            while not stop.is_set() and not worker.is_cancelled:
                 for update in follower.poll():
                     self.post_message(FollowUpdate(generation, update))
                 follower.wait(FOLLOW_WAIT_S)

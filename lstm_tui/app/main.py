@@ -174,6 +174,7 @@ class LstmTuiApp(FollowingMixin, DetachMixin, TrainingMixin, EngineViewMixin, Si
 
     def on_unmount(self) -> None:
         self._remove_signal_handlers()
+        self._end_follow_worker()
 
     def _focus_first_field(self) -> None:
         try:
