@@ -70,11 +70,18 @@ def test_one_flag_per_config_field_and_nothing_hand_written():
         assert flag_name(name) in text
 
 
+COMPANIONS = {
+    "bidirectional": ["--impl", "torch"],
+    "warmup_epochs": ["--epochs", "1000000"],
+    "early_stop_patience": ["--val-split", "0.1"],
+    "tie_weights": ["--embedding", "learned", "--embed-dim", "256", "--hidden", "256"],
+}
+
+
 @pytest.mark.parametrize("name", FLAG_FIELDS)
 def test_every_config_flag_is_accepted(name):
     args, value = _other_value(name)
-    if name == "bidirectional":
-        args += ["--impl", "torch"]
+    args += COMPANIONS.get(name, [])  # what the field's cross-field rules ask for
     config = _config(*args)
     assert getattr(config, name) == value
 

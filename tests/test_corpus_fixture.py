@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import small_corpus_text
+from small_text import small_corpus_text
 
 CONFTEST = Path(__file__).with_name("conftest.py")
 USES_THE_BOOK = '''

@@ -39,6 +39,19 @@ class EngineViewMixin:
         self.status_bar.update_status(message=f"downloading corpus {event.done_bytes / 1000:.0f}{total} kB")
         self.status_bar.set_progress(event.done_bytes, event.total_bytes)
 
+    def on_engine_load_progress(self, message: m.EngineLoadProgress) -> None:
+        if not self._current(message):
+            return
+        event = message.event
+        self.status_bar.update_status(message=event.describe()[:60])
+        self.status_bar.set_progress(event.done, event.total)
+
+    def on_engine_knob_changed(self, message: m.EngineKnobChanged) -> None:
+        if self._current(message):
+            event = message.event
+            where = f"epoch {event.epoch}, batch {event.batch}" if event.batch else f"the start of epoch {event.epoch}"
+            self.log_view.info(f"{event.name} {event.previous:g} -> {event.value:g} at {where}")
+
     def on_engine_started(self, message: m.EngineStarted) -> None:
         if not self._current(message):
             return

@@ -44,6 +44,14 @@ class EngineDownloadProgress(_Progress[ev.DownloadProgress]):
     """Bytes of the corpus downloaded so far."""
 
 
+class EngineLoadProgress(_Progress[ev.LoadProgress]):
+    """How far loading the corpus has got."""
+
+
+class EngineKnobChanged(EngineMessage[ev.KnobChanged]):
+    """A live knob (lr, clip, momentum, weight decay) changed at a batch boundary."""
+
+
 class EngineStarted(EngineMessage[ev.Started]):
     """Training began (or resumed)."""
 
@@ -84,6 +92,8 @@ class EngineFailed(EngineMessage[ev.Failed]):
 MESSAGE_FOR: dict[type[ev.Event], type[EngineMessage[Any]]] = {
     ev.Status: EngineStatus,
     ev.DownloadProgress: EngineDownloadProgress,
+    ev.LoadProgress: EngineLoadProgress,
+    ev.KnobChanged: EngineKnobChanged,
     ev.Started: EngineStarted,
     ev.BatchProgress: EngineBatchProgress,
     ev.EpochEnd: EngineEpochEnd,

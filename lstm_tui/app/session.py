@@ -82,12 +82,15 @@ class AppSession:
         self.save_asked = False
         return self.run_id
 
-    def trainer_ready(self, run_id: int, trainer: Any, run_path: str | None) -> bool:
-        """The worker made the trainer of run ``run_id``; False (and ignored) for an older run."""
+    def trainer_ready(self, run_id: int, trainer: Any, run_path: str | None,
+                      config: "RunConfig | None" = None) -> bool:
+        """The worker made the trainer of run ``run_id`` (with ``config`` as prepared: paths
+        absolute, a resume's changes applied); False (and ignored) for an older run."""
         if not self.is_current(run_id):
             return False
         self.trainer, self.run_path = trainer, run_path
-        self.run_config = trainer.config  # as prepared: paths absolute, a resume's changes applied
+        if config is not None:
+            self.run_config = config
         return True
 
     def load(self, loaded: LoadedRun) -> None:

@@ -84,13 +84,13 @@ class TrainingMixin:
             history = made.history
             self.post_message(RunHistory(run_id, history.name, history.metrics, history.samples, history.epoch,
                                          history.batch))
-        self.call_from_thread(self._trainer_ready, made.trainer, run_id, made.run_path)
+        self.call_from_thread(self._trainer_ready, made.trainer, run_id, made.run_path, made.trainer.config)
         if self._stop_requested:
             made.trainer.stop()
         return made.trainer.run()
 
-    def _trainer_ready(self, trainer: Any, run_id: int, run_path: str | None) -> None:
-        if self.session.trainer_ready(run_id, trainer, run_path):
+    def _trainer_ready(self, trainer: Any, run_id: int, run_path: str | None, config: RunConfig) -> None:
+        if self.session.trainer_ready(run_id, trainer, run_path, config):
             self._update_generate_note()
 
     def on_start_refused(self, message: StartRefused) -> None:

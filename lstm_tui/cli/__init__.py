@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"tokens to generate, 1 to {GENERATE_MAX_LENGTH:,} (default: the run's predict_length)")
     gen.add_argument("--temperature", "-t", type=_non_negative_float("--temperature"), default=0.0, metavar="T", help="0 is greedy like d2l (default); higher is more random")
     gen.add_argument("--top-k", "-k", type=_non_negative_int("--top-k"), default=0, metavar="K", help="sample only from the K likeliest tokens (0: all)")
+    gen.add_argument("--top-p", type=_top_p("--top-p"), default=1.0, metavar="P",
+                     help="nucleus sampling: only the likeliest tokens whose probability reaches P, above 0 to 1 (1: all)")
+    gen.add_argument("--best", action="store_true", help="use the run's best.pt (kept by early stopping) instead of its checkpoint")
     gen.add_argument("--seed", type=_seed("--seed"), metavar="S", help=f"random seed for sampling ({allowed_text('seed')})")
     gen.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
     gen.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
@@ -121,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     from .score import add_score_parser
 
     add_score_parser(sub, _Parser, _add_runs_dir)
+
+    fork = sub.add_parser(
+        "fork",
+        help="start a sibling run from a run's last checkpoint with changed settings",
+        description="Copy a run's last checkpoint (weights, optimizer, RNG state; the run may be training) into a "
+        "new run folder with the config flags given applied (settings that change the model's shape are refused), "
+        "then train it with `lstm-tui train --resume FORK` (or --train now).",
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    fork.add_argument("run", metavar="RUN", help="the run to fork (a run name or folder)")
+    fork.add_argument("--name", metavar="NAME", help="name of the fork's folder (default: date, time and '<preset>-fork')")
+    fork.add_argument("--train", action="store_true", help="train the fork at once (like train --resume FORK)")
+    _add_runs_dir(fork)
+    add_config_flags(fork)
 
     runs = sub.add_parser("runs", help="list saved runs", description="List the runs in the runs dir.", allow_abbrev=False)
     _add_runs_dir(runs)
@@ -195,6 +213,17 @@ def _seed(flag: str):
     """The range of the config's ``seed`` (torch's generators refuse larger seeds)."""
     info = field_info("seed")
     return _number(flag, int, info["lo"], allowed_text("seed"), info["hi"])
+
+
+def _top_p(flag: str):
+    def convert(text: str) -> float:
+        value = _number(flag, float, 0.0, "a number above 0 and at most 1", 1.0)(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; expected a number above 0 and at most 1")
+        return value
+
+    convert.__name__ = flag
+    return convert
 
 
 def _non_negative_float(flag: str):

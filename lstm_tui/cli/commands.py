@@ -84,7 +84,8 @@ def resolve_checkpoint(text: str, runs_dir: str | None) -> Path:
 
 # ----------------------------------------------------------------------------- generate
 def cmd_generate(ns: argparse.Namespace) -> int:
-    model, vocab, config, device = load_for_cli(ns.checkpoint, ns.runs_dir, ns.device, getattr(ns, "epoch", None))
+    model, vocab, config, device = load_for_cli(ns.checkpoint, ns.runs_dir, ns.device, getattr(ns, "epoch", None),
+                                               best=ns.best)
     from ..core.generate import GenerationError, stream, token_separator
 
     if config.generation_warning:
@@ -100,7 +101,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
         generator = torch.Generator().manual_seed(ns.seed)
     try:
         pieces = stream(
-            model, vocab, prefix, length, temperature=ns.temperature, top_k=ns.top_k,
+            model, vocab, prefix, length, temperature=ns.temperature, top_k=ns.top_k, top_p=ns.top_p,
             unknown="unk" if ns.unk else "error", generator=generator, device=device,
         )
     except GenerationError as exc:
@@ -122,9 +123,11 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch: int | None = None):
+def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch: int | None = None,
+                 best: bool = False):
     """``(model, vocab, config, device)`` of ``--checkpoint`` (a file, a run folder or a run name),
-    or with ``--epoch N`` of that run's time-lapse snapshot of epoch N; problems are CliErrors."""
+    with ``--epoch N`` of that run's time-lapse snapshot of epoch N, with ``--best`` of its
+    best.pt (kept by early stopping); problems are CliErrors."""
     if epoch is not None:
         device = _device(device_name)
         return (*_load_snapshot(checkpoint, runs_dir, device, epoch), device)
@@ -133,10 +136,10 @@ def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch:
     from ..core.checkpoint import CheckpointError, load_model
 
     try:
-        model, vocab, config, loaded = load_model(path, device=device)
+        model, vocab, config, loaded = load_model(path, device=device, best=best)
     except CheckpointError as exc:
         raise CliError(f"checkpoint: {exc}") from None
-    note = _older_checkpoint_note(path, loaded.epoch)
+    note = "" if best else _older_checkpoint_note(path, loaded.epoch)
     if note:
         print(f"note: {note}", file=sys.stderr, flush=True)
     return model, vocab, config, device
@@ -189,6 +192,33 @@ def _device(name: str):
         return resolve_device(parse_field("device", name))
     except (ConfigError, DeviceError) as exc:
         raise CliError(f"device: {getattr(exc, 'message', exc)}" if isinstance(exc, ConfigError) else f"device: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- fork
+def cmd_fork(ns: argparse.Namespace) -> int:
+    """A sibling run from RUN's last checkpoint with the config flags applied (core/fork.py)."""
+    if getattr(ns, "preset", None) or getattr(ns, "config", None):
+        raise CliError("a fork starts from its parent's config; --preset and --config do not apply "
+                       "(flags such as --lr or --epochs change it)")
+    changes = flag_values(ns)
+    from ..core.checkpoint import CheckpointError
+    from ..core.config import ConfigError
+    from ..core.fork import fork_run
+    from ..core.runs import RunError
+
+    try:
+        fork = fork_run(ns.run, changes, runs_dir=ns.runs_dir, name=ns.name)
+    except ConfigError as exc:
+        raise CliError(f"{exc.field}: {exc.message}") from None
+    except (RunError, CheckpointError) as exc:
+        raise CliError(f"run: {exc}") from None
+    print(f"forked {ns.run} into {fork.path}", flush=True)
+    if not ns.train:
+        print(f"train it with: lstm-tui train --resume {fork.path}", flush=True)
+        return EXIT_OK
+    from . import build_parser
+
+    return cmd_train(build_parser().parse_args(["train", "--resume", str(fork.path)]))
 
 
 # ----------------------------------------------------------------------------- runs

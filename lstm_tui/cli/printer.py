@@ -28,6 +28,7 @@ from ..core.events import (
     CheckpointFailed,
     Checkpointed,
     DownloadProgress,
+    KnobChanged,
     EpochEnd,
     Event,
     Failed,
@@ -62,13 +63,8 @@ def summary_line(event: Finished) -> str:
 
 
 def load_line(event: LoadProgress) -> str:
-    """'loading corpus: counting 41.9/100.0 MB (42%)' (no total for a stream: 'reading 3.1 MB')."""
-    scale, unit = (1e6, "MB") if event.unit == "bytes" else (1.0, event.unit)
-    done = f"{event.done / scale:,.1f}" if scale != 1.0 else f"{event.done:,}"
-    if not event.total:
-        return f"loading corpus: {event.stage} {done} {unit}"
-    total = f"{event.total / scale:,.1f}" if scale != 1.0 else f"{event.total:,}"
-    return f"loading corpus: {event.stage} {done}/{total} {unit} ({event.percent:.0f}%)"
+    """'loading corpus: counting 41.9/100.0 MB (42%)' (see ``LoadProgress.describe``)."""
+    return event.describe()
 
 
 def _num(value: float) -> str:
@@ -189,6 +185,8 @@ class Printer:
             self.say(event.message)
         elif isinstance(event, CheckpointFailed):
             self.say(f"checkpoint not saved: {event.reason}")
+        elif isinstance(event, KnobChanged):
+            self.say(f"{event.name} {event.previous:g} -> {event.value:g} from epoch {event.epoch}, batch {event.batch + 1}")
         elif isinstance(event, DownloadProgress):
             total = f"/{event.total_bytes / 1e6:.1f}" if event.total_bytes else ""
             self._live_line(f"downloading corpus {event.done_bytes / 1e6:.1f}{total} MB")

@@ -8,10 +8,12 @@ re-exported here.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig
 from .runs.checkpoint_io import load_checkpoint, save_checkpoint
+from .runs.files import BEST_FILE
 from .runs.payload import FORMAT, REQUIRED_KEYS, Checkpoint, CheckpointError, make_payload
 
 if TYPE_CHECKING:
@@ -27,21 +29,38 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_model",
+    "best_path",
     "model_from_checkpoint",
     "describe_state_mismatch",
 ]
 
 
 # ----------------------------------------------------------------------------- models
-def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[RecurrentLM, Vocab, RunConfig, Checkpoint]:
+def load_model(path: str | os.PathLike[str], device: Any = "cpu", best: bool = False,
+               ) -> tuple[RecurrentLM, Vocab, RunConfig, Checkpoint]:
     """Rebuild the model of a checkpoint: ``(model, vocab, config, checkpoint)``, model in eval mode.
 
+    ``best``: the run's ``best.pt`` instead (``path`` is its run folder or a file in it, e.g.
+    its checkpoint.pt); a run without one raises :class:`CheckpointError` saying why.
     Weights that do not fit the model the checkpoint's config and vocabulary describe raise
     :class:`CheckpointError` saying what differs.
     """
+    if best:
+        path = best_path(path)
     checkpoint = load_checkpoint(path, map_location="cpu")
     model = model_from_checkpoint(checkpoint, device)
     return model, checkpoint.vocab, checkpoint.config, checkpoint
+
+
+def best_path(path: str | os.PathLike[str]) -> Path:
+    """The ``best.pt`` of the run that ``path`` (its folder, or a file in it) belongs to;
+    :class:`CheckpointError` when it has none."""
+    given = Path(path)
+    target = given if given.name == BEST_FILE else (given if given.is_dir() else given.parent) / BEST_FILE
+    if not target.is_file():
+        raise CheckpointError(f"{target.parent} has no {BEST_FILE}: it is kept by runs with early stopping "
+                              "(early_stop_patience > 0 and val_split > 0)", target)
+    return target
 
 
 def model_from_checkpoint(checkpoint: Checkpoint, device: Any = "cpu") -> RecurrentLM:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Union
 
 from .config import RunConfig
+from .fork import read_fork
 from .runs import RunDir, RunError, RunInfo, RunStatus, checkpoint_note, default_runs_dir, list_runs, run_status, safe_name
 
 __all__ = [
@@ -60,6 +61,9 @@ class RunRow:
     #: "checkpoint holds epoch 1 of 6" when the run ended with an older checkpoint (a full disk);
     #: None when the checkpoint holds the last epoch (or the run is still going)
     checkpoint_note: str | None = None
+    #: a fork's parent run (its folder name) and the completed epochs it forked at; None: no fork
+    forked_from: str | None = None
+    forked_at: int | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
@@ -120,7 +124,14 @@ def run_row(run: RunLike) -> RunRow:
         created=info.created,
         status=info.status,
         checkpoint_note=checkpoint_note(summary),
+        **_fork_fields(folder),
     )
+
+
+def _fork_fields(folder: RunDir) -> dict[str, Any]:
+    record = read_fork(folder) or {}
+    parent = record.get("parent_name")
+    return {"forked_from": str(parent) if parent else None, "forked_at": _int(record.get("epoch"), None)}
 
 
 def _info(run: RunLike) -> RunInfo:

@@ -90,6 +90,20 @@ class RunConfig:
     min_freq: int = _spec(0, "tokens seen fewer times become <unk> (0: keep every token)", lo=0, hi=10**9)
     max_vocab: int = _spec(0, "most tokens in the vocabulary, <unk> included; the rarest become <unk> (0: no limit)", lo=2, hi=10**8, special=(0,))
     test_split: float = _spec(0.0, "fraction held out at the very end (after the validation part) for a test perplexity computed once, when training ends (0: off)", lo=0.0, hi=0.5)
+    # -- training options (issue 14): every default keeps the book's run exactly
+    momentum: float = _spec(0.0, "SGD momentum (0: d2l's plain SGD; Adam ignores it); a live knob", lo=0.0, hi=0.999)
+    weight_decay: float = _spec(0.0, "L2 weight decay of the optimizer (0: off); a live knob", lo=0.0, hi=10.0)
+    dropout: float = _spec(0.0, "dropout between stacked layers (impl=torch) and before the output layer (0: off)", lo=0.0, hi=0.9)
+    lr_schedule: str = _spec("none", "learning-rate schedule per epoch (plateau: on validation perplexity)",
+                             choices=("none", "step", "cosine", "plateau"))
+    lr_step_every: int = _spec(10, "step schedule: multiply the learning rate by lr_gamma every N epochs", lo=1, hi=1_000_000)
+    lr_gamma: float = _spec(0.5, "step and plateau schedules: the factor of each decrease", lo=1e-6, hi=1.0)
+    warmup_epochs: int = _spec(0, "epochs of linear learning-rate warm-up before the schedule (0: none)", lo=0, hi=100_000)
+    plateau_patience: int = _spec(5, "plateau schedule: epochs without a better validation perplexity before a decrease", lo=1, hi=1_000_000)
+    early_stop_patience: int = _spec(0, "stop after N epochs without a better validation perplexity, keeping best.pt (0: off)", lo=0, hi=1_000_000)
+    embedding: str = _spec("one-hot", "input encoding: the book's one-hot, or a learned embedding", choices=("one-hot", "learned"))
+    embed_dim: int = _spec(64, "learned embedding: its width", lo=1, hi=8192)
+    tie_weights: bool = _spec(False, "share the learned embedding with the output layer (needs embed_dim == hidden)")
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -132,6 +146,23 @@ class RunConfig:
             raise ConfigError("test_split", f"{self.test_split} of {self.max_tokens} tokens leaves no test data")
         if self.val_split + self.test_split > 0.5:
             raise ConfigError("test_split", f"val_split {self.val_split} + test_split {self.test_split} holds out more than half of the corpus")
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """The training options' rules (issue 14)."""
+        if self.lr_schedule == "plateau" and self.val_split <= 0:
+            raise ConfigError("lr_schedule", "plateau follows the validation perplexity: set val_split > 0")
+        if self.early_stop_patience > 0 and self.val_split <= 0:
+            raise ConfigError("early_stop_patience", "early stopping follows the validation perplexity: set val_split > 0")
+        if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
+            raise ConfigError("warmup_epochs", f"{self.warmup_epochs} warm-up epochs leave none of the {self.epochs} to train")
+        if self.tie_weights:
+            if self.embedding != "learned":
+                raise ConfigError("tie_weights", "weight tying shares a learned embedding: set embedding=learned")
+            if self.bidirectional:
+                raise ConfigError("tie_weights", "a bidirectional output layer is 2 x hidden wide: it cannot share the embedding")
+            if self.embed_dim != self.hidden:
+                raise ConfigError("tie_weights", f"needs embed_dim == hidden (embed_dim {self.embed_dim}, hidden {self.hidden})")
 
     @property
     def whole_corpus(self) -> bool:

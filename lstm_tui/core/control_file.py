@@ -9,7 +9,8 @@ Works wherever both sides see the folder, a shared (network) file system include
                    "target": {"pid": 4242, "host": "gpu1"}, "by": {"pid": 977, "host": "laptop"}}]}
 
 ``command`` is one of :data:`COMMANDS` (``stop`` stops with a checkpoint, ``checkpoint`` saves
-one now); ``target`` is the trainer that held the run's lock when it was sent. :func:`send`
+one now, ``set`` changes live knobs at the next batch: its request carries ``"values":
+{"lr": 0.5}``, see :mod:`.knobs`); ``target`` is the trainer that held the run's lock when it was sent. :func:`send`
 refuses (:class:`ControlRefused`) when no live trainer holds the lock.
 
 ``control.ack.json`` (written by the trainer only, atomically) holds the last :data:`KEEP`
@@ -21,7 +22,8 @@ acknowledgements::
 ``outcome`` is ``applied``, ``ignored`` (a command this version does not know) or ``failed``.
 
 On the trainer's side, :class:`ControlFilePoller` applies each new request once (by id) to
-an object with ``pause()``, ``resume()``, ``stop()`` and ``request_checkpoint()`` (a
+an object with ``pause()``, ``resume()``, ``stop()``, ``request_checkpoint()`` and
+``set_knobs(**values)`` (a
 :class:`~lstm_tui.core.engine.control.RunControl`). Requests whose ``target`` names another
 process (left from an earlier session of the run) are skipped without an acknowledgement.
 :meth:`ControlFilePoller.poll` costs one ``stat`` at most every ``interval`` seconds while the
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .atomic import atomic_write_text
+from .knobs import parse_knobs
 from .runs import RunError, lock_holder, run_status
 
 __all__ = [
@@ -56,7 +59,7 @@ __all__ = [
 
 CONTROL_FILE = "control.json"
 ACK_FILE = "control.ack.json"
-COMMANDS = ("pause", "resume", "stop", "checkpoint")
+COMMANDS = ("pause", "resume", "stop", "checkpoint", "set")
 #: Requests and acknowledgements kept in each file.
 KEEP = 16
 _DETAILS = {
@@ -64,6 +67,7 @@ _DETAILS = {
     "resume": "resumed",
     "stop": "stopping at the next batch, with a checkpoint",
     "checkpoint": "saving a checkpoint at the next batch",
+    "set": "setting at the next batch:",
 }
 
 
@@ -87,6 +91,7 @@ class Controllable(Protocol):
     def resume(self) -> None: ...
     def stop(self) -> None: ...
     def request_checkpoint(self) -> None: ...
+    def set_knobs(self, **changes: Any) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -158,14 +163,20 @@ def _refusal(folder: Path, command: str) -> ControlRefused:
     return ControlRefused(f"cannot {command} {folder.name}: it is not running (it is {status})", hint, status)
 
 
-def send(run_folder: str | os.PathLike[str], command: str) -> Sent:
-    """Ask the trainer of ``run_folder`` to ``command`` (one of :data:`COMMANDS`).
+def send(run_folder: str | os.PathLike[str], command: str, values: dict[str, Any] | None = None,
+         **changes: Any) -> Sent:
+    """Ask the trainer of ``run_folder`` to ``command`` (one of :data:`COMMANDS`); ``set`` takes
+    the knob changes as ``values`` and/or keywords (``send(run, "set", lr=0.5)``).
 
     Raises :class:`ControlRefused` when the folder is not a run or no live trainer holds it
-    (finished, stopped, failed, interrupted), ``ValueError`` for an unknown command and
-    ``OSError`` when the file cannot be written."""
+    (finished, stopped, failed, interrupted), ``ValueError`` for an unknown command,
+    :class:`~lstm_tui.core.config.ConfigError` (a ``ValueError``, naming the field) for a bad
+    knob or value and ``OSError`` when the file cannot be written."""
     if command not in COMMANDS:
         raise ValueError(f"command {command!r} is not one of {', '.join(COMMANDS)}")
+    knobs = parse_knobs({**(values or {}), **changes}) if command == "set" else None
+    if knobs is None and (values or changes):
+        raise ValueError(f"{command} takes no values (only set does)")
     folder = Path(run_folder)
     if not (folder / "config.toml").is_file():
         raise ControlRefused(f"{folder} is not a run folder (it has no config.toml)", "give a run's folder or name")
@@ -174,6 +185,8 @@ def send(run_folder: str | os.PathLike[str], command: str) -> Sent:
         raise _refusal(folder, command)
     sent = Sent(folder, uuid.uuid4().hex, command, time.time(), holder)
     request = {"id": sent.id, "command": command, "sent_at": sent.sent_at, "target": holder, "by": _this_process()}
+    if knobs is not None:
+        request["values"] = knobs
     _write_list(folder / CONTROL_FILE, "requests", [*_read_list(folder / CONTROL_FILE, "requests"), request])
     return sent
 
@@ -253,7 +266,8 @@ class ControlFilePoller:
                 continue
             self._done.add(ident)
             if self._ours(request):
-                acks.append(self._apply(ident, str(request.get("command", ""))))
+                values = request.get("values")
+                acks.append(self._apply(ident, str(request.get("command", "")), values if isinstance(values, dict) else {}))
         if acks:
             self._acks = [*self._acks, *(ack.to_dict() for ack in acks)][-KEEP:]
             try:
@@ -265,15 +279,18 @@ class ControlFilePoller:
                 self.on_ack(ack)
         return acks
 
-    def _apply(self, ident: str, command: str) -> Ack:
-        actions = {"pause": self.control.pause, "resume": self.control.resume, "stop": self.control.stop,
-                   "checkpoint": self.control.request_checkpoint}
+    def _apply(self, ident: str, command: str, values: dict[str, Any]) -> Ack:
+        actions: dict[str, Callable[[], object]] = {
+            "pause": self.control.pause, "resume": self.control.resume, "stop": self.control.stop,
+            "checkpoint": self.control.request_checkpoint, "set": lambda: self.control.set_knobs(**values)}
         outcome, detail = "applied", _DETAILS.get(command, "")
         if command not in actions:
             outcome, detail = "ignored", f"unknown command {command!r}"
         else:
             try:
                 actions[command]()
+                if command == "set":
+                    detail += " " + ", ".join(f"{k}={v:g}" for k, v in values.items())
             except Exception as exc:  # noqa: BLE001 - reported to the sender, training goes on
                 outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
         return Ack(ident, command, outcome, detail, time.time(), self._me)

@@ -51,6 +51,15 @@ class LoadProgress(Event):
     def percent(self) -> float | None:
         return 100.0 * self.done / self.total if self.total else None
 
+    def describe(self) -> str:
+        """'loading corpus: counting 41.9/100.0 MB (42%)' (no total for a stream: 'reading 3.1 MB')."""
+        scale, unit = (1e6, "MB") if self.unit == "bytes" else (1.0, self.unit)
+        done = f"{self.done / scale:,.1f}" if scale != 1.0 else f"{self.done:,}"
+        if not self.total:
+            return f"loading corpus: {self.stage} {done} {unit}"
+        total = f"{self.total / scale:,.1f}" if scale != 1.0 else f"{self.total:,}"
+        return f"loading corpus: {self.stage} {done}/{total} {unit} ({self.percent:.0f}%)"
+
 
 @dataclass(frozen=True)
 class Started(Event):
@@ -126,6 +135,20 @@ class NoRunFolder(Event):
 
     kind: ClassVar[str] = "no_run_folder"
     reason: str
+
+
+@dataclass(frozen=True)
+class KnobChanged(Event):
+    """A live knob (``Trainer.set_knobs``) took effect: from batch ``batch`` + 1 of ``epoch`` on
+    (``batch`` batches of that epoch had been trained with ``previous``). The same fields are
+    the run's ``metrics.jsonl`` record ``{"knob": name, "value", "previous", "epoch", "batch"}``."""
+
+    kind: ClassVar[str] = "knob"
+    name: str
+    value: float
+    previous: float
+    epoch: int
+    batch: int
 
 
 @dataclass(frozen=True)

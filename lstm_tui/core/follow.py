@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .runs import lock_holder, run_status
+from .runs import is_knob_record, lock_holder, run_status
 from .tail import JsonlTail
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ class RunUpdate:
 
     ``reset``: ``metrics`` and ``samples`` are the run's whole record (its first update, or its
     files were rewritten): drop what was shown before. ``summary`` / ``status`` are set only
-    when they changed."""
+    when they changed. ``metrics`` holds epoch records only; ``knobs`` the live-knob records
+    (``{"knob", "value", "previous", "epoch", "batch"}``: a marker on the chart, a log line)."""
 
     run: Path
     metrics: tuple[dict[str, Any], ...] = ()
@@ -72,6 +73,7 @@ class RunUpdate:
     summary: dict[str, Any] | None = None
     status: str | None = None
     reset: bool = False
+    knobs: tuple[dict[str, Any], ...] = ()
 
     @property
     def name(self) -> str:
@@ -125,7 +127,9 @@ class _Run:
         if not (metrics or samples or reset or summary is not None or status is not None or self.fresh):
             return None
         self.fresh = False
-        return RunUpdate(self.path, tuple(metrics), tuple(samples), summary, status, reset)
+        knobs = tuple(record for record in metrics if is_knob_record(record))
+        epochs = tuple(record for record in metrics if not is_knob_record(record))
+        return RunUpdate(self.path, epochs, tuple(samples), summary, status, reset, knobs)
 
     def _records(self, metrics_changed: bool, samples_changed: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         metrics = self.metrics.read_new() if metrics_changed else []

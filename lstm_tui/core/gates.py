@@ -136,10 +136,20 @@ def layer_trace(model: nn.Module, indices: Sequence[int] | Tensor, *, layer: int
     inputs: Tensor = torch.as_tensor(indices, dtype=torch.long).reshape(-1).to(weights[0][0].W_x.device)
     if inputs.numel() == 0:
         raise GateError("the text is empty; give at least one character")
+    inputs = _embedded(model, inputs)  # (a learned embedding feeds layer 0 its rows, not one-hot ones)
     for below in weights[:layer]:
         inputs = torch.cat([_run(w, inputs, reverse=d == 1).H for d, w in enumerate(below)], dim=1)
     trace = _run(weights[layer][0], inputs)
     return LayerTrace(*(t.float().cpu() for t in trace))
+
+
+def _embedded(model: RecurrentLM, ids: Tensor) -> Tensor:
+    """``ids`` as layer 0 reads them: themselves (one-hot rows) or the learned embedding's rows."""
+    embed = getattr(model, "embed", None)
+    if embed is None:
+        return ids
+    table: Tensor = embed.weight if isinstance(embed, nn.Embedding) else embed
+    return table[ids]
 
 
 # ----------------------------------------------------------------------------- the equations

@@ -3,7 +3,9 @@
 :func:`predict` follows d2l's ``predict_ch8`` for greedy decoding (``temperature=0``): start from
 ``begin_state(1)``, warm the state up on the prefix one token at a time, then repeatedly feed
 the last token and take the most likely next one. ``temperature > 0`` samples from
-``softmax(logits / temperature)``, optionally only among the ``top_k`` most likely tokens.
+``softmax(logits / temperature)``, optionally only among the ``top_k`` most likely tokens
+and/or the smallest set of likeliest tokens whose probability reaches ``top_p`` (nucleus
+sampling; 1 is no limit).
 :func:`stream` yields the continuation piece by piece (for a UI); :func:`predict` is built on it.
 
 :func:`generation_perplexity` scores a text the way the model writes: one token at a time,
@@ -204,6 +206,12 @@ def _check_top_k(top_k: Any) -> int:
     return top_k
 
 
+def _check_top_p(top_p: Any) -> float:
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+        raise GenerationError(f"top_p must be a number above 0 and at most 1 (1 is no limit), not {top_p!r}")
+    return float(top_p)
+
+
 def _model_device(model: RecurrentLM, device: DeviceLike) -> torch.device:
     if device is not None:
         return torch.device(device)
@@ -214,7 +222,8 @@ def _model_device(model: RecurrentLM, device: DeviceLike) -> torch.device:
 
 
 # ----------------------------------------------------------------------------- generation
-def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> int:
+def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None,
+            top_p: float = 1.0) -> int:
     """The next token from one row of logits (on the CPU)."""
     if torch.isnan(logits).any():
         raise GenerationError("the model produced NaN outputs (did training diverge?)")
@@ -223,8 +232,15 @@ def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: tor
     scaled = logits.double() / temperature
     if not torch.isfinite(scaled).all():  # a temperature so small it is greedy in effect
         return int(torch.argmax(logits))
-    if 0 < top_k < scaled.numel():
-        values, indices = torch.topk(scaled, top_k)
+    if 0 < top_k < scaled.numel() or top_p < 1.0:
+        if 0 < top_k < scaled.numel():
+            values, indices = torch.topk(scaled, top_k)  # (sorted, likeliest first)
+        else:
+            values, indices = torch.sort(scaled, descending=True)
+        if top_p < 1.0:  # the nucleus: the likeliest tokens until their probability reaches top_p
+            before = torch.cumsum(torch.softmax(values, dim=0), dim=0) - torch.softmax(values, dim=0)
+            keep = int((before < top_p).sum())
+            values, indices = values[:max(1, keep)], indices[:max(1, keep)]
         probs = torch.softmax(values, dim=0)
         pick = torch.multinomial(probs, 1, generator=generator)
         return int(indices[pick])
@@ -244,6 +260,7 @@ def stream(
     generator: torch.Generator | None = None,
     device: DeviceLike = None,
     separator: str | None = None,
+    top_p: float = 1.0,
 ) -> Iterator[str]:
     """Yield ``length`` pieces of text that continue ``prefix``, one token at a time.
 
@@ -255,10 +272,11 @@ def stream(
     steps = _check_length(length)
     temp = _check_temperature(temperature)
     k = _check_top_k(top_k)
+    p = _check_top_p(top_p)
     sep = token_separator(vocab) if separator is None else separator
     indices = prefix_tokens(vocab, prefix, unknown=unknown, separator=sep)
     dev = _model_device(model, device)
-    return _stream(model, vocab, indices, steps, temp, k, generator, dev, sep)
+    return _stream(model, vocab, indices, steps, temp, k, generator, dev, sep, p)
 
 
 def _stream(
@@ -271,6 +289,7 @@ def _stream(
     generator: torch.Generator | None,
     device: torch.device,
     sep: str,
+    top_p: float = 1.0,
 ) -> Iterator[str]:
     # Grad mode is thread-local: keep no_grad inside each step, never across a ``yield``,
     # so a consumer that trains between pieces is not silently running without gradients.
@@ -285,7 +304,7 @@ def _stream(
     for _ in range(steps):
         with torch.no_grad():
             logits, state = model(torch.tensor([[last]], device=device), state)
-            last = _choose(logits[-1].float().cpu(), temperature, top_k, generator)
+            last = _choose(logits[-1].float().cpu(), temperature, top_k, generator, top_p)
         yield sep + vocab.to_tokens(last)
 
 
@@ -301,12 +320,13 @@ def predict(
     generator: torch.Generator | None = None,
     device: DeviceLike = None,
     separator: str | None = None,
+    top_p: float = 1.0,
 ) -> str:
     """``prefix`` followed by ``length`` generated tokens (d2l's ``predict_ch8`` when greedy)."""
     sep = token_separator(vocab) if separator is None else separator
     pieces = stream(
         model, vocab, prefix, length, temperature=temperature, top_k=top_k, unknown=unknown,
-        generator=generator, device=device, separator=sep,
+        generator=generator, device=device, separator=sep, top_p=top_p,
     )
     start = prefix.rstrip() if sep else prefix
     return start + "".join(pieces)

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 #: Settings a resumed run cannot change: they define the model's weights or the vocabulary.
-MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw", "min_freq", "max_vocab")
+MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw", "min_freq", "max_vocab",
+                      "embedding", "embed_dim", "tie_weights")
 DOWNLOAD_INTERVAL_S = 0.2
 
 

@@ -46,3 +46,17 @@ def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():
     assert session.trainer is None and session.run_path == "/runs/b" and not session.is_current(second)
     choice = session.model_choice(running=False)
     assert choice is not None and choice.source is loaded and choice.description == "run b"
+
+
+async def test_load_progress_and_a_knob_change_reach_the_status_line_and_the_log(tiny_config, runs_dir):
+    from lstm_tui.app.main import LstmTuiApp
+
+    app = LstmTuiApp(tiny_config, runs_dir=runs_dir, detect_devices=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        run_id = app.session.run_id
+        app.post_message(m.engine_message(ev.LoadProgress("counting", 42_000_000, 100_000_000), run_id))
+        await pilot.pause()
+        assert "loading corpus: counting 42.0/100.0 MB (42%)" in app.status_bar.text
+        app.post_message(m.engine_message(ev.KnobChanged("lr", 0.5, 1.0, 3, 17), run_id))
+        await pilot.pause()
+        assert "lr 1 -> 0.5 at epoch 3, batch 17" in app.log_view.plain

@@ -442,3 +442,33 @@ async def test_status_and_epochs_are_visible_at_80_columns(tiny_config, runs_cop
             assert label in header, (label, header)
         assert max(len(str(table.get_cell_at((i, 1)))) for i in range(table.row_count)) <= 20
         assert "finished" in table.render_line(1).text
+
+
+async def test_a_run_whose_checkpoint_is_older_than_its_last_epoch_is_marked(runs_copy, tiny_config):
+    """After a full disk the run still lists as finished, but its checkpoint holds an older epoch:
+    the status says so with '*' and the table's subtitle names the epoch it holds."""
+    run = next(p for p in runs_copy.iterdir() if p.name.endswith("small"))
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(checkpoint_saved=False, checkpoint_epoch=1)
+    (run / "summary.json").write_text(json.dumps(summary))
+    app = make_app(tiny_config, runs_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        await wait_for(pilot, lambda: screen.table.row_count == 2, 15, "the rows")
+        index = table_names(screen).index(run.name)
+        status_col = [key for key, _, _ in screen_columns()].index("status")
+        assert str(screen.table.get_cell_at((index, status_col))) == "finished*"
+        screen.table.move_cursor(row=index)
+        await pilot.pause()
+        assert screen.table.border_subtitle == f"* checkpoint holds epoch 1 of {summary['epoch']}"
+        other = 1 - index
+        assert not str(screen.table.get_cell_at((other, status_col))).endswith("*")
+        screen.table.move_cursor(row=other)
+        await pilot.pause()
+        assert not screen.table.border_subtitle
+
+
+def screen_columns():
+    from lstm_tui.app.screens.runs import TABLE_COLUMNS
+
+    return TABLE_COLUMNS

@@ -231,8 +231,9 @@ class RunsScreen(RunFilesMixin, BookMixin, ModalScreen[None]):
                 cells.append(Text(short_name(row.name), no_wrap=True))
             elif key == "epochs":
                 cells.append(Text(f"{row.epochs_done}/{format_cell(row, 'epochs')}", justify="right"))
-            elif key == "status":
-                cells.append(Text(row.status, style=STATUS_STYLE.get(row.status, "")))
+            elif key == "status":  # "*": its checkpoint is older than its last epoch (see the table's subtitle)
+                mark = "*" if row.checkpoint_note else ""
+                cells.append(Text(f"{row.status}{mark}", style="bold red" if mark else STATUS_STYLE.get(row.status, "")))
             else:
                 text = format_cell(row, key)
                 style = "dim" if text == "n/a" else ("yellow" if key == "val_ppl" else "")
@@ -258,6 +259,12 @@ class RunsScreen(RunFilesMixin, BookMixin, ModalScreen[None]):
             return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         except Exception:  # noqa: BLE001
             return None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted run's checkpoint note (the '*' in its status) under the table."""
+        row = self.cursor_row()
+        note = row.checkpoint_note if row is not None else None
+        self.table.border_subtitle = f"* {note}" if note else ""
 
     def cursor_row(self) -> RunRow | None:
         key = self.cursor_key()

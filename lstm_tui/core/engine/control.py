@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
 class RunControl:
     """Thread-safe run control flags (all methods may be called from any thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, check_knobs: Callable[[dict[str, Any]], dict[str, float]] | None = None) -> None:
         self._cond = threading.Condition()
         self._stop = False
         self._paused = False
         self._save = False
+        self._check_knobs = check_knobs  # validates set_knobs' changes (raises ConfigError)
+        self._knobs: dict[str, float] = {}
 
     # ------------------------------------------------------------------ requests
     def pause(self) -> None:
@@ -50,6 +52,25 @@ class RunControl:
         with self._cond:
             pending, self._save = self._save, False
             return pending
+
+    def set_knobs(self, **changes: Any) -> dict[str, float]:
+        """Queue live-knob changes for the next batch boundary (later ones win); returns them
+        as validated. Raises what the validator raises (``ConfigError`` naming the field)."""
+        parsed = self._check_knobs(dict(changes)) if self._check_knobs is not None else \
+            {k: float(v) for k, v in changes.items()}
+        with self._cond:
+            self._knobs.update(parsed)
+        return parsed
+
+    def take_knobs(self) -> dict[str, float]:
+        """The queued knob changes (consumed); {} when none."""
+        with self._cond:
+            pending, self._knobs = self._knobs, {}
+            return pending
+
+    @property
+    def knobs_pending(self) -> bool:
+        return bool(self._knobs)
 
     # ------------------------------------------------------------------ state
     @property

@@ -16,6 +16,7 @@ from ..runs import RunStatus
 from ..runs.snapshots import write_snapshot
 from ..timelapse import snapshot_interval
 from .grad_stats import GradReading, GradStats
+from ..schedule import scheduled
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
 from .step import make_step
@@ -45,6 +46,8 @@ class EpochsMixin(TrainerState):
             if outcome["stopped"]:
                 return True, outcome, last
             last = self._end_epoch(number, model, outcome, train, val)
+            if self._early_stop(model, optimizer):  # (early_stop_patience; writes best.pt)
+                return False, None, last
             if number < cfg.epochs and self._between_epochs(number, model, optimizer):
                 return True, None, last
         return False, None, last
@@ -61,6 +64,8 @@ class EpochsMixin(TrainerState):
                   "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed(),
                   "grad_norm": grads.grad_norm, "grad_norm_max": grads.grad_norm_max,
                   "clipped_share": grads.clipped_share}
+        if scheduled(cfg):  # the rate the epoch ended with
+            record["lr"] = cfg.lr * self._lr_factor
         if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
             record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
         self.history.append(record)
@@ -122,6 +127,7 @@ class EpochsMixin(TrainerState):
         """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
         cfg, control = self.config, self._control
         skip, carry, tally = self._epoch_start(number, device)
+        self._schedule_epoch(number)
         iterator = data_iter(train, cfg.batch_size, cfg.num_steps, cfg.sampling, self._rng)
         fresh_state = cfg.sampling == "random"
         state = tuple(s.to(device) for s in carry) if carry is not None else None
@@ -140,6 +146,8 @@ class EpochsMixin(TrainerState):
                 continue
             if control.pause_requested:
                 tally.paused += self._wait_paused(number, done, save_now)
+            if control.knobs_pending:
+                self._apply_knobs(number, index)
             if control.checkpoint_requested and not control.stopping and control.take_checkpoint_request():
                 save_now()
             if control.stopping:
@@ -181,15 +189,17 @@ class EpochsMixin(TrainerState):
             forward = torch.compile(model)
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
         graphs = self.config.graphs and device.type == "cuda" and forward is None
+        self._amp_hint(device)  # (amp off where bf16 is native: say once that it would be faster)
         if self.config.amp:
             self._emit(Status("bf16 autocast on" if self._amp_on else
                               f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
         self._grad_stats = GradStats(device, self.config.clip)
-        step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward, graphs=graphs,
-                         grad_stats=self._grad_stats)
+        step: Step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward,
+                               graphs=graphs, grad_stats=self._grad_stats, settings=self._step_settings)
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
-            return StaticStep(step, model, optimizer, device, capture=True, restore=self._grad_stats.tensors())
+            step = StaticStep(step, model, optimizer, device, capture=True, restore=self._grad_stats.tensors())
+        self._step = step
         return step
 
     def _wait_paused(self, number: int, done: int, save_now: Callable[[], None] | None = None) -> float:

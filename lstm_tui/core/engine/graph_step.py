@@ -63,6 +63,11 @@ class StaticStep:
             self._loss, self._state_out = self._step(self._X, self._Y, self._state_in)
         return self._loss.clone(), tuple(s.detach().clone() for s in self._state_out)
 
+    def invalidate(self) -> None:
+        """Capture again at the next call: the step's settings (learning rate, clipping) are
+        baked into a captured graph, so a live knob change needs a new one."""
+        self._key = None
+
     def _prepare(self, X: torch.Tensor, Y: torch.Tensor, state: State, key: tuple[Any, ...]) -> None:
         self._key = key
         self._X, self._Y = X.clone(), Y.clone()

@@ -69,16 +69,7 @@ class PersistMixin(TrainerState):
             return True
         if not params_finite(model):  # never write NaN weights over the last good checkpoint
             raise NonFinite(float("nan"), self.epoch + (1 if self.batch else 0), "weights")
-        mid_epoch = self.batch > 0
-        rng = {"torch": torch.get_rng_state(),
-               "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate()}
-        if self.device is not None and self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        payload = make_payload(
-            config=self.config, vocab=self.vocab, model_state=model.state_dict(),
-            optimizer_state=optimizer.state_dict(), epoch=self.epoch, batch=self.batch, history=self.history,
-            rng=rng, carry=carry, accum=accum, elapsed_s=self._elapsed(),
-        )
+        payload = self._payload(model, optimizer, carry=carry, accum=accum, in_epoch=in_epoch)
         try:
             path = self.run_dir.save_checkpoint(payload)
         except (CheckpointError, RunError, OSError) as exc:  # (the message says the previous one is kept)
@@ -90,6 +81,20 @@ class PersistMixin(TrainerState):
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
         return True
 
+    def _payload(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
+                 accum: dict[str, Any] | None = None, in_epoch: bool = False) -> dict[str, Any]:
+        """The checkpoint payload of the run as it is now (at ``self.epoch``, ``self.batch``)."""
+        mid_epoch = self.batch > 0
+        rng = {"torch": torch.get_rng_state(),
+               "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate()}
+        if self.device is not None and self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return make_payload(
+            config=self.config, vocab=self.vocab, model_state=model.state_dict(),
+            optimizer_state=optimizer.state_dict(), epoch=self.epoch, batch=self.batch, history=self.history,
+            rng=rng, carry=carry, accum=accum, elapsed_s=self._elapsed(),
+        )
+
     def _restore(self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer,
                  device: torch.device) -> None:
         problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab))
@@ -99,8 +104,11 @@ class PersistMixin(TrainerState):
         if checkpoint.optimizer_state and checkpoint.config.optimizer == self.config.optimizer:
             optimizer.load_state_dict(checkpoint.optimizer_state)
             _keep_runtime_flags(optimizer)
-            for group in optimizer.param_groups:  # a resume may change the learning rate
+            for group in optimizer.param_groups:  # a resume (or a fork) may change these
                 group["lr"] = self.config.lr
+                group["weight_decay"] = self.config.weight_decay
+                if "momentum" in group:  # (SGD's; Adam has none)
+                    group["momentum"] = self.config.momentum
         elif checkpoint.optimizer_state:
             self._emit(Status(f"optimizer changed from {checkpoint.config.optimizer} to {self.config.optimizer}: "
                               "its state starts fresh"))
@@ -139,7 +147,7 @@ class PersistMixin(TrainerState):
         :func:`~lstm_tui.core.runs.repair_run_files`): an interruption between an epoch's metrics
         line and its checkpoint left lines that are trained again, a kill tore one."""
         if self.run_dir is not None:
-            repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history)
+            repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history, checkpoint.batch)
 
     def _write_summary(self, status: RunStatus, **fields: Any) -> None:
         if self.run_dir is None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
     from .grad_stats import GradStats
+    from .step import StepSettings
 
 #: One training step: (X, Y, state) -> (loss sum on the device, new state).
 Step = Callable[[torch.Tensor, torch.Tensor, State], tuple[torch.Tensor, State]]
@@ -55,6 +56,9 @@ class TrainerState:
     _checkpoint_epoch: int | None
     _checkpoint_error: str
     _grad_stats: GradStats | None  # the gradient lens's totals (None: a step without them)
+    _step: Step | None
+    _step_settings: StepSettings
+    _lr_factor: float
 
     # defined by one part of the trainer, called by another
     def _emit(self, event: Event) -> None:
@@ -70,6 +74,22 @@ class TrainerState:
         raise NotImplementedError
 
     def _write_summary(self, status: RunStatus, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def _apply_knobs(self, epoch: int, batch: int) -> None:
+        raise NotImplementedError
+
+    def _schedule_epoch(self, epoch: int) -> float | None:
+        raise NotImplementedError
+
+    def _early_stop(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
+        raise NotImplementedError
+
+    def _amp_hint(self, device: torch.device) -> None:
+        raise NotImplementedError
+
+    def _payload(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
+                 accum: dict[str, Any] | None = None, in_epoch: bool = False) -> dict[str, Any]:
         raise NotImplementedError
 
     def _save_checkpoint(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,

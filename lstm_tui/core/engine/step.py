@@ -33,16 +33,27 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
     """SGD(lr) is d2l's ``sgd(params, lr, batch_size=1)`` (the loss is already a mean); or Adam."""
     # foreach: one kernel call per update for all parameters (torch picks it by default on CUDA
     # only); the same arithmetic as the per-parameter loop.
+    # momentum and weight_decay: 0 by default (the book's plain SGD); Adam has no momentum knob.
     if config.optimizer == "adam":
         # capturable: its step count stays on the GPU, so the update can live in a CUDA graph
         on_cuda = next(model.parameters()).is_cuda
-        return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True, capturable=config.graphs and on_cuda)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, foreach=True)
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True,
+                                capturable=config.graphs and on_cuda)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay, foreach=True)
+
+
+class StepSettings:
+    """What a step reads on every call: a live knob changes it between batches (a step
+    captured in a CUDA graph must be captured again to see it)."""
+
+    def __init__(self, clip: float) -> None:
+        self.clip = clip
 
 
 def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device, *,
               amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False,
-              grad_stats: GradStats | None = None) -> "Step":
+              grad_stats: GradStats | None = None, settings: StepSettings | None = None) -> "Step":
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
     ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).
@@ -52,7 +63,7 @@ def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.
     for it) on every step, on the device.
     """
     params = [p for p in model.parameters() if p.requires_grad]
-    clip = config.clip
+    knobs = settings if settings is not None else StepSettings(config.clip)
     forward = model if forward is None else forward  # (a compiled module has no truth value)
 
     def step(X: torch.Tensor, Y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -61,8 +72,8 @@ def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.
         loss = F.cross_entropy(logits.float(), Y.T.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
-        if clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+        if knobs.clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(params, knobs.clip, foreach=True)
             if grad_stats is not None:
                 grad_stats.add(norm)
         elif grad_stats is not None:

@@ -53,8 +53,9 @@ from .control import RunControl
 from .errors import HandlerError, NonFinite
 from .metrics import is_out_of_memory, nonfinite_failure, out_of_memory_failure
 from .epochs import EpochsMixin
+from .options import OptionsMixin
 from .persist import PersistMixin
-from .step import make_optimizer
+from .step import StepSettings, make_optimizer
 from .throttle import Throttle
 from ..timelapse import snapshot_plan
 
@@ -63,12 +64,13 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.2  # the most often BatchProgress and DownloadProgress are emitted
 
 
-class Trainer(EpochsMixin, PersistMixin):
+class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
     """Train one run of ``config``; see the module docstring and ARCHITECTURE.md.
 
     ``run()`` blocks (call it from a worker thread) and returns :class:`Finished` or
     :class:`Failed`; :meth:`pause`, :meth:`resume`, :meth:`stop` and :meth:`snapshot` may be
-    called from any thread. A trainer runs once; continue a stopped run with :meth:`resume_from`.
+    called from any thread, and so may :meth:`set_knobs` (live lr / clip / momentum / weight
+    decay, see options.py). A trainer runs once; continue a stopped run with :meth:`resume_from`.
     """
 
     def __init__(
@@ -91,7 +93,10 @@ class Trainer(EpochsMixin, PersistMixin):
         self.batch = 0  # batches done in the current epoch
         self.result: Finished | Failed | None = None
         self.traceback: str = ""  # of an unexpected error, for logs and bug reports
-        self._control = RunControl()
+        self._control = RunControl(check_knobs=self._check_knobs)
+        self._step = None  # the training step (a captured one is captured again after a knob change)
+        self._step_settings = StepSettings(config.clip)
+        self._lr_factor = 1.0  # the schedule's factor on config.lr the optimizer holds now
         self._model_lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._started = False

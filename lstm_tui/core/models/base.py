@@ -13,6 +13,7 @@ hidden)``; an LSTM carries ``(H, C)``, a GRU or plain RNN ``(H,)``. ``state=None
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = tuple[torch.Tensor, ...]
@@ -25,6 +26,8 @@ class RecurrentLM(nn.Module):
     cell: str = ""
     #: "scratch" (gate equations written out) or "torch" (``torch.nn`` layers)
     impl: str = ""
+    #: dropout on the last layer's output, before the output layer (0: off, the book's)
+    dropout: float = 0.0
 
     def __init__(self, vocab_size: int, hidden: int, layers: int = 1, directions: int = 1):
         super().__init__()
@@ -68,6 +71,10 @@ class RecurrentLM(nn.Module):
     def detach_state(state: State) -> State:
         """The state cut from its history (truncated backpropagation through time)."""
         return tuple(s.detach() for s in state)
+
+    def drop(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``outputs`` through dropout while training (untouched, no RNG drawn, when it is off)."""
+        return F.dropout(outputs, self.dropout, self.training) if self.dropout > 0 else outputs
 
     # ------------------------------------------------------------------ misc
     def num_parameters(self) -> int:

@@ -22,7 +22,7 @@ The forward pass is time-major like d2l: logits ``(steps * batch, vocab)``.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -128,13 +128,30 @@ class _ScratchLM(RecurrentLM):
     impl = "scratch"
     cell_class: type[nn.Module]
 
-    def __init__(self, vocab_size: int, hidden: int, layers: int = 1):
+    def __init__(self, vocab_size: int, hidden: int, layers: int = 1, *, dropout: float = 0.0, embed_dim: int = 0,
+                 tie_weights: bool = False):
+        """``dropout`` before the output layer; ``embed_dim`` > 0: a learned embedding
+        ``embed (vocab_size, embed_dim)`` (d2l's init, made after the book's parameters) feeds
+        layer 0 instead of one-hot rows; ``tie_weights``: the output layer is ``embed``
+        transposed (no ``W_hq``; needs ``embed_dim == hidden``)."""
         super().__init__(vocab_size, hidden, layers, directions=1)
+        self.dropout = float(dropout)
         self.cells = nn.ModuleList(
-            self.cell_class(vocab_size if layer == 0 else hidden, hidden) for layer in range(layers)
+            self.cell_class((embed_dim or vocab_size) if layer == 0 else hidden, hidden) for layer in range(layers)
         )
-        self.W_hq = _normal(hidden, vocab_size)  # output layer
+        if tie_weights and embed_dim != hidden:
+            raise ValueError("tie_weights needs embed_dim == hidden")
+        self.W_hq = None if tie_weights else _normal(hidden, vocab_size)  # output layer
         self.b_q = _zeros(vocab_size)
+        self.embed = _normal(vocab_size, embed_dim) if embed_dim else None
+
+    @property
+    def output_weight(self) -> Tensor:
+        """``W_hq (hidden, vocab_size)``: its own, or the tied embedding's transpose."""
+        if self.W_hq is not None:
+            return self.W_hq
+        assert self.embed is not None
+        return self.embed.t()
 
     def _run_layer(self, cell: nn.Module, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         result: tuple[Tensor, State] = cell(inputs, state)
@@ -144,14 +161,14 @@ class _ScratchLM(RecurrentLM):
         if X.dim() != 2 or X.shape[1] == 0:
             raise ValueError(f"X must be (batch, steps) token indices with steps >= 1, got shape {tuple(X.shape)}")
         state = self._state_or_begin(X, state)
-        inputs = X.T  # (steps, batch): time-major, like d2l
+        inputs = X.T if self.embed is None else self.embed[X.T]  # (steps, batch[, embed_dim]): time-major, like d2l
         finals = []
         for layer, cell in enumerate(self.cells):
             inputs, layer_state = self._run_layer(cell, inputs, tuple(s[layer] for s in state))
             finals.append(layer_state)
         steps, batch, hidden = inputs.shape
         # Y = H W_hq + b_q, for all steps at once: row t*batch + b is step t of sequence b.
-        Y = torch.addmm(self.b_q, inputs.reshape(steps * batch, hidden), self.W_hq)
+        Y = torch.addmm(self.b_q, self.drop(inputs).reshape(steps * batch, hidden), self.output_weight)
         return Y, tuple(torch.stack(parts) for parts in zip(*finals))
 
 
@@ -165,8 +182,8 @@ class ScratchLSTM(_ScratchLM):
     cell = "lstm"
     cell_class = LSTMCellParams
 
-    def __init__(self, vocab_size: int, hidden: int, layers: int = 1, fused: bool = False):
-        super().__init__(vocab_size, hidden, layers)
+    def __init__(self, vocab_size: int, hidden: int, layers: int = 1, fused: bool = False, **options: Any):
+        super().__init__(vocab_size, hidden, layers, **options)
         self.fused = bool(fused)
 
     def _run_layer(self, cell: nn.Module, inputs: Tensor, state: State) -> tuple[Tensor, State]:

@@ -18,13 +18,24 @@ _LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 class TorchRNNLM(RecurrentLM):
     impl = "torch"
 
-    def __init__(self, cell: str, vocab_size: int, hidden: int, layers: int = 1, bidirectional: bool = False):
+    def __init__(self, cell: str, vocab_size: int, hidden: int, layers: int = 1, bidirectional: bool = False, *,
+                 dropout: float = 0.0, embed_dim: int = 0, tie_weights: bool = False):
+        """``dropout``: torch's between the stacked layers and before the output layer;
+        ``embed_dim`` > 0: a learned ``nn.Embedding`` instead of one-hot inputs, shared with
+        the output layer when ``tie_weights`` (needs ``embed_dim == hidden``, one direction)."""
         if cell not in _LAYERS:
             raise ValueError(f"cell must be one of {', '.join(_LAYERS)}, got {cell!r}")
         super().__init__(vocab_size, hidden, layers, directions=2 if bidirectional else 1)
         self.cell = cell
-        self.rnn = _LAYERS[cell](vocab_size, hidden, num_layers=layers, bidirectional=bool(bidirectional))
+        self.dropout = float(dropout)
+        self.rnn = _LAYERS[cell](embed_dim or vocab_size, hidden, num_layers=layers, bidirectional=bool(bidirectional),
+                                 dropout=self.dropout if layers > 1 else 0.0)
         self.linear = nn.Linear(hidden * self.directions, vocab_size)
+        self.embed = nn.Embedding(vocab_size, embed_dim) if embed_dim else None
+        if tie_weights:
+            if self.embed is None or embed_dim != hidden * self.directions:
+                raise ValueError("tie_weights needs a learned embedding as wide as the output layer's input")
+            self.linear.weight = self.embed.weight
 
     @property
     def bidirectional(self) -> bool:
@@ -34,7 +45,10 @@ class TorchRNNLM(RecurrentLM):
         if X.dim() != 2 or X.shape[1] == 0:
             raise ValueError(f"X must be (batch, steps) token indices with steps >= 1, got shape {tuple(X.shape)}")
         state = self._state_or_begin(X, state)
-        inputs = F.one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)  # (steps, batch, vocab)
+        if self.embed is not None:
+            inputs = self.embed(X.T)  # (steps, batch, embed_dim)
+        else:
+            inputs = F.one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)  # (steps, batch, vocab)
         new_state: State
         if self.cell == "lstm":
             Y, (H, C) = self.rnn(inputs, state)
@@ -42,5 +56,5 @@ class TorchRNNLM(RecurrentLM):
         else:
             Y, H = self.rnn(inputs, state[0])
             new_state = (H,)
-        output = self.linear(Y.reshape(-1, Y.shape[-1]))  # (steps * batch, vocab), time-major
+        output = self.linear(self.drop(Y).reshape(-1, Y.shape[-1]))  # (steps * batch, vocab), time-major
         return output, new_state

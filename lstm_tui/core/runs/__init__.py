@@ -13,15 +13,18 @@
 from __future__ import annotations
 
 from .files import (
+    BEST_FILE,
     CHECKPOINT_FILE,
     CONFIG_FILE,
     CREATED_KEY,
+    KNOB_KEY,
     LOCK_FILE,
     METRICS_FILE,
     RUNS_ENV,
     SAMPLES_FILE,
     SUMMARY_FILE,
     RunError,
+    is_knob_record,
 )
 from .folder import RunDir, default_runs_dir, safe_name
 from .listing import RunInfo, list_runs, run_status
@@ -39,10 +42,12 @@ from .trim import remove_stale_temp_files, repair_run_files
 STATUSES = tuple(status.value for status in WRITTEN_STATUSES)
 
 __all__ = [
+    "BEST_FILE",
     "CHECKPOINT_FILE",
     "CONFIG_FILE",
     "CREATED_KEY",
     "ENDED_STATUSES",
+    "KNOB_KEY",
     "LOCK_FILE",
     "METRICS_FILE",
     "RUNS_ENV",
@@ -59,6 +64,7 @@ __all__ = [
     "Summary",
     "checkpoint_note",
     "default_runs_dir",
+    "is_knob_record",
     "list_runs",
     "lock_holder",
     "owner_gone",

@@ -32,6 +32,7 @@ import tomli_w
 from ..atomic import append_line, atomic_write_text
 from ..config import ConfigError, RunConfig
 from .files import (
+    BEST_FILE,
     CHECKPOINT_FILE,
     CONFIG_FILE,
     CREATED_KEY,
@@ -40,6 +41,7 @@ from .files import (
     SAMPLES_FILE,
     SUMMARY_FILE,
     RunError,
+    is_knob_record,
 )
 from .summary import WRITTEN_STATUSES, Summary
 
@@ -163,6 +165,11 @@ class RunDir:
         return self.path / CHECKPOINT_FILE
 
     @property
+    def best_path(self) -> Path:
+        """``best.pt``: the checkpoint of the best validation perplexity (early stopping)."""
+        return self.path / BEST_FILE
+
+    @property
     def summary_path(self) -> Path:
         return self.path / SUMMARY_FILE
 
@@ -216,7 +223,12 @@ class RunDir:
         self._append(self.metrics_path, record)
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        return list(_read_jsonl(self.metrics_path))
+        """The epoch records (live-knob records are left out: see :meth:`read_knobs`)."""
+        return [record for record in _read_jsonl(self.metrics_path) if not is_knob_record(record)]
+
+    def read_knobs(self) -> list[dict[str, Any]]:
+        """The live-knob records: ``{"knob", "value", "previous", "epoch", "batch"}``, in order."""
+        return [record for record in _read_jsonl(self.metrics_path) if is_knob_record(record)]
 
     def append_sample(self, record: dict[str, Any]) -> None:
         self._append(self.samples_path, record)
@@ -245,11 +257,18 @@ class RunDir:
 
         return save_checkpoint(self.checkpoint_path, payload)
 
-    def load_checkpoint(self, map_location: Any = "cpu") -> "Checkpoint":
-        """The run's checkpoint; raises ``CheckpointError`` when missing or unreadable."""
+    def save_best(self, payload: dict[str, Any]) -> Path:
+        """Atomically replace ``best.pt`` (the same format as the checkpoint)."""
+        from .checkpoint_io import save_checkpoint
+
+        return save_checkpoint(self.best_path, payload)
+
+    def load_checkpoint(self, map_location: Any = "cpu", best: bool = False) -> "Checkpoint":
+        """The run's checkpoint (``best``: its ``best.pt``); raises ``CheckpointError`` when
+        missing or unreadable."""
         from .checkpoint_io import load_checkpoint
 
-        return load_checkpoint(self.checkpoint_path, map_location=map_location)
+        return load_checkpoint(self.best_path if best else self.checkpoint_path, map_location=map_location)
 
     # ------------------------------------------------------------------ summary
     def write_summary(self, summary: Union[Summary, dict[str, Any]]) -> Path:
