@@ -63,17 +63,19 @@ class DetachMixin:
         super().stop_on_signal(signum)  # type: ignore[misc]
 
     def on_engine_finished(self, message: Any) -> None:
+        # (Textual calls each class's handler in MRO order: the engine view's runs after this
+        # one unless prevent_default; a detach runs it here, first, then prevents the second call.)
         if not (self._detach_pending and self._current(message)):
-            super().on_engine_finished(message)  # type: ignore[misc]
             return
         self._detach_pending = False
+        message.prevent_default()
         run_path, event = self.session.run_path, message.event
         detachable = event.stopped and event.checkpoint_saved and run_path is not None
-        if detachable and self._quit_after_stop:  # a hangup: detach now, the app exits next
-            outcome = self._detach_once(run_path)
-            if not isinstance(outcome, str):
-                self.exit_note = f"lstm-tui: detached: process {outcome.pid} trains {run_path} (log: {outcome.log_path})"
-        super().on_engine_finished(message)  # type: ignore[misc]
+        outcome = self._detach_once(run_path) if detachable and self._quit_after_stop else None  # a hangup
+        super().on_engine_finished(message)  # type: ignore[misc]  (a hangup: the app exits next)
+        if outcome is not None and not isinstance(outcome, str):
+            self.exit_note = (f"lstm-tui: detached: process {outcome.pid} trains {run_path} (log: {outcome.log_path});"
+                              f" follow it with: lstm-tui watch {run_path}")
         if not detachable:
             self.log_view.warn("not detached: the run ended before it could be handed over")
         elif not self._quit_after_stop:
