@@ -182,3 +182,20 @@ async def test_the_control_keys_refuse_a_finished_run(tmp_path):
             await pilot.press(key)
             await wait_for(pilot, lambda: notified(app, "is not running"), 5, f"{key}'s refusal")
         assert not (run / "control.json").exists()
+
+
+def test_help_and_the_palette_list_the_new_keys():
+    from rich.console import Console
+
+    from lstm_tui.app.screens.help import key_table
+    from lstm_tui.app.screens.runs import RunsScreen
+
+    console = Console(width=200, record=True)
+    console.print(key_table(LstmTuiApp.BINDINGS))
+    console.print(key_table(RunsScreen.BINDINGS))
+    text = console.export_text()
+    assert "F9" in text and "background" in text  # detach
+    assert "F4" in text and "Stop following" in text
+    assert "Follow the marked" in text
+    actions = {binding.action for binding in LstmTuiApp.BINDINGS}
+    assert {"detach", "unfollow"} <= actions  # (the palette lists every described main binding)
