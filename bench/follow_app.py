@@ -69,7 +69,7 @@ async def follow(folders: list[Path], seconds: float) -> tuple[Watch, float, flo
     app = LstmTuiApp(runs_dir=folders[0].parent, detect_devices=False, follow=folders)
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 30
-        while set(app.chart.lines) < {path.name for path in folders} and time.monotonic() < deadline:
+        while not all(app.chart.lines.get(path.name) for path in folders) and time.monotonic() < deadline:
             await pilot.pause(0.1)  # each run's history so far: not part of the measurement
         watch = Watch(app, folders)
         watch.check()

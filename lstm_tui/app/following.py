@@ -16,6 +16,7 @@ control file (:mod:`lstm_tui.core.control_file`), acknowledged on a worker (grou
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,14 @@ from textual.message import Message
 
 from lstm_tui.core.control_file import ControlRefused, send, wait_for_ack
 
+from .widgets.perplexity_chart import MAX_POINTS, thin
 from .worker import record_epoch
 
 #: Seconds a follow worker waits for a change before it looks again (its stop is seen within it).
 FOLLOW_WAIT_S = 0.5
+#: The least time between two polls: what arrives meanwhile goes to the app in one message
+#: (8 busy runs cost one redraw of the status line per interval, not one per epoch).
+MIN_POLL_S = 0.4
 #: Samples shown of a run when it is first followed (or redrawn after a reset).
 SAMPLES_SHOWN = 3
 ACK_TIMEOUT_S = 10.0
@@ -38,12 +43,12 @@ CONTROL_WORDS = {"pause": "paused", "resume": "resumed", "stop": "stopping (with
 
 
 class FollowUpdate(Message):
-    """What is new in one followed run (posted by the follow worker)."""
+    """What is new in the followed runs since the last poll (posted by the follow worker)."""
 
-    def __init__(self, generation: int, update: Any) -> None:
+    def __init__(self, generation: int, updates: list[Any]) -> None:
         super().__init__()
         self.generation = generation
-        self.update = update  # a core.follow.RunUpdate
+        self.updates = updates  # core.follow.RunUpdate, one per run that changed
 
 
 class ControlAnswered(Message):
@@ -82,9 +87,9 @@ class FollowedRun:
         epoch, ppl, val = record.get("epoch"), record.get("perplexity"), record.get("val_perplexity")
         if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(ppl, (int, float)):
             return False
-        self.train = [p for p in self.train if p[0] < epoch] + [(float(epoch), float(ppl))]
+        self.train = _put(self.train, epoch, float(ppl))
         if isinstance(val, (int, float)):
-            self.val = [p for p in self.val if p[0] < epoch] + [(float(epoch), float(val))]
+            self.val = _put(self.val, epoch, float(val))
         self.epoch, self.perplexity = epoch, float(ppl)
         self.val_perplexity = float(val) if isinstance(val, (int, float)) else None
         speed, elapsed = record.get("tokens_per_s"), record.get("elapsed_s")
@@ -96,6 +101,15 @@ class FollowedRun:
         epochs = summary.get("epochs")
         if isinstance(epochs, int) and not isinstance(epochs, bool):
             self.epochs = epochs
+
+
+def _put(points: list[tuple[float, float]], epoch: int, value: float) -> list[tuple[float, float]]:
+    """``points`` with ``(epoch, value)`` last (an epoch seen again replaces it and what follows),
+    thinned like the chart's lines (so a long run costs the same as a short one)."""
+    if points and points[-1][0] >= epoch:
+        points = [p for p in points if p[0] < epoch]
+    points.append((float(epoch), value))
+    return thin(points) if len(points) > MAX_POINTS else points
 
 
 class FollowingMixin:
@@ -122,6 +136,7 @@ class FollowingMixin:
             return
         if not self.run_active:
             self.chart.reset()
+            self.chart.set_lines({run.name: [] for run in self.followed.values()})  # (in the followed order)
         names = ", ".join(run.name for run in self.followed.values())
         self.log_view.add(f"▶ following {names}", "bold")
         self._follow_generation += 1
@@ -171,16 +186,26 @@ class FollowingMixin:
         worker = get_current_worker()
         with RunFollower(paths) as follower:
             while not stop.is_set() and not worker.is_cancelled:
-                for update in follower.poll():
-                    self.post_message(FollowUpdate(generation, update))
+                polled = time.monotonic()
+                updates = follower.poll()
+                if updates:
+                    self.post_message(FollowUpdate(generation, updates))
+                if stop.wait(max(0.0, MIN_POLL_S - (time.monotonic() - polled))):
+                    break
                 follower.wait(FOLLOW_WAIT_S)
 
     # ------------------------------------------------------------------ drawing (app thread)
     def on_follow_update(self, message: FollowUpdate) -> None:
-        update = message.update
-        run = getattr(self, "followed", {}).get(update.run)
-        if message.generation != self._follow_generation or run is None:
+        if message.generation != self._follow_generation:
             return
+        changed = [run for update in message.updates if (run := self._take_update(update)) is not None]
+        if changed:
+            self._show_followed(changed)
+
+    def _take_update(self, update: Any) -> FollowedRun | None:
+        run = getattr(self, "followed", {}).get(update.run)
+        if run is None:
+            return None
         if update.reset:
             if run.train:
                 self.log_view.info(f"{run.name}: its files were rewritten (a resume): redrawn")
@@ -192,7 +217,7 @@ class FollowingMixin:
         for record in update.metrics:
             run.add_metric(record)
         self._show_samples(run, update.samples, update.reset)
-        self._show_followed()
+        return run
 
     def _followed_status(self, run: FollowedRun, status: str) -> None:
         if status != run.status and (run.status != "unknown" or status != "running"):
@@ -214,15 +239,15 @@ class FollowingMixin:
                                  str(sample.get("text", "")))
         run.samples += len(samples)
 
-    def _show_followed(self) -> None:
-        """Chart lines and the status line from the followed runs."""
+    def _show_followed(self, changed: list[FollowedRun] | None = None) -> None:
+        """Chart lines (of the ``changed`` runs; None: all) and the status line."""
         if self.run_active or not self.following:
             return
         runs = list(self.followed.values())
-        lines = {run.name: run.train for run in runs}
-        if len(runs) == 1 and runs[0].val:
-            lines[f"{runs[0].name} val"] = runs[0].val
-        self.chart.set_lines(lines)
+        for run in runs if changed is None else changed:
+            self.chart.set_line(run.name, run.train)
+        if len(runs) == 1:
+            self.chart.set_line(f"{runs[0].name} val", runs[0].val)
         first = runs[0]
         more = f" (+{len(runs) - 1} more)" if len(runs) > 1 else ""
         state = "paused" if first.paused else first.status

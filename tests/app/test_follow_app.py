@@ -161,7 +161,8 @@ async def test_several_followed_runs_overlay_and_a_rewrite_redraws(tmp_path):
     a, b = _hand_made_run(root, "run-a"), _hand_made_run(root, "run-b")
     app = LstmTuiApp(runs_dir=root, detect_devices=False, follow=[a, b])
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: set(app.chart.lines) == {"run-a", "run-b"}, 10, "a line per run")
+        await wait_for(pilot, lambda: line_of(app, a) and line_of(app, b), 10, "a line per run")
+        assert set(app.chart.lines) == {"run-a", "run-b"}
         assert "+1 more" in app.status_bar.status.message
         # A resume rewrites the file (trimmed, atomically): the run is drawn again from it.
         tmp = a / "metrics.tmp"

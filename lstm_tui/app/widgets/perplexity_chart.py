@@ -117,6 +117,12 @@ class PerplexityChart(PlotextPlot):
                       for label, points in lines.items()}
         self._dirty = True
 
+    def set_line(self, label: str, points: list[tuple[float, float]]) -> None:
+        """Replace (or add) one named line; the list is kept as given (its owner thins it)."""
+        if points or label in self.lines:
+            self.lines[label] = points
+            self._dirty = True
+
     @property
     def points(self) -> int:
         """How many points are plotted, all lines together."""
