@@ -146,3 +146,30 @@ def test_serve_passes_on_hangup_to_its_apps():
     command = app_command(ns)
     assert command[command.index("--on-hangup") + 1] == "detach"
     assert "--on-hangup" not in app_command(build_parser().parse_args(["serve"]))
+
+
+def _fake_app(on_hangup: str):
+    from types import SimpleNamespace
+
+    calls: list[str] = []
+    trainer = SimpleNamespace(result=None, stop=lambda: None)
+    app = SimpleNamespace(on_hangup=on_hangup, workers=[SimpleNamespace(group="train", is_finished=False)],
+                          session=SimpleNamespace(trainer=trainer), return_code=None,
+                          detach_on_hangup=lambda: calls.append("detach"))
+    return app, trainer, calls
+
+
+@pytest.mark.parametrize("on_hangup, expected", [("detach", ["detach"]), ("stop", [])])
+def test_the_watchdog_detaches_a_run_a_hangup_stopped_when_so_set(on_hangup, expected):
+    """The app's thread may be stuck on a dead terminal: the watchdog detaches, once, after the stop."""
+    from lstm_tui.app.lifecycle import Lifecycle
+
+    app, trainer, calls = _fake_app(on_hangup)
+    watchdog = Lifecycle(app)
+    watchdog._trigger(int(signal.SIGHUP))  # a run trains: the hangup stops it
+    watchdog._progress(time.monotonic())
+    assert calls == []  # still training: nothing to detach yet
+    trainer.result = object()  # its run() returned: stopped, checkpoint written
+    watchdog._progress(time.monotonic())
+    watchdog._progress(time.monotonic())
+    assert calls == expected
