@@ -37,6 +37,8 @@ MIN_POLL_S = 0.4
 #: Samples shown of a run when it is first followed (or redrawn after a reset).
 SAMPLES_SHOWN = 3
 ACK_TIMEOUT_S = 10.0
+#: A followed run's new points are drawn at once when the chart's last draw is this old.
+REDRAW_MIN_S = 0.5
 #: What F6 / F7 / ctrl+s send, and the words of their notifications.
 CONTROL_WORDS = {"pause": "paused", "resume": "resumed", "stop": "stopping (with a checkpoint)",
                  "checkpoint": "saving a checkpoint"}
@@ -248,6 +250,7 @@ class FollowingMixin:
             self.chart.set_line(run.name, run.train)
         if len(runs) == 1:
             self.chart.set_line(f"{runs[0].name} val", runs[0].val)
+        self.chart.redraw_if_due(REDRAW_MIN_S)
         first = runs[0]
         more = f" (+{len(runs) - 1} more)" if len(runs) > 1 else ""
         state = "paused" if first.paused else first.status

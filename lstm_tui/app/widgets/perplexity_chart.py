@@ -7,6 +7,7 @@ when something changed. History is thinned to at most ``MAX_POINTS`` per line.
 from __future__ import annotations
 
 import math
+import time
 
 from textual_plotext import PlotextPlot
 
@@ -93,6 +94,7 @@ class PerplexityChart(PlotextPlot):
         #: Named lines drawn besides train/val (followed runs: one per run, labelled with its name).
         self.lines: dict[str, list[tuple[float, float]]] = {}
         self._dirty = True
+        self._drawn_at = 0.0
         self.draws = 0
 
     #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
@@ -157,7 +159,14 @@ class PerplexityChart(PlotextPlot):
         if self._dirty:
             self.redraw()
 
+    def redraw_if_due(self, min_s: float) -> None:
+        """Redraw now if something changed and the last draw is ``min_s`` old (new points of a
+        followed run show without waiting for the timer)."""
+        if self._dirty and time.monotonic() - self._drawn_at >= min_s:
+            self.redraw()
+
     def redraw(self) -> None:
+        self._drawn_at = time.monotonic()
         self._dirty = False
         self.draws += 1
         plt = self.plt
