@@ -47,15 +47,22 @@ def _other_value(name: str) -> tuple[list[str], object]:
     return [flag, str(value)], value
 
 
+calls_options: dict[int, list[dict]] = {}  # fake_app's keyword options (on_hangup, follow) per test
+
+
 @pytest.fixture
 def fake_app(monkeypatch):
     """Stands in for lstm_tui.app so the no-subcommand path can be checked without Textual."""
     calls = []
     module = types.ModuleType("lstm_tui.app")
 
-    def run_app(config, autostart=False, runs_dir=None):
+    def run_app(config, autostart=False, runs_dir=None, **more):
         calls.append((config, autostart, runs_dir))
+        options.append(more)
         return 0
+
+    options: list[dict] = []
+    calls_options[id(calls)] = options
 
     module.run_app = run_app
     monkeypatch.setitem(sys.modules, "lstm_tui.app", module)
@@ -236,6 +243,12 @@ def test_a_runs_config_toml_can_be_reused(tmp_path):
     assert _config("--config", str(toml)) == RunConfig(hidden=99)
 
 
+def test_app_mode_passes_on_hangup(tmp_path, fake_app):
+    assert main(["--runs-dir", str(tmp_path)]) == 0
+    assert main(["--on-hangup", "detach", "--runs-dir", str(tmp_path)]) == 0
+    assert [more["on_hangup"] for more in calls_options[id(fake_app)]] == ["stop", "detach"]
+
+
 def test_app_mode_gets_the_merged_config(tmp_path, fake_app):
     toml = tmp_path / "run.toml"
     toml.write_text('preset = "deep"\nepochs = 7\n')
@@ -278,7 +291,7 @@ def test_missing_toml_exits_2(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- errors
 def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch, capsys, fake_app):
-    def boom(config, autostart=False, runs_dir=None):
+    def boom(config, autostart=False, runs_dir=None, **more):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(sys.modules["lstm_tui.app"], "run_app", boom)

@@ -16,8 +16,10 @@ __all__ = ["run_app"]
 
 
 def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
-            runs_dir: "str | os.PathLike | None" = None, headless: bool = False) -> int:
-    """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once.
+            runs_dir: "str | os.PathLike | None" = None, headless: bool = False,
+            follow: "list[str | os.PathLike] | None" = None, on_hangup: str = "stop") -> int:
+    """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once;
+    ``follow``: run folders to follow at once (``lstm-tui watch``); ``on_hangup``: "stop" or "detach".
 
     Returns the process exit code (0 when the user quit normally). When a run was stopped on the
     way out (quit, SIGTERM, SIGHUP), where its checkpoint is and how to continue it go to stderr.
@@ -26,7 +28,7 @@ def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
 
     from .main import LstmTuiApp
 
-    app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir)
+    app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir, follow=follow or (), on_hangup=on_hangup)
     if not headless:  # hangups end the process, with a checkpoint (see lifecycle.py)
         from .lifecycle import install
         install(app)

@@ -52,6 +52,7 @@ TRAINING_GROUPS = ("train", "book")  # the app's workers that write a checkpoint
 # What the watchdog uses of the app (kept in one place, so a rename is a one-line change here).
 APP_STOP = "stop_on_signal"  # app.stop_on_signal(signum): stop the run with a checkpoint, then exit
 APP_FLAGS = ("_stop_requested", "_quit_after_stop")  # stop the trainer once made; exit when it stops
+APP_HANGUP, APP_DETACH = "on_hangup", "detach_on_hangup"  # "stop" | "detach"; detach the stopped run (any thread)
 RUNS_SCREEN = "runs"  # the installed runs screen (its book trainer: stop_book())
 
 LOG_ENV = "LSTM_TUI_LIFECYCLE_LOG"  # a file the watchdog appends what it does to (for tests, debugging)
@@ -87,6 +88,7 @@ class Lifecycle:
         self._unsent: list[int] = []  # hangups not yet handed to the app (its loop not running yet)
         self._idle_since: float | None = None
         self._deadline = float("inf")
+        self._detach_wanted = False  # on_hangup "detach" and a run trained at the hangup
 
     # ------------------------------------------------------------------ set-up
     def start(self) -> None:
@@ -153,6 +155,7 @@ class Lifecycle:
             self.hangup_at, self.reason = now, name
             self.note(f"hangup: {name}; {describe(self.app)}")
             self._deadline = now + self.deadline_s
+            self._detach_wanted = getattr(self.app, APP_HANGUP, "stop") == "detach" and trainers_busy(self.app)
             self._forward(signal.SIGHUP if code in (PAGE_CLOSED, TERMINAL_CLOSED, signal.SIGHUP) else code)
             if code == PAGE_CLOSED:  # nobody reads the app's output any more
                 self._lose_terminal()
@@ -198,12 +201,25 @@ class Lifecycle:
         elif self._idle_since is None:
             self._idle_since = now
             self.note("no trainer runs")
+            if self._detach_wanted:
+                self._detach_wanted = False
+                self._detach()
         if now >= self._deadline or self._waited_enough(now):
             code = getattr(self.app, "return_code", None)
             error = getattr(self.app, "_exception", None)
             self.note(f"os._exit({code}) {'at the deadline' if now >= self._deadline else 'after the grace'}"
                       + (f"; the app failed: {error!r}" if error is not None else ""))
             os._exit(int(code) if code is not None else (0 if not busy else 128 + signal.SIGHUP))
+
+    def _detach(self) -> None:
+        """on_hangup "detach": a background trainer takes the run on (the app's thread may be stuck)."""
+        detach = getattr(self.app, APP_DETACH, None)
+        try:
+            if detach is not None:
+                detach()
+                self.note(f"detached: {getattr(getattr(self.app, 'detached', None), 'pid', '?')}")
+        except Exception as exc:  # noqa: BLE001 - the run is stopped with its checkpoint either way
+            self.note(f"detach failed: {exc!r}")
 
     def _waited_enough(self, now: float) -> bool:
         """No trainer runs: the app had its time to exit by itself (less when nobody sees it)."""

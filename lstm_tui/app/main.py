@@ -33,7 +33,9 @@ from textual.widgets import Footer, Input, Static
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
+from .detaching import DetachMixin  # F9: hand the run to a background trainer; --on-hangup detach
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
+from .following import FollowingMixin  # follow runs other processes train; control them
 from .generating import GeneratingMixin  # the generate box's worker
 from .keymap import KeymapMixin  # the settings file's keymap
 from .keys import binding_groups, group_keys, group_text, remapped
@@ -53,8 +55,8 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, SignalsMixin, LoadingMixin, GeneratingMixin,
-                 LensesMixin, App[int]):
+class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingMixin, EngineViewMixin, SignalsMixin,
+                 LoadingMixin, GeneratingMixin, LensesMixin, App[int]):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -83,6 +85,10 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
                 tooltip="Live knobs of the training run: lr, clip, momentum, weight decay"),
         Binding("f2", "runs", "Runs", id="runs", priority=True,
                 tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
+        Binding("ctrl+n", "unfollow", "Unfollow", id="unfollow", priority=True, show=False,
+                tooltip="Stop following the runs shown from other processes (F2, then f, follows runs)"),
+        Binding("f9", "detach", "Detach", id="detach", priority=True, show=False,
+                tooltip="Hand the training run to a background `lstm-tui train --resume` and follow it"),
         Binding("f3", "gates", "Gates", id="gates", priority=True,
                 tooltip="Gate inspector: the input, forget and output gates per character of a text"),
         Binding("f4", "lens", "Lens", id="lens", priority=True, show=False,
@@ -107,7 +113,8 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
     ]
 
     def __init__(self, config: RunConfig | None = None, *, autostart: bool = False,
-                 runs_dir: str | os.PathLike | None = None, detect_devices: bool = True) -> None:
+                 runs_dir: str | os.PathLike | None = None, detect_devices: bool = True,
+                 follow: Iterable[str | os.PathLike] = (), on_hangup: str = "stop") -> None:
         super().__init__()
         self.initial_config = config if config is not None else PRESETS["scratch"].config
         self.autostart = autostart
@@ -116,6 +123,9 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
         self.session = AppSession()
         self._stop_requested = False
         self._quit_after_stop = False
+        self.initial_follow = [Path(path) for path in follow]
+        self.on_hangup = on_hangup
+        self.followed = {}
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -171,6 +181,8 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
         self._check_size()
         if self.detect_devices:
             self._find_devices()
+        if self.initial_follow:
+            self.call_after_refresh(self.follow_runs, self.initial_follow)
         if self.autostart:
             self.call_after_refresh(self.action_start)
         else:
@@ -178,6 +190,7 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
 
     def on_unmount(self) -> None:
         self._remove_signal_handlers()
+        self._end_follow_worker()
 
     def _focus_first_field(self) -> None:
         try:
@@ -266,10 +279,14 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, TrainingMixin, EngineViewMixin, Signal
             return False
         if action in MAIN_ACTIONS and action != "quit" and self.screen.has_class("-too-small"):
             return False  # the notice hides the screen: nothing may start or change unseen
-        if action == "stop" and not self.run_active:
+        if action == "stop" and not self.run_active and not (self.following and not isinstance(self.focused, Input)):
             return False  # so ctrl+x still cuts text in an input when no run goes
-        if action == "pause" and self.state not in (AppState.TRAINING, AppState.PAUSED):
+        if action == "pause" and self.state not in (AppState.TRAINING, AppState.PAUSED) and not self.following:
             return None  # shown dimmed
+        if action == "unfollow" and not self.following:
+            return None
+        if action == "detach" and self.state not in (AppState.TRAINING, AppState.PAUSED):
+            return None
         return True
 
     # ------------------------------------------------------------------ devices (torch import)

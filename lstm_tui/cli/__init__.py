@@ -31,6 +31,7 @@ examples:
   lstm-tui train --json > log.jsonl          machine-readable events, one JSON object a line
   lstm-tui generate --checkpoint RUN --prefix "time traveller" --length 100
   lstm-tui runs                              list saved runs
+  lstm-tui watch RUN                         follow a run another process trains (chart, log, F6/F7)
   lstm-tui sweep --preset concise --lr 0.5,1,2 --hidden 128,256   6 runs, then a results table
 
 exit status: 0 success (also a stopped run), 1 the run failed or its final checkpoint could not be
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lstm-tui {__version__}")
     parser.add_argument("--autostart", action="store_true", help="start training as soon as the app opens")
+    _add_on_hangup(parser, default="stop")
     _add_runs_dir(parser, default=None)
     add_config_flags(parser)
 
@@ -150,12 +152,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
     serve.add_argument("--port", type=_int_range("--port", 1, MAX_PORT), default=8000, help=f"port, 1 to {MAX_PORT:,} (default: 8000)")
     _add_runs_dir(serve)
+    _add_on_hangup(serve)
     add_config_flags(serve)
+
+    watch = sub.add_parser(
+        "watch",
+        help="open the app following runs that other processes train (live chart, log, control keys)",
+        description="Open the app following RUN (a run name in the runs dir or a run folder; several overlay "
+        "on the chart). Without RUN, F2 then f picks runs to follow. F6/F7/ctrl+s control a followed run.",
+        allow_abbrev=False,
+    )
+    watch.add_argument("runs", nargs="*", metavar="RUN", help="run name or run folder to follow")
+    _add_runs_dir(watch)
+    _add_on_hangup(watch)
 
     from .sweep import add_sweep_parser
 
     add_sweep_parser(sub, fmt, _add_runs_dir)
     return parser
+
+
+def _add_on_hangup(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    """``--on-hangup {stop,detach}``: what the app does with its run when its terminal (or page) goes."""
+    parser.add_argument(
+        "--on-hangup", choices=("stop", "detach"), default=default,
+        help="what a hangup (terminal closed, SSH dropped, page closed, SIGTERM) does to a run the app trains: "
+        "stop it with a checkpoint (default), or detach it to a background `lstm-tui train --resume`",
+    )
 
 
 def _number(flag: str, kind, lo, noun: str, hi=math.inf):

@@ -15,7 +15,8 @@ from .options import CliError, build_config, flag_name, flag_values
 from .sweep import cmd_sweep
 from .train import cmd_train
 
-__all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_sweep", "cmd_train", "resolve_checkpoint"]
+__all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_sweep", "cmd_train", "cmd_watch", "resolve_checkpoint",
+           "watch_paths"]
 
 UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
 
@@ -27,8 +28,30 @@ def cmd_app(ns: argparse.Namespace) -> int:
         from ..app import run_app
     except ImportError as exc:
         raise CliError(f"the app cannot start: {exc} (is lstm-tui installed with its dependencies?)", 1) from None
-    code = run_app(config, autostart=ns.autostart, runs_dir=ns.runs_dir)
+    code = run_app(config, autostart=ns.autostart, runs_dir=ns.runs_dir, on_hangup=ns.on_hangup)
     return int(code or 0)
+
+
+def watch_paths(names: list[str], runs_dir: str | None) -> list[Path]:
+    """The run folders ``lstm-tui watch`` follows (a name in the runs dir or a folder); CliError naming a bad one."""
+    from ..core.runs import RunDir, RunError
+
+    paths = []
+    for name in names:
+        try:
+            paths.append(RunDir.open(name, runs_dir).path)
+        except RunError as exc:
+            raise CliError(f"watch: {exc} (give a run name from `lstm-tui runs` or a run folder)") from None
+    return paths
+
+
+def cmd_watch(ns: argparse.Namespace) -> int:
+    paths = watch_paths(ns.runs, ns.runs_dir)
+    try:
+        from ..app import run_app
+    except ImportError as exc:
+        raise CliError(f"the app cannot start: {exc} (is lstm-tui installed with its dependencies?)", 1) from None
+    return int(run_app(None, runs_dir=ns.runs_dir, follow=paths, on_hangup=ns.on_hangup) or 0)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -290,6 +313,8 @@ def app_command(ns: argparse.Namespace) -> list[str]:
         args += ["--config", os.path.abspath(ns.config)]
     if ns.runs_dir:
         args += ["--runs-dir", os.path.abspath(ns.runs_dir)]
+    if getattr(ns, "on_hangup", "stop") != "stop":
+        args += ["--on-hangup", ns.on_hangup]
     for name, value in flag_values(ns).items():
         if name in ("preset", "config"):
             continue

@@ -57,6 +57,8 @@ NAME_WIDTH = 20
 #: What ``s`` cycles through: from the default (date, newest first) on to name, preset...
 SORT_KEYS: tuple[str, ...] = tuple(f for _, _, f in TABLE_COLUMNS if f and f != "created") + ("created",)
 NUMERIC = {"layers", "hidden", "epochs", "train_ppl", "val_ppl", "gen_ppl", "tokens_per_s", "wall_s"}
+#: Seconds between re-reads of the runs folder while something in it trains.
+REFRESH_S = 1.0
 STATUS_STYLE = {"running": "bold yellow", "interrupted": "yellow", "failed": "bold red", "stopped": "dim", "unknown": "dim"}
 
 
@@ -117,6 +119,9 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
                 tooltip="Write metrics CSV/JSON and a markdown report of the marked (or highlighted) runs"),
         Binding("k", "fork", "Fork", id="runs.fork",
                 tooltip="Fork the highlighted run from its checkpoint with changed settings, and train the fork"),
+        Binding("f", "follow", "Follow", id="runs.follow",
+                tooltip="Follow the marked (or highlighted) runs live on the main screen: chart, log, status"),
+        Binding("u", "unfollow", "Unfollow", id="runs.unfollow", tooltip="Stop following runs"),
         Binding("b", "book", "Book", id="runs.book",
                 tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them"),
         Binding("b", "stop_book", "Stop book", id="runs.stop_book", tooltip="Stop the book run"),
@@ -157,7 +162,7 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.reload()
-        self.set_interval(2.0, self._auto_reload)
+        self.set_interval(REFRESH_S, self._auto_reload)
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -170,8 +175,10 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         self.stop_book()  # the app is closing: never leave a trainer running
 
     def _auto_reload(self) -> None:
-        """Keep numbers fresh while something trains (the main screen's run or the book)."""
-        if self.is_current and (self.book_active or self.host.run_active):
+        """Keep numbers fresh while something trains (the main screen's run, the book, or a run
+        another process trains: a row that says running)."""
+        running = any(row.status == "running" for row in self.rows)
+        if self.is_current and (self.book_active or self.host.run_active or running):
             self._scan_runs()
 
     @work(thread=True, exclusive=True, group="runs-scan", exit_on_error=False)
@@ -285,6 +292,21 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_follow(self) -> None:
+        runs = self.chosen()
+        if not runs:
+            self.notify("No runs to follow yet.", severity="warning")
+            return
+        self.host.follow_runs([row.path for row in runs])
+        self.dismiss(None)
+
+    def action_unfollow(self) -> None:
+        if not self.host.following:
+            self.notify("No run is followed.", severity="warning")
+            return
+        self.host.unfollow()
+        self.notify("No longer following.", timeout=3)
 
     def action_mark(self) -> None:
         key = self.cursor_key()

@@ -7,10 +7,13 @@ when something changed. History is thinned to at most ``MAX_POINTS`` per line.
 from __future__ import annotations
 
 import math
+import time
 
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 500
+#: Colours of the named lines (followed runs), in turn.
+LINE_COLORS = ("green", "magenta", "cyan", "orange", "blue", "red", "yellow", "white")
 _NICE = (1, 2, 5)
 
 
@@ -91,7 +94,10 @@ class PerplexityChart(PlotextPlot):
         self.grad: list[tuple[float, float]] = []  # (epoch, mean pre-clip gradient norm)
         self.show_grad = False  # the gradient-norm series (g on the main screen)
         self.knobs: list[tuple[float, str]] = []  # live-knob changes: (x, knob name), a vertical marker each
+        #: Named lines drawn besides train/val (followed runs: one per run, labelled with its name).
+        self.lines: dict[str, list[tuple[float, float]]] = {}
         self._dirty = True
+        self._drawn_at = 0.0
         self.draws = 0
 
     #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
@@ -108,6 +114,7 @@ class PerplexityChart(PlotextPlot):
         self.val.clear()
         self.grad.clear()
         self.knobs.clear()
+        self.lines = {}
         self.total_epochs = total_epochs
         self._dirty = True
 
@@ -115,6 +122,23 @@ class PerplexityChart(PlotextPlot):
         """A vertical marker at ``x`` (epoch - 1 + batch / batches) for a live-knob change."""
         self.knobs.append((x, name))
         self._dirty = True
+
+    def set_lines(self, lines: dict[str, list[tuple[float, float]]]) -> None:
+        """Replace the named lines (``{label: [(epoch, perplexity), ...]}``; bad points dropped)."""
+        self.lines = {label: thin([(x, y) for x, y in points if math.isfinite(y) and y > 0])
+                      for label, points in lines.items()}
+        self._dirty = True
+
+    def set_line(self, label: str, points: list[tuple[float, float]]) -> None:
+        """Replace (or add) one named line; the list is kept as given (its owner thins it)."""
+        if points or label in self.lines:
+            self.lines[label] = points
+            self._dirty = True
+
+    @property
+    def points(self) -> int:
+        """How many points are plotted, all lines together."""
+        return len(self.train) + len(self.val) + sum(len(points) for points in self.lines.values())
 
     def add_records(self, records: list[dict], batches: int = 0) -> dict[int, tuple]:
         """Plot a run's metrics.jsonl records (a resumed or loaded run's past epochs; its knob
@@ -162,14 +186,23 @@ class PerplexityChart(PlotextPlot):
         if self._dirty:
             self.redraw()
 
+    def redraw_if_due(self, min_s: float) -> None:
+        """Redraw now if something changed and the last draw is ``min_s`` old (new points of a
+        followed run show without waiting for the timer)."""
+        if self._dirty and time.monotonic() - self._drawn_at >= min_s:
+            self.redraw()
+
     def redraw(self) -> None:
+        self._drawn_at = time.monotonic()
         self._dirty = False
         self.draws += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         grad = self.grad if self.show_grad else []
-        values = [p for _, p in self.train] + [p for _, p in self.val] + [g for _, g in grad]
+        named = [points for points in self.lines.values() if points]
+        values = ([p for _, p in self.train] + [p for _, p in self.val] + [g for _, g in grad]
+                  + [p for points in named for _, p in points])
         if not values:
             plt.xlim(0, max(self.total_epochs, 1))
             plt.ylim(0, 1)
@@ -186,7 +219,12 @@ class PerplexityChart(PlotextPlot):
         if grad:
             xs, ys = zip(*grad)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="grad norm", marker="braille", color="magenta")
-        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for x, _ in grad] + [1])
+        for index, (label, points) in enumerate(item for item in self.lines.items() if item[1]):
+            xs, ys = zip(*points)
+            plt.plot(list(xs), [math.log10(y) for y in ys], label=label, marker="braille",
+                     color=LINE_COLORS[index % len(LINE_COLORS)])
+        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for x, _ in grad]
+                     + [x for points in named for x, _ in points] + [1])
         for x, _name in self.knobs:
             plt.vline(x, "orange")
         plt.xlim(0, max(last_x, 1))

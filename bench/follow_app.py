@@ -1,0 +1,134 @@
+"""What following 8 live runs costs the app: CPU of the app process and delay to the chart.
+
+Starts ``--runs`` real ``python -m lstm_tui train`` processes (tiny, ``--threads 1``; the helpers
+of ``follow_cost.py``), waits until each has trained an epoch, then runs the app headless
+(``App.run_test`` in this script) following all of them for ``--seconds``. It reports:
+
+* the app process's CPU as % of one core: ``time.process_time`` over the wall time (every
+  thread of the process: the app's, the follow worker, the change watcher), less what the
+  measuring itself cost (timed around each of its checks);
+* the delay from each new metrics line's write (the metrics file's mtime, taken only when one
+  line arrived) to its point in the chart's data, and to the chart's next redraw (the chart
+  redraws new points once a second at most), median and max.
+
+    python bench/follow_app.py                  # 8 runs, 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: F401  (puts the repository on sys.path)
+from common import DEFAULT_DATA_DIR, DEFAULT_OUT, cpu_model, now_iso, write_results
+from follow_cost import start_trainers, stop_trainers, wait_started
+
+CHECK_S = 0.05
+
+
+class Watch:
+    """Checks the app's chart every CHECK_S seconds: when each run's line grows, and when drawn."""
+
+    def __init__(self, app, folders: list[Path]) -> None:
+        self.app, self.folders = app, folders
+        self.seen = {path.name: 0 for path in folders}
+        self.to_data: list[float] = []
+        self.to_draw: list[float] = []
+        self.pending: list[float] = []  # write times of points not yet drawn
+        self.draws = 0
+        self.overhead = 0.0
+        self.epochs = 0
+
+    def check(self) -> None:
+        begin = time.process_time()
+        now, chart = time.time(), self.app.chart
+        if chart.draws != self.draws:
+            self.draws = chart.draws
+            self.to_draw += [now - written for written in self.pending]
+            self.pending = []
+        for path in self.folders:
+            count = len(chart.lines.get(path.name, []))
+            new, self.seen[path.name] = count - self.seen[path.name], count
+            if new > 0:
+                self.epochs += new
+                if new == 1:
+                    written = os.stat(path / "metrics.jsonl").st_mtime
+                    self.to_data.append(now - written)
+                    self.pending.append(written)
+        self.overhead += time.process_time() - begin
+
+
+async def follow(folders: list[Path], seconds: float) -> tuple[Watch, float, float]:
+    from lstm_tui.app.main import LstmTuiApp
+
+    app = LstmTuiApp(runs_dir=folders[0].parent, detect_devices=False, follow=folders)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 30
+        while not all(app.chart.lines.get(path.name) for path in folders) and time.monotonic() < deadline:
+            await pilot.pause(0.1)  # each run's history so far: not part of the measurement
+        watch = Watch(app, folders)
+        watch.check()
+        watch.to_data, watch.to_draw, watch.pending, watch.epochs = [], [], [], 0
+        wall0, cpu0 = time.monotonic(), time.process_time()
+        while time.monotonic() - wall0 < seconds:
+            await asyncio.sleep(CHECK_S)
+            watch.check()
+        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    return watch, wall, cpu
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    if not values:
+        return float("nan"), float("nan"), float("nan")
+    return statistics.median(values), max(values), sum(v <= 1.0 for v in values) / len(values)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    print(f"Machine: {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="follow-app-") as tmp:
+        runs = Path(tmp) / "runs"
+        procs = start_trainers(args.runs, runs, args.data_dir)
+        try:
+            folders = wait_started(runs, args.runs, procs)
+            watch, wall, cpu = asyncio.run(follow(folders, args.seconds))
+        finally:
+            stop_trainers(procs)
+    report(args, watch, wall, cpu)
+
+
+def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float) -> None:
+    cpu_pct = 100 * (cpu - watch.overhead) / wall
+    data_median, data_max, data_within = summary(watch.to_data)
+    draw_median, draw_max, draw_within = summary(watch.to_draw)
+    lines = [
+        f"# The app following {args.runs} live runs", "",
+        f"{wall:.1f} s followed: {watch.epochs} new epochs on the chart, {watch.draws} redraws; "
+        f"{cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}", "",
+        "| measure | value |", "|---|---|",
+        f"| app process CPU, % of one core | {cpu_pct:.2f} |",
+        f"| delay write -> chart data, median / max (s) | {data_median:.3f} / {data_max:.3f} |",
+        f"| delay write -> chart drawn, median / max (s) | {draw_median:.3f} / {draw_max:.3f} |",
+        f"| epochs in the chart data within 1 s | {100 * data_within:.1f}% of {len(watch.to_data)} |",
+        f"| epochs drawn within 1 s | {100 * draw_within:.1f}% of {len(watch.to_draw)} |", "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    payload = {"started": now_iso(), "runs": args.runs, "wall_s": wall, "epochs": watch.epochs, "draws": watch.draws,
+               "app_cpu_pct": cpu_pct, "to_data": watch.to_data, "to_draw": watch.to_draw,
+               "cpu": cpu_model(), "cores": os.cpu_count()}
+    write_results(args.out, "follow-app", payload, text)
+
+
+if __name__ == "__main__":
+    main()
