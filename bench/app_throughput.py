@@ -88,7 +88,8 @@ async def in_app(config, root: Path, latencies: list[float]) -> Path:
 def one_side(side: str, preset: str, epochs: int, data_dir: Path) -> dict:
     """Train ``preset`` once, headless or in the app, in THIS process; median tokens/s and latencies."""
     config = PRESETS[preset].config.replace(
-        epochs=epochs, data_dir=str(data_dir), device="cpu", seed=0, checkpoint_every=0)
+        epochs=epochs, data_dir=str(data_dir), device="cpu", seed=0, checkpoint_every=0
+    )
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = headless(config, Path(tmp)) if side == "headless" else asyncio.run(in_app(config, Path(tmp), latencies))
@@ -105,8 +106,18 @@ def measure(preset: str, args) -> dict:
     rates, latencies = {"headless": [], "app": []}, []
     for _ in range(args.repeat):
         for side in ("headless", "app"):
-            cmd = [sys.executable, __file__, "--side", side, "--presets", preset, "--epochs", str(args.epochs),
-                   "--data-dir", str(args.data_dir)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--side",
+                side,
+                "--presets",
+                preset,
+                "--epochs",
+                str(args.epochs),
+                "--data-dir",
+                str(args.data_dir),
+            ]
             result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
             rates[side].append(result["tokens_per_s"])
             latencies += result["latencies"]
@@ -114,28 +125,45 @@ def measure(preset: str, args) -> dict:
     # spike that hits one round (this VM's speed drifts by 20-40% within minutes).
     ratio = statistics.median(a / h for a, h in zip(rates["app"], rates["headless"]))
     medians = {side: statistics.median(values) for side, values in rates.items()}
-    return {"preset": preset, "epochs": args.epochs, "repeat": args.repeat, "headless_tokens_per_s": medians["headless"],
-            "app_tokens_per_s": medians["app"], "ratio": ratio, "target": TARGET, "pass": ratio >= TARGET,
-            "rounds": rates, "key_latency_ms": _latency_ms(latencies)}
+    return {
+        "preset": preset,
+        "epochs": args.epochs,
+        "repeat": args.repeat,
+        "headless_tokens_per_s": medians["headless"],
+        "app_tokens_per_s": medians["app"],
+        "ratio": ratio,
+        "target": TARGET,
+        "pass": ratio >= TARGET,
+        "rounds": rates,
+        "key_latency_ms": _latency_ms(latencies),
+    }
 
 
 def _latency_ms(latencies: list[float]) -> dict:
     if not latencies:
         return {"median": None, "p95": None, "max": None, "count": 0}
     ordered = sorted(latencies)
-    return {"median": 1000 * statistics.median(ordered), "p95": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
-            "max": 1000 * ordered[-1], "count": len(ordered)}
+    return {
+        "median": 1000 * statistics.median(ordered),
+        "p95": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
+        "max": 1000 * ordered[-1],
+        "count": len(ordered),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| preset | headless tok/s (median) | in-app tok/s (median) | app / headless (median of paired rounds) "
-             "| target | result | key latency ms (median / p95, n) |",
-             "|---|---:|---:|---:|---|---|---|"]
+    lines = [
+        "| preset | headless tok/s (median) | in-app tok/s (median) | app / headless (median of paired rounds) "
+        "| target | result | key latency ms (median / p95, n) |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
     for r in rows:
         lat = r["key_latency_ms"]
         keys = f"{lat['median']:.1f} / {lat['p95']:.1f}, {lat['count']}" if lat["count"] else "n/a"
-        lines.append(f"| {r['preset']} | {fmt_rate(r['headless_tokens_per_s'])} | {fmt_rate(r['app_tokens_per_s'])} "
-                     f"| {r['ratio']:.2f} | >= {TARGET:.2f} | {'PASS' if r['pass'] else 'FAIL'} | {keys} |")
+        lines.append(
+            f"| {r['preset']} | {fmt_rate(r['headless_tokens_per_s'])} | {fmt_rate(r['app_tokens_per_s'])} "
+            f"| {r['ratio']:.2f} | >= {TARGET:.2f} | {'PASS' if r['pass'] else 'FAIL'} | {keys} |"
+        )
     return "\n".join(lines)
 
 
@@ -143,7 +171,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", default="concise,scratch", help="comma-separated presets (default concise,scratch)")
     p.add_argument("--epochs", type=int, default=100, help="epochs per run (default 100; medians skip the first)")
-    p.add_argument("--repeat", type=int, default=5, help="rounds of (headless, app); the median of the rounds' ratios counts")
+    p.add_argument(
+        "--repeat", type=int, default=5, help="rounds of (headless, app); the median of the rounds' ratios counts"
+    )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--side", choices=("headless", "app"), help=argparse.SUPPRESS)  # one run, in this process
@@ -154,9 +184,13 @@ def main(argv=None) -> int:
     rows = [measure(name.strip(), args) for name in args.presets.split(",") if name.strip()]
     info = machine_info(torch.device("cpu"))
     text = table(rows)
-    header = (f"# In-app vs headless training speed (cpu)\n\nMeasured {now_iso()} with "
-              f"`python bench/app_throughput.py --epochs {args.epochs} --repeat {args.repeat}`.\n\n{machine_line(info)}\n\n")
-    write_results(args.out, "app-throughput-cpu", {"machine": info, "rows": rows, "measured": now_iso()}, header + text + "\n")
+    header = (
+        f"# In-app vs headless training speed (cpu)\n\nMeasured {now_iso()} with "
+        f"`python bench/app_throughput.py --epochs {args.epochs} --repeat {args.repeat}`.\n\n{machine_line(info)}\n\n"
+    )
+    write_results(
+        args.out, "app-throughput-cpu", {"machine": info, "rows": rows, "measured": now_iso()}, header + text + "\n"
+    )
     print(machine_line(info))
     print(text)
     return 0

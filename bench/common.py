@@ -65,8 +65,10 @@ def _loadavg() -> list[float] | None:
 
 
 def machine_line(info: dict) -> str:
-    text = (f"{info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable, torch threads "
-            f"{info['torch_threads']}), torch {info['torch']}, python {info['python']}")
+    text = (
+        f"{info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable, torch threads "
+        f"{info['torch_threads']}), torch {info['torch']}, python {info['python']}"
+    )
     if info.get("gpu"):
         text += f"; GPU {info['gpu']} ({info.get('gpu_memory_gib')} GiB), CUDA {info.get('cuda')}"
     if info.get("loadavg_at_start") is not None:
@@ -155,8 +157,9 @@ def measure_each(names: list[str], measure, table, args, info: dict, stem: str) 
     for name in names:
         results.append(measure(name))
         text = table(results)
-        write_results(args.out, stem, {"started": args.started, "argv": args.argv, "machine": info,
-                                       "results": results}, text)
+        write_results(
+            args.out, stem, {"started": args.started, "argv": args.argv, "machine": info, "results": results}, text
+        )
     return results, text
 
 

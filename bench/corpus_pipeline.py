@@ -27,15 +27,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 #: A digest of the indices, taken after the peak was read (in chunks: it adds little memory).
-DIGEST_CODE = r'''
+DIGEST_CODE = r"""
 def DIGEST(ids):
     digest = hashlib.sha1()
     for start in range(0, len(ids), 1 << 22):
         digest.update(ids[start:start + (1 << 22)].to(torch.int32).numpy().tobytes())
     return digest.hexdigest()
-'''
+"""
 
-BOOK = r'''
+BOOK = r"""
 import collections, hashlib, re, resource, sys, time, torch
 path = sys.argv[1]
 t0 = time.perf_counter()
@@ -55,9 +55,9 @@ del corpus, tokens, lines
 digest = DIGEST(ids)
 print({"seconds": seconds, "first_batch_s": None, "peak_mb": peak,
        "tokens": len(ids), "vocab": len(idx_to_token), "digest": digest})
-'''
+"""
 
-OURS = r'''
+OURS = r"""
 import hashlib, random, resource, sys, time, torch
 from lstm_tui.core.config import RunConfig
 from lstm_tui.core.data import data_iter, load_corpus
@@ -71,15 +71,15 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 digest = DIGEST(data.train)
 print({"seconds": loaded, "first_batch_s": first, "peak_mb": peak,
        "tokens": len(data.train), "vocab": len(data.vocab), "digest": digest, "dtype": str(data.train.dtype)})
-'''
+"""
 
-IMPORTS = r'''
+IMPORTS = r"""
 import resource, time
 t0 = time.perf_counter()
 import torch
 from lstm_tui.core.data import load_corpus
 print({"seconds": time.perf_counter() - t0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-'''
+"""
 
 
 def generate(path: Path, megabytes: int, seed: int = 0) -> None:
@@ -130,11 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ns = parser.parse_args(argv)
     imports = run(IMPORTS)
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-          f"python {platform.python_version()}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"python {platform.python_version()}"
+    )
     print(f"importing torch + lstm_tui: {imports['seconds']:.2f} s, {imports['peak_mb']:.0f} MB (in every row's peak)")
-    header = (f"{'text':>6} | {'book s':>7} {'book MB':>8} | {'ours s':>7} {'1st batch s':>11} {'ours MB':>8} | "
-              f"{'speed-up':>8} {'memory':>7} | {'raw s':>6} {'raw MB':>7}")
+    header = (
+        f"{'text':>6} | {'book s':>7} {'book MB':>8} | {'ours s':>7} {'1st batch s':>11} {'ours MB':>8} | "
+        f"{'speed-up':>8} {'memory':>7} | {'raw s':>6} {'raw MB':>7}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -145,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             book, ours, raw = run(BOOK, str(path)), run(OURS, str(path), "clean"), run(OURS, str(path), "raw")
             assert book["digest"] == ours["digest"] and book["vocab"] == ours["vocab"], "the indices differ"
             rows.append({"mb": size, "book": book, "ours": ours, "raw": raw})
-            print(f"{size:>4}MB | {book['seconds']:>7.2f} {book['peak_mb']:>8.0f} | {ours['seconds']:>7.2f} "
-                  f"{ours['first_batch_s']:>11.2f} {ours['peak_mb']:>8.0f} | {book['seconds'] / ours['seconds']:>7.1f}x "
-                  f"{book['peak_mb'] / ours['peak_mb']:>6.1f}x | {raw['first_batch_s']:>6.2f} {raw['peak_mb']:>7.0f}",
-                  flush=True)
+            print(
+                f"{size:>4}MB | {book['seconds']:>7.2f} {book['peak_mb']:>8.0f} | {ours['seconds']:>7.2f} "
+                f"{ours['first_batch_s']:>11.2f} {ours['peak_mb']:>8.0f} | {book['seconds'] / ours['seconds']:>7.1f}x "
+                f"{book['peak_mb'] / ours['peak_mb']:>6.1f}x | {raw['first_batch_s']:>6.2f} {raw['peak_mb']:>7.0f}",
+                flush=True,
+            )
             path.unlink()
     if ns.json:
         Path(ns.json).write_text(json.dumps({"imports": imports, "rows": rows}, indent=1))

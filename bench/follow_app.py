@@ -112,21 +112,34 @@ def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float) -> N
     data_median, data_max, data_within = summary(watch.to_data)
     draw_median, draw_max, draw_within = summary(watch.to_draw)
     lines = [
-        f"# The app following {args.runs} live runs", "",
+        f"# The app following {args.runs} live runs",
+        "",
         f"{wall:.1f} s followed: {watch.epochs} new epochs on the chart, {watch.draws} redraws; "
-        f"{cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}", "",
-        "| measure | value |", "|---|---|",
+        f"{cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}",
+        "",
+        "| measure | value |",
+        "|---|---|",
         f"| app process CPU, % of one core | {cpu_pct:.2f} |",
         f"| delay write -> chart data, median / max (s) | {data_median:.3f} / {data_max:.3f} |",
         f"| delay write -> chart drawn, median / max (s) | {draw_median:.3f} / {draw_max:.3f} |",
         f"| epochs in the chart data within 1 s | {100 * data_within:.1f}% of {len(watch.to_data)} |",
-        f"| epochs drawn within 1 s | {100 * draw_within:.1f}% of {len(watch.to_draw)} |", "",
+        f"| epochs drawn within 1 s | {100 * draw_within:.1f}% of {len(watch.to_draw)} |",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
-    payload = {"started": now_iso(), "runs": args.runs, "wall_s": wall, "epochs": watch.epochs, "draws": watch.draws,
-               "app_cpu_pct": cpu_pct, "to_data": watch.to_data, "to_draw": watch.to_draw,
-               "cpu": cpu_model(), "cores": os.cpu_count()}
+    payload = {
+        "started": now_iso(),
+        "runs": args.runs,
+        "wall_s": wall,
+        "epochs": watch.epochs,
+        "draws": watch.draws,
+        "app_cpu_pct": cpu_pct,
+        "to_data": watch.to_data,
+        "to_draw": watch.to_draw,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+    }
     write_results(args.out, "follow-app", payload, text)
 
 

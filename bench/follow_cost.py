@@ -33,7 +33,6 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
 from common import DEFAULT_DATA_DIR, DEFAULT_OUT, REPO, cpu_model, now_iso, write_results
-
 from lstm_tui.core.follow import RunFollower
 
 
@@ -41,10 +40,37 @@ def start_trainers(count: int, runs: Path, data_dir: Path) -> list[subprocess.Po
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     procs = []
     for index in range(count):
-        command = [sys.executable, "-m", "lstm_tui", "train", "--preset", "scratch", "--hidden", "16",
-                   "--epochs", "1000000", "--max-tokens", "2000", "--batch-size", "8", "--num-steps", "10",
-                   "--device", "cpu", "--threads", "1", "--seed", str(index), "--data-dir", str(data_dir),
-                   "--runs-dir", str(runs), "--name", f"follow-{index}", "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "lstm_tui",
+            "train",
+            "--preset",
+            "scratch",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1000000",
+            "--max-tokens",
+            "2000",
+            "--batch-size",
+            "8",
+            "--num-steps",
+            "10",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--seed",
+            str(index),
+            "--data-dir",
+            str(data_dir),
+            "--runs-dir",
+            str(runs),
+            "--name",
+            f"follow-{index}",
+            "--quiet",
+        ]
         procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
 
@@ -147,21 +173,37 @@ def report(args: argparse.Namespace, backend: str, m: Measured) -> None:
     worst = delays[-1] if delays else float("nan")
     within = sum(d <= 1.0 for d in delays) / len(delays) if delays else float("nan")
     lines = [
-        f"# Following {args.runs} live runs ({backend})", "",
-        f"{m.wall:.1f} s followed: {m.epochs} new epochs in {m.polls} polls; load average {os.getloadavg()}", "",
-        "| measure | value |", "|---|---|",
+        f"# Following {args.runs} live runs ({backend})",
+        "",
+        f"{m.wall:.1f} s followed: {m.epochs} new epochs in {m.polls} polls; load average {os.getloadavg()}",
+        "",
+        "| measure | value |",
+        "|---|---|",
         f"| follower thread CPU, % of one core | {thread_pct:.2f} |",
         f"| whole process CPU, % of one core | {process_pct:.2f} |",
         f"| delay write -> poll, median (s) | {median:.3f} |",
         f"| delay write -> poll, max (s) | {worst:.3f} |",
-        f"| epochs within 1 s | {100 * within:.1f}% of {len(delays)} measured |", "",
+        f"| epochs within 1 s | {100 * within:.1f}% of {len(delays)} measured |",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
-    payload = {"started": now_iso(), "backend": backend, "runs": args.runs, "wall_s": m.wall, "epochs": m.epochs,
-               "polls": m.polls, "thread_cpu_pct": thread_pct, "process_cpu_pct": process_pct,
-               "delay_median_s": median, "delay_max_s": worst, "delays_measured": len(delays),
-               "within_1s": within, "cpu": cpu_model(), "cores": os.cpu_count()}
+    payload = {
+        "started": now_iso(),
+        "backend": backend,
+        "runs": args.runs,
+        "wall_s": m.wall,
+        "epochs": m.epochs,
+        "polls": m.polls,
+        "thread_cpu_pct": thread_pct,
+        "process_cpu_pct": process_pct,
+        "delay_median_s": median,
+        "delay_max_s": worst,
+        "delays_measured": len(delays),
+        "within_1s": within,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+    }
     write_results(args.out, f"follow-cost-{backend}", payload, text)
 
 

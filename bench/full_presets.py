@@ -34,8 +34,14 @@ PREFIXES = ("time traveller", "traveller")
 
 def run_preset(name: str, args, device: torch.device, data_cache: dict) -> dict:
     cfg = PRESETS[name].config.replace(
-        device=str(device), data_dir=str(args.data_dir), seed=args.seed, epochs=args.epochs or PRESETS[name].config.epochs,
-        predict_every=0, checkpoint_every=0, prefix=PREFIXES[:1])
+        device=str(device),
+        data_dir=str(args.data_dir),
+        seed=args.seed,
+        epochs=args.epochs or PRESETS[name].config.epochs,
+        predict_every=0,
+        checkpoint_every=0,
+        prefix=PREFIXES[:1],
+    )
     key = (cfg.max_tokens, cfg.val_split)
     if key not in data_cache:
         data_cache[key] = load_corpus(cfg)
@@ -46,13 +52,22 @@ def run_preset(name: str, args, device: torch.device, data_cache: dict) -> dict:
 
     def on_event(event):
         if isinstance(event, EpochEnd):
-            epochs.append({"epoch": event.epoch, "perplexity": event.perplexity,
-                           "tokens_per_s": event.tokens_per_s, "elapsed_s": event.elapsed_s})
+            epochs.append(
+                {
+                    "epoch": event.epoch,
+                    "perplexity": event.perplexity,
+                    "tokens_per_s": event.tokens_per_s,
+                    "elapsed_s": event.elapsed_s,
+                }
+            )
             now = time.perf_counter()
             if now - last_print[0] > 15 or event.epoch == event.epochs:
                 last_print[0] = now
-                print(f"  [{name}] epoch {event.epoch}/{event.epochs} ppl {event.perplexity:.3f} "
-                      f"{fmt_rate(event.tokens_per_s)} tok/s {event.elapsed_s:.0f}s", flush=True)
+                print(
+                    f"  [{name}] epoch {event.epoch}/{event.epochs} ppl {event.perplexity:.3f} "
+                    f"{fmt_rate(event.tokens_per_s)} tok/s {event.elapsed_s:.0f}s",
+                    flush=True,
+                )
         elif isinstance(event, Sample):
             samples[event.prefix] = event.text
 
@@ -89,7 +104,7 @@ def markdown(results: list[dict], info: dict, args) -> str:
         "",
         f"Machine: {machine_line(info)}.",
         "",
-        "| preset | epochs | final ppl (book) | generation ppl | wall time | tokens/s (median) | after \"time traveller\" | after \"traveller\" |",
+        '| preset | epochs | final ppl (book) | generation ppl | wall time | tokens/s (median) | after "time traveller" | after "traveller" |',
         "|---|---:|---|---:|---:|---:|---|---|",
     ]
     for r in results:
@@ -102,11 +117,17 @@ def markdown(results: list[dict], info: dict, args) -> str:
         else:
             first, second = (f"`{preds.get(p) or ''}`" for p in PREFIXES)
         gen = r.get("generation_perplexity")
-        lines.append(f"| {r['preset']} | {r['epochs']} | {r['final_perplexity']:.2f} ({r['book_perplexity']}) "
-                     f"| {'n/a' if gen is None else f'{gen:.2f}'} | {r['wall_s']:.0f}s | {fmt_rate(r['tokens_per_s_median'])} | {first} | {second} |")
-    lines += ["", "Final ppl: the engine's training perplexity of the last epoch (the book prints the same "
-              "number, in brackets). Generation ppl: the same text scored one character at a time, as the model "
-              "writes, never seeing what comes next. Wall time includes the final predictions.", ""]
+        lines.append(
+            f"| {r['preset']} | {r['epochs']} | {r['final_perplexity']:.2f} ({r['book_perplexity']}) "
+            f"| {'n/a' if gen is None else f'{gen:.2f}'} | {r['wall_s']:.0f}s | {fmt_rate(r['tokens_per_s_median'])} | {first} | {second} |"
+        )
+    lines += [
+        "",
+        "Final ppl: the engine's training perplexity of the last epoch (the book prints the same "
+        "number, in brackets). Generation ppl: the same text scored one character at a time, as the model "
+        "writes, never seeing what comes next. Wall time includes the final predictions.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -127,8 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown preset(s) {', '.join(bad)}; expected {', '.join(PRESET_NAMES)}")
     device, info = start(args, argv, "bench/full_presets.py")
     data_cache: dict = {}
-    results, table = measure_each(names, lambda name: run_preset(name, args, device, data_cache),
-                                  lambda done: markdown(done, info, args), args, info, f"presets-{device.type}")
+    results, table = measure_each(
+        names,
+        lambda name: run_preset(name, args, device, data_cache),
+        lambda done: markdown(done, info, args),
+        args,
+        info,
+        f"presets-{device.type}",
+    )
     print()
     print(table)
     return 1 if any("failed" in r for r in results) else 0

@@ -61,8 +61,9 @@ class Sides:
         start_s = time.perf_counter()
         loss_sum, state = torch.zeros((), device=self.device), None
         for X, Y in self.batches:
-            state = self.model.begin_state(X.shape[0], self.device) if state is None else \
-                tuple(s.detach() for s in state)
+            state = (
+                self.model.begin_state(X.shape[0], self.device) if state is None else tuple(s.detach() for s in state)
+            )
             loss, state = self.step(X, Y, state)
             loss_sum += loss * Y.numel()
         loss_sum.item()
@@ -89,8 +90,9 @@ def measure(name: str, args, device: torch.device, data_cache: dict) -> dict:
     if key not in data_cache:
         data_cache[key] = load_corpus(cfg)
     data = data_cache[key]
-    batches = list(data_iter(data.train.to(device), cfg.batch_size, cfg.num_steps, cfg.sampling,
-                             random.Random(cfg.seed)))[: args.batches]
+    batches = list(
+        data_iter(data.train.to(device), cfg.batch_size, cfg.num_steps, cfg.sampling, random.Random(cfg.seed))
+    )[: args.batches]
     sides = Sides(cfg, len(data.vocab), batches, device)
     sides.engine(), sides.reference()  # warm-up
     pairs = []
@@ -107,48 +109,72 @@ def measure(name: str, args, device: torch.device, data_cache: dict) -> dict:
     share_engine = statistics.median(s for _, s in profiled[0::2])
     share_ref = statistics.median(s for _, s in profiled[1::2])
     result = {
-        "name": name, "batches": n, "pairs": args.pairs,
-        "engine_ms": engine_s * 1e3, "reference_ms": ref_s * 1e3,
+        "name": name,
+        "batches": n,
+        "pairs": args.pairs,
+        "engine_ms": engine_s * 1e3,
+        "reference_ms": ref_s * 1e3,
         "ratio": statistics.median(r / e for e, r in pairs),
         "pair_ratios": [r / e for e, r in pairs],
-        "kernel_engine_ms": kernel_engine * 1e3, "kernel_reference_ms": kernel_ref * 1e3,
-        "kernel_share_reference": share_ref, "kernel_share_engine": share_engine,
+        "kernel_engine_ms": kernel_engine * 1e3,
+        "kernel_reference_ms": kernel_ref * 1e3,
+        "kernel_share_reference": share_ref,
+        "kernel_share_engine": share_engine,
         "ceiling": 1 / share_ref,
     }
-    print(f"[{name}] {n} batches: engine {result['engine_ms']:.1f} ms, book {result['reference_ms']:.1f} ms a batch, "
-          f"ratio {result['ratio']:.2f}x; kernel {result['kernel_engine_ms']:.1f} / {result['kernel_reference_ms']:.1f} ms "
-          f"(share: engine {share_engine * 100:.0f}%, book {share_ref * 100:.0f}%); ceiling {result['ceiling']:.2f}x", flush=True)
+    print(
+        f"[{name}] {n} batches: engine {result['engine_ms']:.1f} ms, book {result['reference_ms']:.1f} ms a batch, "
+        f"ratio {result['ratio']:.2f}x; kernel {result['kernel_engine_ms']:.1f} / {result['kernel_reference_ms']:.1f} ms "
+        f"(share: engine {share_engine * 100:.0f}%, book {share_ref * 100:.0f}%); ceiling {result['ceiling']:.2f}x",
+        flush=True,
+    )
     return result
 
 
 def markdown_table(results: list[dict], info: dict, args) -> str:
     lines = [
-        f"# The LSTM kernel's share of a training batch ({info['device']})", "",
-        f"Measured {args.started} with `{' '.join(args.argv)}`.", "",
-        f"Machine: {machine_line(info)}.", "",
+        f"# The LSTM kernel's share of a training batch ({info['device']})",
+        "",
+        f"Measured {args.started} with `{' '.join(args.argv)}`.",
+        "",
+        f"Machine: {machine_line(info)}.",
+        "",
         "| config | engine ms/batch | book ms/batch | ratio (median pair) | kernel ms/batch, engine / book "
         "| kernel share, engine / book | ceiling |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r['name']} | {r['engine_ms']:.1f} | {r['reference_ms']:.1f} | {r['ratio']:.2f}x "
-                     f"| {r['kernel_engine_ms']:.1f} / {r['kernel_reference_ms']:.1f} "
-                     f"| {r['kernel_share_engine'] * 100:.0f}% / {r['kernel_share_reference'] * 100:.0f}% | {r['ceiling']:.2f}x |")
-    lines += ["", "Kernel: oneDNN's LSTM layer, forward and backward (`" + "`, `".join(KERNEL_OPS) + "`), self "
-              "time under torch.profiler, median of the profiled passes. Kernel share: the kernel's time over "
-              "the whole pass, within each profiled pass. Ceiling: 1 / the book's kernel share, the ratio an "
-              "engine calling the same kernel would reach if everything outside the kernel took no time.", ""]
+        lines.append(
+            f"| {r['name']} | {r['engine_ms']:.1f} | {r['reference_ms']:.1f} | {r['ratio']:.2f}x "
+            f"| {r['kernel_engine_ms']:.1f} / {r['kernel_reference_ms']:.1f} "
+            f"| {r['kernel_share_engine'] * 100:.0f}% / {r['kernel_share_reference'] * 100:.0f}% | {r['ceiling']:.2f}x |"
+        )
+    lines += [
+        "",
+        "Kernel: oneDNN's LSTM layer, forward and backward (`" + "`, `".join(KERNEL_OPS) + "`), self "
+        "time under torch.profiler, median of the profiled passes. Kernel share: the kernel's time over "
+        "the whole pass, within each profiled pass. Ceiling: 1 / the book's kernel share, the ratio an "
+        "engine calling the same kernel would reach if everything outside the kernel took no time.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--configs", default=",".join(TORCH_CONFIGS), help="comma-separated: " + ",".join(TORCH_CONFIGS))
     p.add_argument("--pairs", type=int, default=8, help="engine/book pairs timed per config (default 8)")
     p.add_argument("--profiled", type=int, default=3, help="profiled passes per side (default 3)")
     p.add_argument("--batches", type=int, default=8, help="batches per pass (default 8: the book config's epoch)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (default bench/results)")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding timemachine.txt (default ../shared/data)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder holding timemachine.txt (default ../shared/data)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
@@ -170,9 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     device, info = start(args, argv, "bench/kernel_share.py")
     keep_freed_memory()  # as the Trainer does; both sides share the process
     data_cache: dict = {}
-    _results, table = measure_each(args.config_names, lambda name: measure(name, args, device, data_cache),
-                                   lambda done: markdown_table(done, info, args), args, info,
-                                   f"kernel-share-{device.type}")
+    _results, table = measure_each(
+        args.config_names,
+        lambda name: measure(name, args, device, data_cache),
+        lambda done: markdown_table(done, info, args),
+        args,
+        info,
+        f"kernel-share-{device.type}",
+    )
     print()
     print(table)
     return 0

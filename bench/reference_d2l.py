@@ -55,15 +55,15 @@ __all__ = [
 # --------------------------------------------------------------------------- data
 def seq_data_iter_random(corpus: Sequence[int], batch_size: int, num_steps: int, rng: random.Random):
     """Random partitioning: a random start offset below ``num_steps``, shuffled subsequences."""
-    corpus = corpus[rng.randint(0, num_steps - 1):]
+    corpus = corpus[rng.randint(0, num_steps - 1) :]
     num_subseqs = (len(corpus) - 1) // num_steps
     starts = list(range(0, num_subseqs * num_steps, num_steps))
     rng.shuffle(starts)
     num_batches = num_subseqs // batch_size
     for i in range(0, batch_size * num_batches, batch_size):
-        chosen = starts[i:i + batch_size]
-        X = [corpus[j:j + num_steps] for j in chosen]
-        Y = [corpus[j + 1:j + 1 + num_steps] for j in chosen]
+        chosen = starts[i : i + batch_size]
+        X = [corpus[j : j + num_steps] for j in chosen]
+        Y = [corpus[j + 1 : j + 1 + num_steps] for j in chosen]
         yield torch.tensor(X), torch.tensor(Y)
 
 
@@ -71,18 +71,19 @@ def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int, num_steps: 
     """Sequential partitioning: a random offset in ``[0, num_steps]``, then adjacent windows."""
     offset = rng.randint(0, num_steps)
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    Xs = torch.tensor(corpus[offset:offset + num_tokens]).reshape(batch_size, -1)
-    Ys = torch.tensor(corpus[offset + 1:offset + 1 + num_tokens]).reshape(batch_size, -1)
+    Xs = torch.tensor(corpus[offset : offset + num_tokens]).reshape(batch_size, -1)
+    Ys = torch.tensor(corpus[offset + 1 : offset + 1 + num_tokens]).reshape(batch_size, -1)
     num_batches = Xs.shape[1] // num_steps
     for i in range(0, num_steps * num_batches, num_steps):
-        yield Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
+        yield Xs[:, i : i + num_steps], Ys[:, i : i + num_steps]
 
 
 class BookLoader:
     """d2l's ``SeqDataLoader``: each ``iter()`` is one epoch's pass with a fresh offset."""
 
-    def __init__(self, corpus: Sequence[int], batch_size: int, num_steps: int, rng: random.Random,
-                 use_random_iter: bool = False):
+    def __init__(
+        self, corpus: Sequence[int], batch_size: int, num_steps: int, rng: random.Random, use_random_iter: bool = False
+    ):
         self.corpus = list(corpus)  # the book keeps the corpus as a Python list of indices
         self.batch_size, self.num_steps, self.rng = batch_size, num_steps, rng
         self.fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential
@@ -130,7 +131,7 @@ def sgd(params: Sequence[torch.Tensor], lr: float, batch_size: int) -> None:
 def grad_clipping(net, theta: float) -> None:
     """d2l's clipping: the global norm summed in Python, compared on the host."""
     params = [p for p in net.parameters() if p.requires_grad] if isinstance(net, nn.Module) else net.params
-    norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
+    norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
     if norm > theta:  # bool(tensor): waits for the device
         for param in params:
             param.grad[:] *= theta / norm
@@ -145,8 +146,11 @@ def get_lstm_params(vocab_size: int, num_hiddens: int, device) -> list[torch.Ten
         return torch.randn(size=shape, device=device) * 0.01
 
     def three():
-        return (normal((num_inputs, num_hiddens)), normal((num_hiddens, num_hiddens)),
-                torch.zeros(num_hiddens, device=device))
+        return (
+            normal((num_inputs, num_hiddens)),
+            normal((num_hiddens, num_hiddens)),
+            torch.zeros(num_hiddens, device=device),
+        )
 
     W_xi, W_hi, b_i = three()
     W_xf, W_hf, b_f = three()
@@ -161,8 +165,10 @@ def get_lstm_params(vocab_size: int, num_hiddens: int, device) -> list[torch.Ten
 
 
 def init_lstm_state(batch_size: int, num_hiddens: int, device):
-    return (torch.zeros((batch_size, num_hiddens), device=device),
-            torch.zeros((batch_size, num_hiddens), device=device))
+    return (
+        torch.zeros((batch_size, num_hiddens), device=device),
+        torch.zeros((batch_size, num_hiddens), device=device),
+    )
 
 
 def lstm(inputs: torch.Tensor, state, params):
@@ -185,8 +191,16 @@ def lstm(inputs: torch.Tensor, state, params):
 class RNNModelScratch:
     """d2l's ``RNNModelScratch``: one-hot inputs, a forward function over a parameter list."""
 
-    def __init__(self, vocab_size: int, num_hiddens: int, device, get_params, init_state, forward_fn,
-                 params: list[torch.Tensor] | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_hiddens: int,
+        device,
+        get_params,
+        init_state,
+        forward_fn,
+        params: list[torch.Tensor] | None = None,
+    ):
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.params = params if params is not None else get_params(vocab_size, num_hiddens, device)
         self.init_state, self.forward_fn = init_state, forward_fn
@@ -291,8 +305,7 @@ class Reference:
         self.loss = nn.CrossEntropyLoss()
 
     def epoch(self, loader) -> tuple[float, float, float, float]:
-        return train_epoch_ch8(self.net, loader, self.loss, self.updater, self.device,
-                               self.use_random_iter, self.theta)
+        return train_epoch_ch8(self.net, loader, self.loss, self.updater, self.device, self.use_random_iter, self.theta)
 
 
 # --------------------------------------------------------------------------- weights from the project
@@ -394,16 +407,30 @@ def build_reference(config, vocab_size: int, device, init_from: nn.Module | None
     return Reference(net, torch.optim.SGD(net.parameters(), config.lr), device, config.clip, use_random_iter)
 
 
-def train_reference(ref: Reference, corpus: Sequence[int], config, rng: random.Random, epochs: int,
-                    on_epoch: Callable[[int, float, float, float], None] | None = None) -> list[dict]:
+def train_reference(
+    ref: Reference,
+    corpus: Sequence[int],
+    config,
+    rng: random.Random,
+    epochs: int,
+    on_epoch: Callable[[int, float, float, float], None] | None = None,
+) -> list[dict]:
     """Train ``epochs`` epochs the book's way; returns one record per epoch."""
     loader = BookLoader(corpus, config.batch_size, config.num_steps, rng, config.sampling == "random")
     records, elapsed = [], 0.0
     for epoch in range(1, epochs + 1):
         ppl, speed, tokens, seconds = ref.epoch(loader)
         elapsed += seconds
-        records.append({"epoch": epoch, "perplexity": ppl, "tokens_per_s": speed, "tokens": tokens,
-                        "seconds": seconds, "elapsed_s": elapsed})
+        records.append(
+            {
+                "epoch": epoch,
+                "perplexity": ppl,
+                "tokens_per_s": speed,
+                "tokens": tokens,
+                "seconds": seconds,
+                "elapsed_s": elapsed,
+            }
+        )
         if on_epoch is not None:
             on_epoch(epoch, ppl, speed, elapsed)
     return records

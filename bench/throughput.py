@@ -52,7 +52,8 @@ class BenchConfig:
 def bench_configs() -> dict[str, BenchConfig]:
     book = {name: PRESETS[name].config for name in ("scratch", "concise", "deep", "bidirectional")}
     large = PRESETS["concise"].config.replace(
-        preset="large", max_tokens=-1, val_split=0.0, batch_size=256, hidden=512, layers=2)
+        preset="large", max_tokens=-1, val_split=0.0, batch_size=256, hidden=512, layers=2
+    )
     return {
         "scratch": BenchConfig("scratch", book["scratch"], 6, 1.3),
         "concise": BenchConfig("concise", book["concise"], 6, 1.1),
@@ -64,8 +65,13 @@ def bench_configs() -> dict[str, BenchConfig]:
 
 # The issue's targets: (minimum ratio engine/reference, minimum engine tokens/s or None).
 TARGETS = {
-    "cpu": {"scratch": (2.0, None), "concise": (1.05, None), "deep": (1.05, None),
-            "bidirectional": (1.05, None), "large": (1.05, None)},
+    "cpu": {
+        "scratch": (2.0, None),
+        "concise": (1.05, None),
+        "deep": (1.05, None),
+        "bidirectional": (1.05, None),
+        "large": (1.05, None),
+    },
     "cuda": {"scratch": (20.0, None), "concise": (4.0, None), "large": (4.0, 8e6)},
 }
 
@@ -93,9 +99,15 @@ def run_engine(cfg: RunConfig, data, stop_at: float | None) -> dict:
             holder["initial"], _ = trainer.snapshot()  # weights before the first step
             holder["t0"] = time.perf_counter()
         elif isinstance(event, EpochEnd):
-            records.append({"epoch": event.epoch, "perplexity": event.perplexity,
-                            "tokens_per_s": event.tokens_per_s, "elapsed_s": event.elapsed_s,
-                            "wall_s": time.perf_counter() - holder["t0"]})
+            records.append(
+                {
+                    "epoch": event.epoch,
+                    "perplexity": event.perplexity,
+                    "tokens_per_s": event.tokens_per_s,
+                    "elapsed_s": event.elapsed_s,
+                    "wall_s": time.perf_counter() - holder["t0"],
+                }
+            )
             if stop_at is not None and event.perplexity <= stop_at:
                 trainer.stop()
 
@@ -109,8 +121,9 @@ def run_engine(cfg: RunConfig, data, stop_at: float | None) -> dict:
 def run_reference(cfg: RunConfig, data, device: torch.device, initial, stop_at: float | None) -> dict:
     torch.manual_seed(cfg.seed)
     ref = reference_d2l.build_reference(cfg, len(data.vocab), device, init_from=initial)
-    loader = reference_d2l.BookLoader(data.train.tolist(), cfg.batch_size, cfg.num_steps,
-                                      random.Random(cfg.seed), cfg.sampling == "random")
+    loader = reference_d2l.BookLoader(
+        data.train.tolist(), cfg.batch_size, cfg.num_steps, random.Random(cfg.seed), cfg.sampling == "random"
+    )
     records, elapsed = [], 0.0
     for epoch in range(1, cfg.epochs + 1):
         ppl, speed, _tokens, seconds = ref.epoch(loader)
@@ -155,16 +168,21 @@ def curve_check(engine: list[dict], reference: list[dict], epochs: int, toleranc
     n = min(len(engine), len(reference), epochs)
     diffs = [abs(a["perplexity"] - b["perplexity"]) / b["perplexity"] for a, b in zip(engine[:n], reference[:n])]
     worst = max(diffs) if diffs else math.nan
-    return {"epochs": n, "max_rel_diff": worst, "tolerance": tolerance,
-            "pass": bool(diffs) and worst < tolerance}
+    return {"epochs": n, "max_rel_diff": worst, "tolerance": tolerance, "pass": bool(diffs) and worst < tolerance}
 
 
 def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> dict:
     epochs = args.epochs or (500 if args.full and bc.name != "large" else bc.quick_epochs)
     if bc.name == "large" and args.large_epochs:
         epochs = args.large_epochs
-    cfg = bc.config.replace(epochs=epochs, device=str(device), data_dir=str(args.data_dir), seed=args.seed,
-                            predict_every=0, checkpoint_every=0)
+    cfg = bc.config.replace(
+        epochs=epochs,
+        device=str(device),
+        data_dir=str(args.data_dir),
+        seed=args.seed,
+        predict_every=0,
+        checkpoint_every=0,
+    )
     if args.no_fused:
         cfg = cfg.replace(fused=False)
     if args.amp:  # the engine only: the reference stays the book's float32
@@ -175,15 +193,18 @@ def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> 
     data = data_cache[key]
     stop_at = bc.target_ppl if args.full else None
 
-    print(f"[{bc.name}] {epochs} epochs, batch {cfg.batch_size} x {cfg.num_steps} steps, hidden {cfg.hidden}, "
-          f"layers {cfg.layers}{', bidirectional' if cfg.bidirectional else ''}, impl {cfg.impl}, "
-          f"{len(data.train):,} tokens", flush=True)
+    print(
+        f"[{bc.name}] {epochs} epochs, batch {cfg.batch_size} x {cfg.num_steps} steps, hidden {cfg.hidden}, "
+        f"layers {cfg.layers}{', bidirectional' if cfg.bidirectional else ''}, impl {cfg.impl}, "
+        f"{len(data.train):,} tokens",
+        flush=True,
+    )
     repeat = max(1, args.large_repeat if bc.name == "large" else args.repeat)
     engine_runs, reference_runs, mem_engine, mem_ref = [], [], None, None
     # Engine and reference alternate, and every other repeat the reference goes first, so a load
     # drift (this VM's speed moves 20-40% within minutes) hits both sides of each pair alike.
     for rep in range(repeat):
-        for side in (("engine", "reference") if rep % 2 == 0 else ("reference", "engine")):
+        for side in ("engine", "reference") if rep % 2 == 0 else ("reference", "engine"):
             gc.collect()
             if side == "engine":
                 with PeakMemory(device) as mem:
@@ -193,8 +214,11 @@ def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> 
                 with PeakMemory(device) as mem:
                     reference_runs.append(run_reference(cfg, data, device, engine_runs[0]["initial"], stop_at))
                 mem_ref, run = mem_ref or mem, reference_runs[-1]
-            print(f"  {side:<10}: {fmt_rate(median_rate(run['records']))} tok/s, "
-                  f"ppl {[round(r['perplexity'], 3) for r in run['records'][:8]]}", flush=True)
+            print(
+                f"  {side:<10}: {fmt_rate(median_rate(run['records']))} tok/s, "
+                f"ppl {[round(r['perplexity'], 3) for r in run['records'][:8]]}",
+                flush=True,
+            )
     engine, reference = engine_runs[0], reference_runs[0]
     e_rates = [median_rate(run["records"]) for run in engine_runs]
     r_rates = [median_rate(run["records"]) for run in reference_runs]
@@ -212,11 +236,21 @@ def bench_one(bc: BenchConfig, args, device: torch.device, data_cache: dict) -> 
         "config": {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir",)},
         "tokens": len(data.train),
         "repeats": repeat,
-        "engine": {"tokens_per_s": e_rate, "tokens_per_s_per_repeat": e_rates, "records": engine["records"], "memory": mem_engine.to_dict(),
-                   "time_to_target_s": time_to(engine["records"], stop_at),
-                   "reported_vs_wall": wall_rate_check(engine["records"])},
-        "reference": {"tokens_per_s": r_rate, "tokens_per_s_per_repeat": r_rates, "records": reference["records"], "memory": mem_ref.to_dict(),
-                      "time_to_target_s": time_to(reference["records"], stop_at)},
+        "engine": {
+            "tokens_per_s": e_rate,
+            "tokens_per_s_per_repeat": e_rates,
+            "records": engine["records"],
+            "memory": mem_engine.to_dict(),
+            "time_to_target_s": time_to(engine["records"], stop_at),
+            "reported_vs_wall": wall_rate_check(engine["records"]),
+        },
+        "reference": {
+            "tokens_per_s": r_rate,
+            "tokens_per_s_per_repeat": r_rates,
+            "records": reference["records"],
+            "memory": mem_ref.to_dict(),
+            "time_to_target_s": time_to(reference["records"], stop_at),
+        },
         "ratio": ratio,
         "pair_ratios": pair_ratios,
         "target": None if target is None else {"min_ratio": target[0], "min_tokens_per_s": target[1]},
@@ -237,7 +271,9 @@ def _seconds(value: float | None) -> str:
 
 
 def markdown_table(results: list[dict], info: dict, args) -> str:
-    mem_kind = "CUDA max allocated" if info["device"].startswith("cuda") else "process peak RSS (sampled) / rise during run"
+    mem_kind = (
+        "CUDA max allocated" if info["device"].startswith("cuda") else "process peak RSS (sampled) / rise during run"
+    )
     lines = [
         f"# Throughput: engine vs the book's code ({info['device']})",
         "",
@@ -263,36 +299,69 @@ def markdown_table(results: list[dict], info: dict, args) -> str:
         ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         if len(r.get("pair_ratios", ())) > 1:
             ratio += " (" + ", ".join(f"{x:.2f}" for x in r["pair_ratios"]) + ")"
-        lines.append(f"| {r['name']} | {fmt_rate(r['engine']['tokens_per_s'])} | {fmt_rate(r['reference']['tokens_per_s'])} "
-                     f"| {ratio} | {r['target_text']} | {_verdict(r['target_pass'])} | {curve} | {ttp} | {mem} |")
-    lines += ["", "tokens/s: median over the epochs after the first (warm-up) epoch; with repeats (engine and "
-              "reference alternate, the reference first in every other repeat), the best of the repeats' medians. "
-              "Ratio: the median over the repeats of engine/reference within each repeat (the pair run back to back). "
-              "Curve check: largest relative difference between the two per-epoch training perplexities "
-              f"(same seed, same initial weights), must stay under {args.curve_tolerance * 100:g}%.", ""]
+        lines.append(
+            f"| {r['name']} | {fmt_rate(r['engine']['tokens_per_s'])} | {fmt_rate(r['reference']['tokens_per_s'])} "
+            f"| {ratio} | {r['target_text']} | {_verdict(r['target_pass'])} | {curve} | {ttp} | {mem} |"
+        )
+    lines += [
+        "",
+        "tokens/s: median over the epochs after the first (warm-up) epoch; with repeats (engine and "
+        "reference alternate, the reference first in every other repeat), the best of the repeats' medians. "
+        "Ratio: the median over the repeats of engine/reference within each repeat (the pair run back to back). "
+        "Curve check: largest relative difference between the two per-epoch training perplexities "
+        f"(same seed, same initial weights), must stay under {args.curve_tolerance * 100:g}%.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=0, help="epochs per config (default: 6 per book config, 2 for large; 500 with --full)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=0,
+        help="epochs per config (default: 6 per book config, 2 for large; 500 with --full)",
+    )
     p.add_argument("--large-epochs", type=int, default=0, help="epochs for the large config (default: 2, or --epochs)")
-    p.add_argument("--configs", default="scratch,concise,deep,bidirectional,large",
-                   help="comma-separated: " + ",".join(bench_configs()))
+    p.add_argument(
+        "--configs",
+        default="scratch,concise,deep,bidirectional,large",
+        help="comma-separated: " + ",".join(bench_configs()),
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--full", action="store_true",
-                   help="500 epochs for the book configs (scratch/concise stop at perplexity 1.3/1.1), for the time-to-perplexity column")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="500 epochs for the book configs (scratch/concise stop at perplexity 1.3/1.1), for the time-to-perplexity column",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (default bench/results)")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding timemachine.txt (default ../shared/data)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder holding timemachine.txt (default ../shared/data)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=2,
-                   help="run engine and reference N times each, alternating; report the best median (default 2)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="run engine and reference N times each, alternating; report the best median (default 2)",
+    )
     p.add_argument("--large-repeat", type=int, default=1, help="repeats for the large config (default 1)")
     p.add_argument("--curve-epochs", type=int, default=10, help="epochs compared by the curve check (default 10)")
-    p.add_argument("--curve-tolerance", type=float, default=0.02, help="max relative perplexity difference (default 0.02)")
+    p.add_argument(
+        "--curve-tolerance", type=float, default=0.02, help="max relative perplexity difference (default 0.02)"
+    )
     p.add_argument("--no-fused", action="store_true", help="run the engine with fused=false (its plain paths)")
-    p.add_argument("--amp", action="store_true",
-                   help="run the engine with bf16 autocast (where the device has native bf16); the reference stays float32")
+    p.add_argument(
+        "--amp",
+        action="store_true",
+        help="run the engine with bf16 autocast (where the device has native bf16); the reference stays float32",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--strict", action="store_true", help="exit 1 if a target or a curve check fails")
     args = p.parse_args(argv)
@@ -318,9 +387,17 @@ def main(argv: list[str] | None = None) -> int:
         results.append(bench_one(known[name], args, device, data_cache))
         # written after every config, so an interrupted run keeps what it measured
         table = markdown_table(results, info, args)
-        payload = {"started": args.started, "argv": args.argv, "machine": info, "results": results,
-                   "complete": len(results) == len(args.config_names), "loadavg_at_end": common._loadavg()}
-        json_path, md_path = write_results(args.out, f"throughput-{device.type}{'-bf16' if args.amp else ''}", payload, table)
+        payload = {
+            "started": args.started,
+            "argv": args.argv,
+            "machine": info,
+            "results": results,
+            "complete": len(results) == len(args.config_names),
+            "loadavg_at_end": common._loadavg(),
+        }
+        json_path, md_path = write_results(
+            args.out, f"throughput-{device.type}{'-bf16' if args.amp else ''}", payload, table
+        )
     print()
     print(table)
     print(f"wrote {json_path} and {md_path}")

@@ -122,7 +122,9 @@ def main() -> int:
         if args.only == "lens":
             asyncio.run(lens(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
             return 0
-        asyncio.run(small_terminal(PRESETS["scratch"].config.replace(**common, epochs=args.epochs // 2), out, Path(runs)))
+        asyncio.run(
+            small_terminal(PRESETS["scratch"].config.replace(**common, epochs=args.epochs // 2), out, Path(runs))
+        )
         asyncio.run(tour(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
     return 0
 

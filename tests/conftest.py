@@ -42,7 +42,6 @@ def shared_data_dir() -> Path:
 #: prefixes the tests use ("time traveller", "the time", "zebra").
 
 
-
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
     """A generated corpus file (``small_corpus_text()``, about 40 KB) for tests that need some
@@ -72,8 +71,15 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
 
 
 TINY_RUN = dict(
-    device="cpu", batch_size=8, num_steps=10, max_tokens=2000, predict_every=1,
-    checkpoint_every=0, predict_length=10, lr=1.0, seed=0,
+    device="cpu",
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    predict_every=1,
+    checkpoint_every=0,
+    predict_length=10,
+    lr=1.0,
+    seed=0,
 )
 TRAINED_RUNS = {
     "small": dict(preset="scratch", impl="scratch", hidden=16, epochs=2),

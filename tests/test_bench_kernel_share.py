@@ -15,8 +15,22 @@ import kernel_share  # noqa: E402
 
 
 def test_kernel_share_times_both_sides_and_finds_the_kernel(shared_data_dir, tmp_path, capsys):
-    code = kernel_share.main(["--configs", "concise", "--pairs", "2", "--batches", "2", "--profiled", "1",
-                              "--data-dir", str(shared_data_dir), "--out", str(tmp_path)])
+    code = kernel_share.main(
+        [
+            "--configs",
+            "concise",
+            "--pairs",
+            "2",
+            "--batches",
+            "2",
+            "--profiled",
+            "1",
+            "--data-dir",
+            str(shared_data_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     payload = json.loads((tmp_path / "kernel-share-cpu.json").read_text())
     (result,) = payload["results"]
@@ -32,11 +46,14 @@ def test_kernel_share_times_both_sides_and_finds_the_kernel(shared_data_dir, tmp
     assert "[concise] 2 batches" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--configs", "scratch"], "unknown config(s) scratch"),
-    (["--pairs", "0"], "must be at least 1"),
-    (["--device", "cuda"], "CPU only"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--configs", "scratch"], "unknown config(s) scratch"),
+        (["--pairs", "0"], "must be at least 1"),
+        (["--device", "cuda"], "CPU only"),
+    ],
+)
 def test_kernel_share_rejects_what_it_cannot_measure(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         kernel_share.parse_args(argv)

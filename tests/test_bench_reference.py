@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import reference_d2l as ref  # noqa: E402
-
 from lstm_tui.core.config import RunConfig  # noqa: E402
 from lstm_tui.core.data import load_corpus, seq_data_iter_sequential  # noqa: E402
 from lstm_tui.core.models import build_model  # noqa: E402

@@ -12,8 +12,7 @@ import pytest
 
 from lstm_tui.cli import build_parser, main
 from lstm_tui.cli.options import FLAG_FIELDS, build_config, flag_name
-from lstm_tui.core.config import PATH_FIELDS
-from lstm_tui.core.config import FIELD_NAMES, RunConfig, field_info
+from lstm_tui.core.config import FIELD_NAMES, PATH_FIELDS, RunConfig, field_info
 from lstm_tui.core.presets import PRESETS
 
 
@@ -225,7 +224,13 @@ def test_toml_precedence_preset_then_toml_then_flags(tmp_path):
     toml = tmp_path / "run.toml"
     toml.write_text('preset = "concise"\nhidden = 64\nlr = 0.5\nprefix = ["a", "b"]\n')
     config = _config("--config", str(toml))
-    assert (config.preset, config.impl, config.hidden, config.lr, config.prefix) == ("concise", "torch", 64, 0.5, ("a", "b"))
+    assert (config.preset, config.impl, config.hidden, config.lr, config.prefix) == (
+        "concise",
+        "torch",
+        64,
+        0.5,
+        ("a", "b"),
+    )
     config = _config("--config", str(toml), "--lr", "0.25")
     assert (config.impl, config.hidden, config.lr) == ("torch", 64, 0.25)
     config = _config("--config", str(toml), "--preset", "deep")  # the flag picks the preset
@@ -253,7 +258,7 @@ def test_app_mode_gets_the_merged_config(tmp_path, fake_app):
     toml = tmp_path / "run.toml"
     toml.write_text('preset = "deep"\nepochs = 7\n')
     assert main(["--config", str(toml), "--hidden", "16", "--autostart", "--runs-dir", str(tmp_path)]) == 0
-    (config, autostart, runs_dir), = fake_app
+    ((config, autostart, runs_dir),) = fake_app
     assert (config.preset, config.layers, config.epochs, config.hidden) == ("deep", 2, 7, 16)
     assert autostart is True and runs_dir == str(tmp_path)
 
@@ -267,7 +272,7 @@ def test_app_mode_gets_the_merged_config(tmp_path, fake_app):
         ("hidden = 0\n", ["key 'hidden'", "1 to 8,192"]),
         ('cell = "lstmm"\n', ["key 'cell'", "lstm, gru, rnn"]),
         ('preset = "concsie"\n', ["key 'preset'", "concise"]),
-        ("impl = \"scratch\"\nbidirectional = true\n", ["bidirectional", "impl=torch"]),
+        ('impl = "scratch"\nbidirectional = true\n', ["bidirectional", "impl=torch"]),
     ],
 )
 def test_toml_errors_exit_2_naming_file_and_key(tmp_path, capsys, fake_app, text, words):

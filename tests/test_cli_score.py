@@ -17,16 +17,29 @@ from lstm_tui.core.score import score_text
 from lstm_tui.core.timelapse import load_snapshot_with_vocab
 
 TEXT = "the time traveller for so it will be convenient to speak of him"
-BASE = dict(hidden=16, epochs=4, batch_size=8, num_steps=10, max_tokens=2000, predict_every=2,
-            checkpoint_every=0, device="cpu", predict_length=10, snapshot_every=2)
+BASE = dict(
+    hidden=16,
+    epochs=4,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    predict_every=2,
+    checkpoint_every=0,
+    device="cpu",
+    predict_length=10,
+    snapshot_every=2,
+)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, shared_data_dir):
     root = tmp_path_factory.mktemp("score-runs")
     made = {}
-    for name, changes in {"uni": {}, "other": dict(cell="gru", seed=3),
-                          "bi": dict(impl="torch", bidirectional=True)}.items():
+    for name, changes in {
+        "uni": {},
+        "other": dict(cell="gru", seed=3),
+        "bi": dict(impl="torch", bidirectional=True),
+    }.items():
         config = RunConfig.from_mapping({**BASE, "data_dir": str(shared_data_dir), **changes})
         run = RunDir.create(root, config, name=name)
         assert isinstance(Trainer(config, run_dir=run).run(), Finished)
@@ -112,9 +125,35 @@ def test_generate_with_a_bidirectional_model_writes_with_a_warning(runs, capsys)
 
 
 def test_bidirectional_samples_appear_in_the_json_events_and_the_log(runs, capsys, shared_data_dir, tmp_path):
-    argv = ["train", "--json", "--runs-dir", str(tmp_path), "--name", "bi", "--impl", "torch", "--bidirectional",
-            "--hidden", "16", "--epochs", "2", "--batch-size", "8", "--num-steps", "10", "--max-tokens", "2000",
-            "--predict-every", "1", "--predict-length", "5", "--data-dir", str(shared_data_dir), "--device", "cpu"]
+    argv = [
+        "train",
+        "--json",
+        "--runs-dir",
+        str(tmp_path),
+        "--name",
+        "bi",
+        "--impl",
+        "torch",
+        "--bidirectional",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--max-tokens",
+        "2000",
+        "--predict-every",
+        "1",
+        "--predict-length",
+        "5",
+        "--data-dir",
+        str(shared_data_dir),
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     samples = [e for e in events if e["event"] == "sample"]
@@ -126,9 +165,27 @@ def test_bidirectional_samples_appear_in_the_json_events_and_the_log(runs, capsy
 
 
 def test_the_epoch_line_shows_the_gradient_norm(runs, capsys, shared_data_dir, tmp_path):
-    argv = ["train", "--runs-dir", str(tmp_path), "--hidden", "16", "--epochs", "1", "--batch-size", "8",
-            "--num-steps", "10", "--max-tokens", "2000", "--clip", "0.01", "--data-dir", str(shared_data_dir),
-            "--device", "cpu"]
+    argv = [
+        "train",
+        "--runs-dir",
+        str(tmp_path),
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--max-tokens",
+        "2000",
+        "--clip",
+        "0.01",
+        "--data-dir",
+        str(shared_data_dir),
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch"))
     assert "grad " in line and "(100% clipped)" in line

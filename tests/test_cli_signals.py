@@ -23,9 +23,29 @@ def test_signal_to_a_real_train_process_then_resume(sig, small_corpus, tmp_path,
     """Ctrl+C, SIGTERM and SIGHUP (the SSH session dropping) stop a real run with a checkpoint."""
     runs_dir = tmp_path / "runs"
     # Many epochs, so the signal surely lands while it trains; the resume then adds one more.
-    cmd = [sys.executable, "-m", "lstm_tui", "train", "--corpus", str(small_corpus), "--max-tokens", "2000",
-           "--hidden", "16", "--epochs", "5000", "--batch-size", "8", "--num-steps", "10", "--device", "cpu",
-           "--json", "--runs-dir", str(runs_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstm_tui",
+        "train",
+        "--corpus",
+        str(small_corpus),
+        "--max-tokens",
+        "2000",
+        "--hidden",
+        "16",
+        "--epochs",
+        "5000",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+        "--runs-dir",
+        str(runs_dir),
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
@@ -55,8 +75,21 @@ def test_signal_to_a_real_train_process_then_resume(sig, small_corpus, tmp_path,
 
 
 def test_batch_times_steps_longer_than_the_corpus_exits_2_naming_both(small_corpus, tmp_path, capsys):
-    argv = ["train", "--corpus", str(small_corpus), "--max-tokens", "300", "--batch-size", "32",
-            "--num-steps", "35", "--device", "cpu", "--runs-dir", str(tmp_path / "runs")]
+    argv = [
+        "train",
+        "--corpus",
+        str(small_corpus),
+        "--max-tokens",
+        "300",
+        "--batch-size",
+        "32",
+        "--num-steps",
+        "35",
+        "--device",
+        "cpu",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "batch_size 32" in err and "num_steps 35" in err and "Traceback" not in err

@@ -17,8 +17,24 @@ from lstm_tui.core.runs.files import SWEEP_TAG_FILE, SWEEPS_DIR
 from lstm_tui.core.sweep import load_record
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--preset", "concise", "--hidden", "16", "--max-tokens", "2000", "--batch-size", "8", "--num-steps", "10",
-        "--device", "cpu", "--predict-every", "0", "--checkpoint-every", "0"]
+TINY = [
+    "--preset",
+    "concise",
+    "--hidden",
+    "16",
+    "--max-tokens",
+    "2000",
+    "--batch-size",
+    "8",
+    "--num-steps",
+    "10",
+    "--device",
+    "cpu",
+    "--predict-every",
+    "0",
+    "--checkpoint-every",
+    "0",
+]
 
 
 def _tiny(data_dir: Path, runs: Path, *extra: str) -> list[str]:
@@ -27,8 +43,23 @@ def _tiny(data_dir: Path, runs: Path, *extra: str) -> list[str]:
 
 def test_a_2x2_grid_trains_4_tagged_runs_in_parallel_and_sorts_by_val_ppl(shared_data_dir, tmp_path, capsys):
     runs = tmp_path / "runs"
-    argv = _tiny(shared_data_dir, runs, "--epochs", "2", "--val-split", "0.1", "--lr", "0.5,2",
-                 "--layers", "1,2", "--parallel", "2", "--name", "grid", "--json")
+    argv = _tiny(
+        shared_data_dir,
+        runs,
+        "--epochs",
+        "2",
+        "--val-split",
+        "0.1",
+        "--lr",
+        "0.5,2",
+        "--layers",
+        "1,2",
+        "--parallel",
+        "2",
+        "--name",
+        "grid",
+        "--json",
+    )
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["sweep"] == "grid" and out["varying"] == ["layers", "lr"] and out["sort"] == "val_ppl"
@@ -44,8 +75,12 @@ def test_a_2x2_grid_trains_4_tagged_runs_in_parallel_and_sorts_by_val_ppl(shared
         tag = json.loads((runs / run.folder / SWEEP_TAG_FILE).read_text())
         assert tag == {"sweep": "grid", "index": run.index, "values": run.values}
         config = RunDir(runs / run.folder).read_config()
-        assert (config.layers, config.lr, config.hidden, config.threads) == (run.values["layers"], run.values["lr"], 16,
-                                                                             max(1, len(os.sched_getaffinity(0)) // 2))
+        assert (config.layers, config.lr, config.hidden, config.threads) == (
+            run.values["layers"],
+            run.values["lr"],
+            16,
+            max(1, len(os.sched_getaffinity(0)) // 2),
+        )
     # --results prints the same table again, as markdown by default
     assert main(["sweep", "--results", "grid", "--runs-dir", str(runs)]) == 0
     table = capsys.readouterr().out
@@ -86,8 +121,13 @@ def _locked_pids(runs: Path, count: int, timeout: float = 120.0) -> list[int]:
     """Wait until ``count`` run folders are training (a lock and a first metrics line); their pids."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [p for p in runs.glob("2*") if (p / LOCK_FILE).is_file() and (p / "metrics.jsonl").is_file()
-                and (p / "metrics.jsonl").read_text().strip()]
+        busy = [
+            p
+            for p in runs.glob("2*")
+            if (p / LOCK_FILE).is_file()
+            and (p / "metrics.jsonl").is_file()
+            and (p / "metrics.jsonl").read_text().strip()
+        ]
         if len(busy) >= count:
             return [read_lock(p / LOCK_FILE)["pid"] for p in busy]
         time.sleep(0.2)
@@ -106,8 +146,9 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(share
     runs = tmp_path / "runs"
     # enough epochs that the signal lands while both train, few enough that the resume is quick
     argv = _tiny(shared_data_dir, runs, "--epochs", "100", "--lr", "0.5,1,2", "--parallel", "2", "--name", "stopme")
-    proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         pids = _locked_pids(runs, 2)
         proc.send_signal(signal.SIGINT)
@@ -145,8 +186,9 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint_and_resume_finishes_them(share
 def test_sigterm_stops_the_sweep_with_143_and_the_run_checkpointed(shared_data_dir, tmp_path):
     runs = tmp_path / "runs"
     argv = _tiny(shared_data_dir, runs, "--epochs", "5000", "--lr", "1", "--name", "term")
-    proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstm_tui", *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         (pid,) = _locked_pids(runs, 1)
         proc.send_signal(signal.SIGTERM)
@@ -177,10 +219,35 @@ def test_book_and_exercise_sweeps_from_the_command_line(shared_data_dir, tmp_pat
     assert "clipping" in capsys.readouterr().out
 
     runs = tmp_path / "runs"
-    argv = ["sweep", "--exercise", "sampling", "--hidden", "16", "--epochs", "2", "--max-tokens", "2000",
-            "--batch-size", "8", "--num-steps", "10", "--device", "cpu", "--predict-every", "0",
-            "--checkpoint-every", "0", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs),
-            "--parallel", "2", "--name", "card"]
+    argv = [
+        "sweep",
+        "--exercise",
+        "sampling",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--max-tokens",
+        "2000",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        "--predict-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--data-dir",
+        str(shared_data_dir),
+        "--runs-dir",
+        str(runs),
+        "--parallel",
+        "2",
+        "--name",
+        "card",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| run | sampling | val ppl |" in out
@@ -196,4 +263,6 @@ def test_switches_take_a_list_too():
     spec = build_spec(ns)
     assert spec.varying == ("fused",)
     assert [(p.config.fused, p.config.graphs, p.config.raw, p.config.prefix) for p in spec.points] == [
-        (True, False, True, ("a, b",)), (False, False, True, ("a, b",))]
+        (True, False, True, ("a, b",)),
+        (False, False, True, ("a, b",)),
+    ]

@@ -20,8 +20,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tiny(text_file: Path | str, *extra: str) -> list[str]:
     return [
-        "--corpus", str(text_file), "--max-tokens", "2000", "--hidden", "32", "--epochs", "3",
-        "--batch-size", "8", "--num-steps", "10", "--device", "cpu", *extra,
+        "--corpus",
+        str(text_file),
+        "--max-tokens",
+        "2000",
+        "--hidden",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        *extra,
     ]
 
 
@@ -60,14 +73,21 @@ def test_train_prints_epochs_and_d2l_summary_then_generate_and_runs(small_corpus
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "time traveller", "--length", "20"]) == 0
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("time traveller") and len(text) == len("time traveller") + 20
-    assert main(["generate", "-c", run.name, "--runs-dir", str(runs_dir), "-p", "the", "-n", "5", "-t", "1", "--seed", "1"]) == 0
+    assert (
+        main(
+            ["generate", "-c", run.name, "--runs-dir", str(runs_dir), "-p", "the", "-n", "5", "-t", "1", "--seed", "1"]
+        )
+        == 0
+    )
     assert len(capsys.readouterr().out.rstrip("\n")) == 8
 
     # characters the model never saw: exit 2 naming them, nothing on stdout; --unk maps them
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time Traveller!", "--length", "5"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "'T'" in captured.err and "'!'" in captured.err and "--unk" in captured.err
-    assert "unknown=" not in captured.err and "try 'time traveller'" in captured.err  # the CLI's words, a prefix it reads
+    assert (
+        "unknown=" not in captured.err and "try 'time traveller'" in captured.err
+    )  # the CLI's words, a prefix it reads
     assert captured.err.startswith("error: --prefix: ")
     assert main(["generate", "--checkpoint", str(saved), "--prefix", "Time!", "--length", "5", "--unk"]) == 0
     assert capsys.readouterr().out.startswith("Time!")
@@ -88,8 +108,8 @@ def test_train_json_is_json_lines_only(small_corpus, tmp_path, capsys):
     events = json_lines(captured.out)  # every stdout line parses
     assert all("event" in e for e in events)
     loads = [e for e in events if e["event"] == "load"]  # the corpus load's progress comes first
-    assert loads and events[:len(loads)] == loads and loads[-1]["done"] == loads[-1]["total"]
-    events = events[len(loads):]
+    assert loads and events[: len(loads)] == loads and loads[-1]["done"] == loads[-1]["total"]
+    events = events[len(loads) :]
     assert events[0]["event"] == "started" and events[-1]["event"] == "finished"
     epochs = [e for e in events if e["event"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
@@ -144,9 +164,24 @@ def test_generate_prints_what_an_ascii_terminal_cannot_show_as_question_marks(sm
     runs_dir = tmp_path / "runs"
     assert main(["train", *tiny(small_corpus, "--epochs", "1"), "--quiet", "--runs-dir", str(runs_dir)]) == 0
     env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONPATH": str(REPO), "LSTM_TUI_RUNS_DIR": str(runs_dir)}
-    done = subprocess.run([sys.executable, "-m", "lstm_tui", "generate", "-c", only_run(runs_dir).name,
-                           "-p", "na\u00efve traveller", "--unk", "-n", "5"],
-                          env=env, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstm_tui",
+            "generate",
+            "-c",
+            only_run(runs_dir).name,
+            "-p",
+            "na\u00efve traveller",
+            "--unk",
+            "-n",
+            "5",
+        ],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode("ascii").startswith("na?ve traveller") and b"UnicodeEncodeError" not in done.stderr
 
@@ -262,8 +297,15 @@ def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies
     small_corpus, tmp_path, capsys, disk_full_at_the_third_checkpoint
 ):
     runs_dir, saved = tmp_path / "runs", tmp_path / "model.pt"
-    argv = ["train", *tiny(small_corpus, "--checkpoint-every", "1"), "--quiet", "--runs-dir", str(runs_dir),
-            "--save", str(saved)]
+    argv = [
+        "train",
+        *tiny(small_corpus, "--checkpoint-every", "1"),
+        "--quiet",
+        "--runs-dir",
+        str(runs_dir),
+        "--save",
+        str(saved),
+    ]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("perplexity ")  # the run itself trained its 3 epochs
@@ -287,8 +329,14 @@ def test_a_closing_checkpoint_that_cannot_be_written_is_an_error_and_save_copies
 def test_no_run_dir_keeps_its_folder_when_the_closing_checkpoint_fails(
     small_corpus, tmp_path, capsys, temp_root, disk_full_at_the_third_checkpoint
 ):
-    argv = ["train", *tiny(small_corpus, "--checkpoint-every", "1"), "--quiet", "--no-run-dir",
-            "--save", str(tmp_path / "model.pt")]
+    argv = [
+        "train",
+        *tiny(small_corpus, "--checkpoint-every", "1"),
+        "--quiet",
+        "--no-run-dir",
+        "--save",
+        str(tmp_path / "model.pt"),
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "the temporary run folder holds the checkpoint of epoch 2" in err
@@ -424,8 +472,14 @@ def test_an_unexpected_training_error_prints_no_library_traceback(small_corpus, 
         "sys.exit(main(sys.argv[1:]))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "LSTM_TUI_DEBUG"}
-    done = subprocess.run([sys.executable, "-c", code, "train", *tiny(small_corpus), "--runs-dir", str(tmp_path)],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, "train", *tiny(small_corpus), "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "training failed" not in done.stderr
     assert done.stderr.startswith("error: RuntimeError: kaboom\nhint:")

@@ -39,10 +39,37 @@ def _epochs(run: Path) -> int:
 @pytest.fixture
 def training(tmp_path, shared_data_dir):
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "lstm_tui", "train", "--preset", "scratch", "--hidden", "16", "--epochs", "5000",
-           "--max-tokens", "2000", "--batch-size", "8", "--num-steps", "10", "--device", "cpu", "--threads", "1",
-           "--checkpoint-every", "0", "--predict-every", "1000", "--data-dir", str(shared_data_dir),
-           "--runs-dir", str(runs), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstm_tui",
+        "train",
+        "--preset",
+        "scratch",
+        "--hidden",
+        "16",
+        "--epochs",
+        "5000",
+        "--max-tokens",
+        "2000",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--checkpoint-every",
+        "0",
+        "--predict-every",
+        "1000",
+        "--data-dir",
+        str(shared_data_dir),
+        "--runs-dir",
+        str(runs),
+        "--json",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:

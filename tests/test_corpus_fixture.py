@@ -12,17 +12,17 @@ import pytest
 from small_text import small_corpus_text
 
 CONFTEST = Path(__file__).with_name("conftest.py")
-USES_THE_BOOK = '''
+USES_THE_BOOK = """
 def test_uses_the_book(shared_data_dir):
     assert shared_data_dir.is_dir()
-'''
-LOADS_THE_PROJECT_CONFTEST = f'''
+"""
+LOADS_THE_PROJECT_CONFTEST = f"""
 import importlib.util
 spec = importlib.util.spec_from_file_location("project_conftest", {str(CONFTEST)!r})
 project = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(project)
 shared_data_dir = project.shared_data_dir
-'''
+"""
 
 
 def run_pytest_without_corpus(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
@@ -38,7 +38,13 @@ def run_pytest_without_corpus(tmp_path: Path, ci: str | None) -> subprocess.Comp
         env["CI"] = ci
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_book.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_a_missing_corpus_fails_in_ci_naming_the_path_and_the_variable(tmp_path):

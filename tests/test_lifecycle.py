@@ -31,8 +31,24 @@ from lstm_tui.core.runs import lock_holder, run_status
 
 REPO = Path(__file__).resolve().parents[1]
 EXIT_LIMIT_S = 10.0
-TINY = ["--preset", "concise", "--hidden", "32", "--max-tokens", "4000", "--batch-size", "8", "--num-steps", "10",
-        "--device", "cpu", "--predict-every", "1", "--predict-length", "20"]
+TINY = [
+    "--preset",
+    "concise",
+    "--hidden",
+    "32",
+    "--max-tokens",
+    "4000",
+    "--batch-size",
+    "8",
+    "--num-steps",
+    "10",
+    "--device",
+    "cpu",
+    "--predict-every",
+    "1",
+    "--predict-length",
+    "20",
+]
 CTRL_G, CTRL_Q, TAB, BACKSPACE, ENTER = b"\x07", b"\x11", b"\t", b"\x7f", b"\r"
 
 
@@ -48,14 +64,26 @@ class PtyApp:
         self.runs_dir, self.log = tmp_path / "runs", tmp_path / "lifecycle.log"
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TERM": "xterm-256color",
-               "LSTM_TUI_RUNS_DIR": str(self.runs_dir), "LSTM_TUI_DATA_DIR": str(data_dir),
-               "LSTM_TUI_LIFECYCLE_LOG": str(self.log)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "OMP_NUM_THREADS": "1",
+            "TERM": "xterm-256color",
+            "LSTM_TUI_RUNS_DIR": str(self.runs_dir),
+            "LSTM_TUI_DATA_DIR": str(data_dir),
+            "LSTM_TUI_LIFECYCLE_LOG": str(self.log),
+        }
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "lstm_tui", "--data-dir", str(data_dir), *args],
-                                     stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
-                                     start_new_session=True,
-                                     preexec_fn=_take_terminal if controlling else None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lstm_tui", "--data-dir", str(data_dir), *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=REPO,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_take_terminal if controlling else None,
+        )
         os.close(slave)
         self.master = master
         self.output = bytearray()
@@ -111,7 +139,9 @@ class PtyApp:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"the app outlived its terminal by {EXIT_LIMIT_S}s; lifecycle log: {self.notes()}")
+            raise AssertionError(
+                f"the app outlived its terminal by {EXIT_LIMIT_S}s; lifecycle log: {self.notes()}"
+            ) from None
         return time.monotonic() - closed
 
 
@@ -125,7 +155,7 @@ def session_members(sid: int) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp session ...
         if int(fields[3]) == sid and fields[0] != "Z":
             members.append(int(entry))
     return members

@@ -17,8 +17,7 @@ import types
 import pytest
 import requests
 
-from lstm_tui.cli import main
-from lstm_tui.cli import commands
+from lstm_tui.cli import commands, main
 
 pytest.importorskip("textual_serve")
 
@@ -32,7 +31,9 @@ def free_port() -> int:
 def start_serve(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "lstm_tui", "serve", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -88,8 +89,12 @@ def test_port_in_use_is_a_readable_error():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "lstm_tui", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "lstm_tui", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "another --port" in result.stderr
     assert "Traceback" not in result.stderr
@@ -98,7 +103,7 @@ def test_port_in_use_is_a_readable_error():
 class FakeServer:
     """Stands in for textual_serve.server.Server: records what it was given, listens nowhere."""
 
-    made: list["FakeServer"] = []
+    made: list[FakeServer] = []
 
     def __init__(self, command: str, host: str = "localhost", port: int = 8000, title: str | None = None) -> None:
         self.command, self.host, self.port, self.title = command, host, port, title

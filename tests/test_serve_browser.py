@@ -19,21 +19,45 @@ import time
 from pathlib import Path
 
 import pytest
+from test_lifecycle import session_members
+from test_serve import free_port, wait_for_page
 
 from lstm_tui.cli.serve import alive, app_processes
 from lstm_tui.core.runs import lock_holder, run_status
-
-from test_lifecycle import session_members
-from test_serve import free_port, wait_for_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TINY = ["--preset", "concise", "--hidden", "32", "--max-tokens", "4000", "--batch-size", "8", "--num-steps", "10",
-        "--device", "cpu", "--predict-every", "1", "--predict-length", "20", "--epochs", "500"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TINY = [
+    "--preset",
+    "concise",
+    "--hidden",
+    "32",
+    "--max-tokens",
+    "4000",
+    "--batch-size",
+    "8",
+    "--num-steps",
+    "10",
+    "--device",
+    "cpu",
+    "--predict-every",
+    "1",
+    "--predict-length",
+    "20",
+    "--epochs",
+    "500",
+]
 APP_EXIT_S = 10.0
 
 
@@ -53,12 +77,36 @@ class Served:
     def __init__(self, tmp_path: Path, data_dir: Path) -> None:
         self.port = free_port()
         self.runs_dir = tmp_path / "runs"
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
-               "LSTM_TUI_LIFECYCLE_LOG": str(tmp_path / "lifecycle.log")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1",
+            "LSTM_TUI_LIFECYCLE_LOG": str(tmp_path / "lifecycle.log"),
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lstm_tui", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--runs-dir", str(self.runs_dir), "--data-dir", str(data_dir), *TINY],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "lstm_tui",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--runs-dir",
+                str(self.runs_dir),
+                "--data-dir",
+                str(data_dir),
+                *TINY,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         self.url = f"http://127.0.0.1:{self.port}/"
         wait_for_page(self.proc, self.url, timeout=60)
 

@@ -15,9 +15,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["run_app"]
 
 
-def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
-            runs_dir: "str | os.PathLike | None" = None, headless: bool = False,
-            follow: "list[str | os.PathLike] | None" = None, on_hangup: str = "stop") -> int:
+def run_app(
+    config: RunConfig | None = None,
+    *,
+    autostart: bool = False,
+    runs_dir: str | os.PathLike | None = None,
+    headless: bool = False,
+    follow: list[str | os.PathLike] | None = None,
+    on_hangup: str = "stop",
+) -> int:
     """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once;
     ``follow``: run folders to follow at once (``lstm-tui watch``); ``on_hangup``: "stop" or "detach".
 
@@ -31,6 +37,7 @@ def run_app(config: "RunConfig | None" = None, *, autostart: bool = False,
     app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir, follow=follow or (), on_hangup=on_hangup)
     if not headless:  # hangups end the process, with a checkpoint (see lifecycle.py)
         from .lifecycle import install
+
         install(app)
     result = app.run(headless=headless)
     if app.exit_note:

@@ -52,13 +52,19 @@ class DetachMixin:
             self.notify(f"Nothing to detach: {why}.", severity="warning")
             return
         self._detach_pending = True
-        self.log_view.info("detaching: stopping at the next batch with a checkpoint; a background "
-                           "`lstm-tui train --resume` takes the run on")
+        self.log_view.info(
+            "detaching: stopping at the next batch with a checkpoint; a background "
+            "`lstm-tui train --resume` takes the run on"
+        )
         self._request_stop()
 
     def stop_on_signal(self, signum: int) -> None:
-        if (self.on_hangup == "detach" and self._signalled is None and self.session.run_path
-                and self.state in (AppState.TRAINING, AppState.PAUSED)):
+        if (
+            self.on_hangup == "detach"
+            and self._signalled is None
+            and self.session.run_path
+            and self.state in (AppState.TRAINING, AppState.PAUSED)
+        ):
             self._detach_pending = True
         super().stop_on_signal(signum)  # type: ignore[misc]
 
@@ -74,8 +80,10 @@ class DetachMixin:
         outcome = self._detach_once(run_path) if detachable and self._quit_after_stop else None  # a hangup
         super().on_engine_finished(message)  # type: ignore[misc]  (a hangup: the app exits next)
         if outcome is not None and not isinstance(outcome, str):
-            self.exit_note = (f"lstm-tui: detached: process {outcome.pid} trains {run_path} (log: {outcome.log_path});"
-                              f" follow it with: lstm-tui watch {run_path}")
+            self.exit_note = (
+                f"lstm-tui: detached: process {outcome.pid} trains {run_path} (log: {outcome.log_path});"
+                f" follow it with: lstm-tui watch {run_path}"
+            )
         if not detachable:
             self.log_view.warn("not detached: the run ended before it could be handed over")
         elif not self._quit_after_stop:
@@ -128,7 +136,9 @@ class DetachMixin:
         pid = message.detached.pid
         if not message.taken:
             self.log_view.warn(f"process {pid} has not taken {name} yet; following it anyway")
-        self.log_view.good(f"▶ detached: process {pid} trains {name} in the background "
-                           f"(log: {message.detached.log_path}); quitting leaves it training")
+        self.log_view.good(
+            f"▶ detached: process {pid} trains {name} in the background "
+            f"(log: {message.detached.log_path}); quitting leaves it training"
+        )
         self.notify(f"process {pid} trains {name}; F6/F7/ctrl+s still control it", title="Detached", markup=False)
         self.follow_runs([message.run_path])

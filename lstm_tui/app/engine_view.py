@@ -54,11 +54,19 @@ class EngineViewMixin:
         if event.start_epoch <= 1:
             self._eta_base = (0.0, 0.0)
         self._batches_per_epoch = event.batches_per_epoch  # (knob markers: .knobs)
-        self._set_state(AppState.TRAINING, message="", device=event.device, epochs=event.epochs,
-                        epoch=event.start_epoch - 1, vocab_size=event.vocab_size)
+        self._set_state(
+            AppState.TRAINING,
+            message="",
+            device=event.device,
+            epochs=event.epochs,
+            epoch=event.start_epoch - 1,
+            vocab_size=event.vocab_size,
+        )
         self.status_bar.set_progress(event.start_epoch - 1, event.epochs)
-        self.log_view.info(f"training on {event.device}: {event.parameters:,} parameters, vocabulary {event.vocab_size},"
-                           f" {event.corpus_tokens:,} tokens, {event.batches_per_epoch} batches per epoch")
+        self.log_view.info(
+            f"training on {event.device}: {event.parameters:,} parameters, vocabulary {event.vocab_size},"
+            f" {event.corpus_tokens:,} tokens, {event.batches_per_epoch} batches per epoch"
+        )
 
     def _eta(self, done_epochs: float, epochs: int, elapsed: float) -> float | None:
         base_epoch, base_elapsed = self._eta_base
@@ -74,9 +82,13 @@ class EngineViewMixin:
         epochs = self.status_bar.status.epochs or 1
         done = (event.epoch - 1) + event.batch / max(event.batches, 1)
         self.chart.add(done, event.perplexity)
-        self.status_bar.update_status(epoch=event.epoch - 1, perplexity=event.perplexity,
-                                      tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s,
-                                      eta_s=self._eta(done, epochs, event.elapsed_s))
+        self.status_bar.update_status(
+            epoch=event.epoch - 1,
+            perplexity=event.perplexity,
+            tokens_per_s=event.tokens_per_s,
+            elapsed_s=event.elapsed_s,
+            eta_s=self._eta(done, epochs, event.elapsed_s),
+        )
         self.status_bar.set_progress(done, epochs)
 
     def on_engine_epoch_end(self, message: m.EngineEpochEnd) -> None:
@@ -85,22 +97,31 @@ class EngineViewMixin:
         event = message.event
         self.session.note_perplexity(event.perplexity, event.val_perplexity)
         self.chart.add(event.epoch, event.perplexity, event.val_perplexity)
-        self.status_bar.update_status(epoch=event.epoch, epochs=event.epochs, perplexity=event.perplexity,
-                                      val_perplexity=event.val_perplexity, tokens_per_s=event.tokens_per_s,
-                                      elapsed_s=event.elapsed_s,
-                                      eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s),
-                                      grad_norm=event.grad_norm, clipped_share=event.clipped_share)
+        self.status_bar.update_status(
+            epoch=event.epoch,
+            epochs=event.epochs,
+            perplexity=event.perplexity,
+            val_perplexity=event.val_perplexity,
+            tokens_per_s=event.tokens_per_s,
+            elapsed_s=event.elapsed_s,
+            eta_s=self._eta(event.epoch, event.epochs, event.elapsed_s),
+            grad_norm=event.grad_norm,
+            clipped_share=event.clipped_share,
+        )
         self.chart.add_grad(event.epoch, event.grad_norm)
         self.status_bar.set_progress(event.epoch, event.epochs)
         if event.generation_perplexity is not None:
-            self.log_view.info(f"epoch {event.epoch}: generation perplexity {event.generation_perplexity:.2f} "
-                               "(one character at a time, as the model writes)")
+            self.log_view.info(
+                f"epoch {event.epoch}: generation perplexity {event.generation_perplexity:.2f} "
+                "(one character at a time, as the model writes)"
+            )
 
     def on_engine_sample(self, message: m.EngineSample) -> None:
         if self._current(message):
             event = message.event
-            self.log_view.sample(event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text,
-                                 event.warning)
+            self.log_view.sample(
+                event.epoch, self.session.last_ppl, self.session.last_val, event.prefix, event.text, event.warning
+            )
 
     def on_engine_checkpointed(self, message: m.EngineCheckpointed) -> None:
         if not self._current(message):
@@ -137,33 +158,52 @@ class EngineViewMixin:
 
     def _finished(self, event: ev.Finished) -> None:
         state = AppState.STOPPED if event.stopped else AppState.FINISHED
-        self._set_state(state, message="", perplexity=event.perplexity, val_perplexity=event.val_perplexity,
-                        tokens_per_s=event.tokens_per_s, elapsed_s=event.elapsed_s, eta_s=None, epoch=event.epoch,
-                        test_perplexity=event.test_perplexity)
+        self._set_state(
+            state,
+            message="",
+            perplexity=event.perplexity,
+            val_perplexity=event.val_perplexity,
+            tokens_per_s=event.tokens_per_s,
+            elapsed_s=event.elapsed_s,
+            eta_s=None,
+            epoch=event.epoch,
+            test_perplexity=event.test_perplexity,
+        )
         if not event.stopped:
             self.status_bar.set_progress(event.epoch, self.status_bar.status.epochs or event.epoch)
-        text = (f"■ {state.value} at epoch {event.epoch}: perplexity {event.perplexity:.2f}"
-                + (f", val {event.val_perplexity:.2f}" if event.val_perplexity is not None else "")
-                + f", {event.tokens_per_s:,.0f} tokens/s on {event.device}")
+        text = (
+            f"■ {state.value} at epoch {event.epoch}: perplexity {event.perplexity:.2f}"
+            + (f", val {event.val_perplexity:.2f}" if event.val_perplexity is not None else "")
+            + f", {event.tokens_per_s:,.0f} tokens/s on {event.device}"
+        )
         self.log_view.good(text)
         if event.test_perplexity is not None:
-            self.log_view.add(f"  test perplexity {event.test_perplexity:.2f} ({bits(event.test_perplexity)} "
-                              f"{self.status_bar.status.bits_unit}): the held-out end of the corpus, scored once", "magenta")
+            self.log_view.add(
+                f"  test perplexity {event.test_perplexity:.2f} ({bits(event.test_perplexity)} "
+                f"{self.status_bar.status.bits_unit}): the held-out end of the corpus, scored once",
+                "magenta",
+            )
         if event.generation_perplexity is not None:
-            self.log_view.add(f"  generation perplexity {event.generation_perplexity:.2f} (scored one character at"
-                              " a time, as the model writes)", "green")
+            self.log_view.add(
+                f"  generation perplexity {event.generation_perplexity:.2f} (scored one character at"
+                " a time, as the model writes)",
+                "green",
+            )
         run_path = self.session.run_path
         if run_path and not event.checkpoint_saved:
             why = f" ({event.checkpoint_error})" if event.checkpoint_error else " (see above)"
-            self.log_view.error(f"✗ the closing checkpoint could not be written{why}: the run folder holds "
-                                "an older one, or none")
+            self.log_view.error(
+                f"✗ the closing checkpoint could not be written{why}: the run folder holds an older one, or none"
+            )
             self.notify("The closing checkpoint could not be written.", title="Not saved", severity="error")
         elif run_path:
             self.log_view.info(f"saved in {run_path}" + ("; F8 continues it" if event.stopped else ""))
         if self._quit_after_stop:
             if event.stopped and run_path:
-                self.exit_note = (f"lstm-tui: stopped at epoch {event.epoch}; checkpoint in {run_path}\n"
-                                  f"continue with: lstm-tui train --resume {run_path}")
+                self.exit_note = (
+                    f"lstm-tui: stopped at epoch {event.epoch}; checkpoint in {run_path}\n"
+                    f"continue with: lstm-tui train --resume {run_path}"
+                )
             self.exit(0)
 
     def on_engine_failed(self, message: m.EngineFailed) -> None:

@@ -40,8 +40,12 @@ ACK_TIMEOUT_S = 10.0
 #: A followed run's new points are drawn at once when the chart's last draw is this old.
 REDRAW_MIN_S = 0.5
 #: What F6 / F7 / ctrl+s send, and the words of their notifications.
-CONTROL_WORDS = {"pause": "paused", "resume": "resumed", "stop": "stopping (with a checkpoint)",
-                 "checkpoint": "saving a checkpoint"}
+CONTROL_WORDS = {
+    "pause": "paused",
+    "resume": "resumed",
+    "stop": "stopping (with a checkpoint)",
+    "checkpoint": "saving a checkpoint",
+}
 
 
 class FollowUpdate(Message):
@@ -237,8 +241,9 @@ class FollowingMixin:
             epoch = record_epoch(sample)
             if several:
                 self.log_view.add(f"{run.name}:", "dim")
-            self.log_view.sample(epoch, by_epoch.get(epoch), vals.get(epoch), str(sample.get("prefix", "")),
-                                 str(sample.get("text", "")))
+            self.log_view.sample(
+                epoch, by_epoch.get(epoch), vals.get(epoch), str(sample.get("prefix", "")), str(sample.get("text", ""))
+            )
         run.samples += len(samples)
 
     def _show_followed(self, changed: list[FollowedRun] | None = None) -> None:
@@ -254,10 +259,17 @@ class FollowingMixin:
         first = runs[0]
         more = f" (+{len(runs) - 1} more)" if len(runs) > 1 else ""
         state = "paused" if first.paused else first.status
-        self.status_bar.update_status(state=state, epoch=first.epoch, epochs=first.epochs,
-                                      perplexity=first.perplexity, val_perplexity=first.val_perplexity,
-                                      tokens_per_s=first.tokens_per_s, elapsed_s=first.elapsed_s, eta_s=None,
-                                      message=f"following {first.name}{more}")
+        self.status_bar.update_status(
+            state=state,
+            epoch=first.epoch,
+            epochs=first.epochs,
+            perplexity=first.perplexity,
+            val_perplexity=first.val_perplexity,
+            tokens_per_s=first.tokens_per_s,
+            elapsed_s=first.elapsed_s,
+            eta_s=None,
+            message=f"following {first.name}{more}",
+        )
         self.status_bar.set_progress(first.epoch, first.epochs or None)
 
     # ------------------------------------------------------------------ control (F6, F7, ctrl+s)
@@ -289,12 +301,14 @@ class FollowingMixin:
             sent = send(run.path, command)
         except ControlRefused as exc:
             self.log_view.warn(f"{run.name}: {command} refused: {exc.reason}")
-            self.notify(f"{exc.reason}. {exc.hint}", title=f"{run.name} is not running", severity="warning",
-                        markup=False)
+            self.notify(
+                f"{exc.reason}. {exc.hint}", title=f"{run.name} is not running", severity="warning", markup=False
+            )
             return
         except OSError as exc:
-            self.notify(f"cannot write the control file of {run.name}: {exc.strerror or exc}", severity="error",
-                        markup=False)
+            self.notify(
+                f"cannot write the control file of {run.name}: {exc.strerror or exc}", severity="error", markup=False
+            )
             return
         self.log_view.info(f"{run.name}: {command} sent")
         self._wait_ack(run.path, command, sent)

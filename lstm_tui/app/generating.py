@@ -91,9 +91,15 @@ class GeneratingMixin:
             model, vocab = source.model_and_vocab()
             pieces: list[str] = []
             last = time.monotonic()
-            for piece in stream(model, vocab, request.prefix, request.length,
-                                temperature=request.temperature, top_k=request.top_k,
-                                top_p=request.top_p):
+            for piece in stream(
+                model,
+                vocab,
+                request.prefix,
+                request.length,
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+            ):
                 if worker.is_cancelled:
                     return
                 pieces.append(piece)
@@ -114,4 +120,3 @@ class GeneratingMixin:
     def on_generate_done(self, message: GenerateDone) -> None:
         if message.request == self._gen_request:
             self.generate_box.done(message.error)
-

@@ -29,8 +29,9 @@ def binding_ids(app_bindings: Iterable[object]) -> list[str]:
     for package in (screens, widgets):
         for info in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package.__name__}.{info.name}")
-    owners = [cls for base in (Screen, Widget) for cls in _subclasses(base)
-              if cls.__module__.startswith("lstm_tui.app")]
+    owners = [
+        cls for base in (Screen, Widget) for cls in _subclasses(base) if cls.__module__.startswith("lstm_tui.app")
+    ]
     ids: list[str] = []
     for bindings in [list(app_bindings)] + [list(vars(cls).get("BINDINGS", [])) for cls in owners]:
         ids += [b.id for b in bindings if isinstance(b, Binding) and b.id and b.id not in ids]
@@ -47,12 +48,14 @@ class KeymapMixin:
         try:
             settings = load_settings(known_bindings=ids)
         except SettingsError as exc:
-            self.notify(f"{exc} (the default keys apply)", title="Settings file", severity="error",
-                        timeout=10, markup=False)
+            self.notify(
+                f"{exc} (the default keys apply)", title="Settings file", severity="error", timeout=10, markup=False
+            )
             return
         except OSError as exc:
-            self.notify(f"cannot read the settings file: {exc}", title="Settings file", severity="warning",
-                        markup=False)
+            self.notify(
+                f"cannot read the settings file: {exc}", title="Settings file", severity="warning", markup=False
+            )
             return
         for warning in settings.warnings:
             self.notify(warning, title="Settings file", severity="warning", timeout=8, markup=False)

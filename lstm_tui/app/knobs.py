@@ -50,8 +50,7 @@ class KnobsMixin:
         run_path = self.session.run_path
         holder = other_trainer(run_path)
         if holder is None:
-            self.notify("No run is training: live knobs change a run as it trains (F5 starts one).",
-                        severity="warning")
+            self.notify("No run is training: live knobs change a run as it trains (F5 starts one).", severity="warning")
             return
         from lstm_tui.core.runs import RunDir
 
@@ -98,8 +97,9 @@ class KnobsMixin:
 
     def on_knob_ack(self, message: m.KnobAck) -> None:
         if message.outcome is None:
-            self.notify("The trainer has not answered yet (it applies the knobs at its next batch).",
-                        severity="warning")
+            self.notify(
+                "The trainer has not answered yet (it applies the knobs at its next batch).", severity="warning"
+            )
         else:
             severity = "information" if message.outcome == "applied" else "warning"
             self.notify(f"{message.outcome}: {message.detail}", title="Knobs", severity=severity, markup=False)

@@ -21,9 +21,14 @@ class LensesMixin:
         from .screens.lens import LensScreen
 
         prefix = self.query_one("#gen-prefix", Input).value
-        self.push_screen(LensScreen(self.session.model_choice(self.run_active),
-                                    run_path=run_path or self.session.run_path,
-                                    text=prefix if len(prefix) >= 2 else DEFAULT_TEXT, runs_dir=self.runs_dir))
+        self.push_screen(
+            LensScreen(
+                self.session.model_choice(self.run_active),
+                run_path=run_path or self.session.run_path,
+                text=prefix if len(prefix) >= 2 else DEFAULT_TEXT,
+                runs_dir=self.runs_dir,
+            )
+        )
 
     def action_toggle_grad(self) -> None:
         """g: show or hide the epochs' gradient norm (before clipping) on the perplexity chart."""

@@ -189,7 +189,11 @@ class Lifecycle:
         busy = trainers_busy(self.app)
         if self._unsent and self._loop() is not None:
             self._forward(self._unsent.pop(0))
-        if busy and now - self.hangup_at >= FALLBACK_S and (self._forced_at is None or now - self._forced_at >= FALLBACK_S):
+        if (
+            busy
+            and now - self.hangup_at >= FALLBACK_S
+            and (self._forced_at is None or now - self._forced_at >= FALLBACK_S)
+        ):
             # Again every second while a trainer runs: a run that was starting may have cleared
             # the app's stop flag, or made its trainer only now.
             if self._forced_at is None:
@@ -207,8 +211,10 @@ class Lifecycle:
         if now >= self._deadline or self._waited_enough(now):
             code = getattr(self.app, "return_code", None)
             error = getattr(self.app, "_exception", None)
-            self.note(f"os._exit({code}) {'at the deadline' if now >= self._deadline else 'after the grace'}"
-                      + (f"; the app failed: {error!r}" if error is not None else ""))
+            self.note(
+                f"os._exit({code}) {'at the deadline' if now >= self._deadline else 'after the grace'}"
+                + (f"; the app failed: {error!r}" if error is not None else "")
+            )
             os._exit(int(code) if code is not None else (0 if not busy else 128 + signal.SIGHUP))
 
     def _detach(self) -> None:

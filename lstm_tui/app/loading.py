@@ -70,16 +70,27 @@ class LoadingMixin:
         self._update_bidi_note()
         last = message.metrics[-1] if message.metrics else {}
         epochs = config.epochs
-        self._set_state(AppState.LOADED, message=Path(loaded.path).name, device="cpu", perplexity=last.get("perplexity"),
-                        val_perplexity=last.get("val_perplexity"), tokens_per_s=last.get("tokens_per_s"),
-                        elapsed_s=last.get("elapsed_s"), eta_s=None, epoch=message.epoch, epochs=epochs,
-                        vocab_size=len(loaded.vocab), test_perplexity=None,
-                        bits_unit=bits_unit(config.token))
+        self._set_state(
+            AppState.LOADED,
+            message=Path(loaded.path).name,
+            device="cpu",
+            perplexity=last.get("perplexity"),
+            val_perplexity=last.get("val_perplexity"),
+            tokens_per_s=last.get("tokens_per_s"),
+            elapsed_s=last.get("elapsed_s"),
+            eta_s=None,
+            epoch=message.epoch,
+            epochs=epochs,
+            vocab_size=len(loaded.vocab),
+            test_perplexity=None,
+            bits_unit=bits_unit(config.token),
+        )
         self.chart.reset(epochs)
         self.chart.add_records(message.metrics)  # the curve as it was drawn while the run trained
         self.status_bar.set_progress(min(message.epoch, epochs), epochs)
-        self.log_view.good(f"loaded {loaded.path} ({config.impl} {config.cell}, "
-                           f"{config.layers}x{config.hidden}); ctrl+g to generate")
+        self.log_view.good(
+            f"loaded {loaded.path} ({config.impl} {config.cell}, {config.layers}x{config.hidden}); ctrl+g to generate"
+        )
         if config.bidirectional:
             self.log_view.warn(BIDIRECTIONAL_NOTE)
 
@@ -101,4 +112,3 @@ def _history(checkpoint_path: Path, checkpoint) -> tuple[int, list[dict]]:
         metrics = []
     metrics = [m for m in metrics if isinstance(m.get("epoch"), int) and m["epoch"] <= epoch]
     return epoch, metrics or [dict(m) for m in (checkpoint.history or [])]
-

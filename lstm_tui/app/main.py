@@ -21,7 +21,6 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.events import Resize
@@ -33,6 +32,7 @@ from textual.widgets import Footer, Input, Static
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
 
+from .bindings import MAIN_BINDINGS
 from .detaching import DetachMixin  # F9: hand the run to a background trainer; --on-hangup detach
 from .engine_view import EngineViewMixin  # engine events -> chart, log, status line
 from .following import FollowingMixin  # follow runs other processes train; control them
@@ -55,8 +55,19 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
 
 
-class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingMixin, EngineViewMixin, SignalsMixin,
-                 LoadingMixin, GeneratingMixin, LensesMixin, App[int]):
+class LstmTuiApp(
+    KeymapMixin,
+    KnobsMixin,
+    FollowingMixin,
+    DetachMixin,
+    TrainingMixin,
+    EngineViewMixin,
+    SignalsMixin,
+    LoadingMixin,
+    GeneratingMixin,
+    LensesMixin,
+    App[int],
+):
     """The lstm-tui app. Its state is :attr:`state` (one watcher keeps the form, the status line
     and the keys in step); what it talks to is :attr:`session` (:class:`~.session.AppSession`)."""
 
@@ -67,54 +78,18 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
 
-    # Footer order: what a person needs first comes first (the footer cuts the rest at 80 columns).
-    BINDINGS = [
-        Binding("f1", "help", "Help", id="help", priority=True, tooltip="Every key and what each panel does"),
-        Binding("ctrl+r", "start", "Start", id="start.alt", priority=True, show=False),
-        Binding("f5", "start", "Start", id="start", priority=True,
-                tooltip="Start a run with the settings in the form"),
-        Binding("ctrl+t", "pause", "Pause", id="pause.alt", priority=True, show=False),
-        Binding("f6", "pause", "Pause", id="pause", priority=True,
-                tooltip="Pause or resume the run (at the next batch)"),
-        Binding("ctrl+x", "stop", "Stop", id="stop.alt", priority=True, show=False),
-        Binding("f7", "stop", "Stop", id="stop", priority=True,
-                tooltip="Stop the run; it saves a checkpoint (ctrl+x cuts text when no run goes)"),
-        Binding("f8", "resume", "Resume", id="resume", priority=True,
-                tooltip="Continue a stopped or interrupted run from its checkpoint (this run, or pick one)"),
-        Binding("ctrl+k", "knobs", "Knobs", id="knobs", priority=True, show=False,
-                tooltip="Live knobs of the training run: lr, clip, momentum, weight decay"),
-        Binding("f2", "runs", "Runs", id="runs", priority=True,
-                tooltip="Past runs: sort, compare curves, rename, delete, export, run the book"),
-        Binding("ctrl+n", "unfollow", "Unfollow", id="unfollow", priority=True, show=False,
-                tooltip="Stop following the runs shown from other processes (F2, then f, follows runs)"),
-        Binding("f9", "detach", "Detach", id="detach", priority=True, show=False,
-                tooltip="Hand the training run to a background `lstm-tui train --resume` and follow it"),
-        Binding("f3", "gates", "Gates", id="gates", priority=True,
-                tooltip="Gate inspector: the input, forget and output gates per character of a text"),
-        Binding("f4", "lens", "Lens", id="lens", priority=True, show=False,
-                tooltip="Probability lens: how sure the model is of each character"),
-        Binding("[", "timelapse(-1)", "Older snapshot", id="timelapse.older", show=False,
-                tooltip="Generate from the run's previous snapshot (as of epoch N)"),
-        Binding("]", "timelapse(1)", "Newer snapshot", id="timelapse.newer", show=False,
-                tooltip="Generate from the next snapshot (past the newest: the latest model)"),
-        Binding("g", "toggle_grad", "Gradient norm", id="toggle_grad", show=False,
-                tooltip="Show or hide the epochs' gradient norm on the chart"),
-        Binding("ctrl+s", "save", "Save", id="save", priority=True,
-                tooltip="Save a checkpoint now (while a run trains), or say where the run is saved"),
-        Binding("ctrl+o", "load", "Load", id="load", priority=True, tooltip="Load a saved run to talk to it"),
-        Binding("ctrl+g", "focus_generate", "Generate", id="focus_generate", priority=True, show=False,
-                tooltip="Go to the generate box"),
-        Binding("ctrl+f", "focus_form", "Form", id="focus_form", priority=True, show=False,
-                tooltip="Go to the run setup form"),
-        Binding("ctrl+l", "clear_log", "Clear log", id="clear_log", priority=True, show=False,
-                tooltip="Clear the prediction log"),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True,
-                tooltip="Quit (asks first while a run trains)"),
-    ]
+    BINDINGS = MAIN_BINDINGS  # (app/bindings.py)
 
-    def __init__(self, config: RunConfig | None = None, *, autostart: bool = False,
-                 runs_dir: str | os.PathLike | None = None, detect_devices: bool = True,
-                 follow: Iterable[str | os.PathLike] = (), on_hangup: str = "stop") -> None:
+    def __init__(
+        self,
+        config: RunConfig | None = None,
+        *,
+        autostart: bool = False,
+        runs_dir: str | os.PathLike | None = None,
+        detect_devices: bool = True,
+        follow: Iterable[str | os.PathLike] = (),
+        on_hangup: str = "stop",
+    ) -> None:
         super().__init__()
         self.initial_config = config if config is not None else PRESETS["scratch"].config
         self.autostart = autostart
@@ -210,9 +185,12 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
         self.screen.set_class(height >= 34, "-tall")
         self.screen.set_class(height < 34, "-short")
         if small:
-            self.query_one("#too-small", Static).update(Text(
-                f"The terminal is {width}x{height}.\n\nlstm-tui needs at least {MIN_WIDTH}x{MIN_HEIGHT}:\n"
-                "please enlarge the window (or zoom out).\n\nctrl+q quits."))
+            self.query_one("#too-small", Static).update(
+                Text(
+                    f"The terminal is {width}x{height}.\n\nlstm-tui needs at least {MIN_WIDTH}x{MIN_HEIGHT}:\n"
+                    "please enlarge the window (or zoom out).\n\nctrl+q quits."
+                )
+            )
 
     # ------------------------------------------------------------------ state
     @property
@@ -269,8 +247,9 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
         for group in binding_groups(remapped(self.BINDINGS, self._keymap)):
             action = group[0].action
             if action != "quit":  # (Textual lists its own Quit)
-                yield SystemCommand(f"{group[0].description} ({group_keys(group)})", group_text(group),
-                                    partial(self.run_action, action))
+                yield SystemCommand(
+                    f"{group[0].description} ({group_keys(group)})", group_text(group), partial(self.run_action, action)
+                )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog or the help is open, its own keys win over the main screen's bindings
@@ -340,6 +319,7 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
         if name is None or event.widget not in form.walk_children():
             return
         from lstm_tui.core.config import allowed_text, field_info
+
         from .widgets.config_form import label_for
 
         if name == "preset":
@@ -359,8 +339,7 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
             self.notify("A saved run is loading: start once it is shown.", severity="warning")
             return
         if book_running(self):
-            self.notify("The book's experiments are training: F2 shows them (b there stops them).",
-                        severity="warning")
+            self.notify("The book's experiments are training: F2 shows them (b there stops them).", severity="warning")
             return
         try:
             config = self.form.build_config()  # (prepare_run makes its paths absolute)
@@ -372,8 +351,9 @@ class LstmTuiApp(KeymapMixin, KnobsMixin, FollowingMixin, DetachMixin, TrainingM
     def _refuse(self, field: str, message: str) -> None:
         from .widgets.config_form import label_for
 
-        self.notify(f"Cannot start: {label_for(field)} — {message}", title="Fix the form", severity="error",
-                    markup=False)
+        self.notify(
+            f"Cannot start: {label_for(field)} — {message}", title="Fix the form", severity="error", markup=False
+        )
         editor = self.form.editors.get(field)
         if editor is not None:
             editor.focus()

@@ -164,7 +164,9 @@ class LoadFailed(Message):
 class RunHistory(Message):
     """A resumed run's metrics and samples up to its checkpoint (posted before its first event)."""
 
-    def __init__(self, run_id: int, name: str, metrics: list[dict], samples: list[dict], epoch: int, batch: int) -> None:
+    def __init__(
+        self, run_id: int, name: str, metrics: list[dict], samples: list[dict], epoch: int, batch: int
+    ) -> None:
         super().__init__()
         self.run_id, self.name, self.metrics, self.samples = run_id, name, metrics, samples
         self.epoch, self.batch = epoch, batch

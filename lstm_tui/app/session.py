@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from lstm_tui.core.config import RunConfig
@@ -23,7 +23,7 @@ class TrainingRun:
     """The current (or last) run: its trainer gives a copy of the model as it is now."""
 
     trainer: Any
-    config: "RunConfig"
+    config: RunConfig
 
     def model_and_vocab(self) -> tuple[Any, Any]:
         """A snapshot (worker thread); ``RuntimeError`` before the trainer has a model."""
@@ -36,14 +36,14 @@ class LoadedRun:
 
     model: Any
     vocab: Any
-    config: "RunConfig"
+    config: RunConfig
     path: str
 
     def model_and_vocab(self) -> tuple[Any, Any]:
         return self.model, self.vocab
 
 
-ModelSource = Union[TrainingRun, LoadedRun]
+ModelSource = TrainingRun | LoadedRun
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class ModelChoice:
     description: str
 
     @property
-    def config(self) -> "RunConfig":
+    def config(self) -> RunConfig:
         return self.source.config
 
 
@@ -74,7 +74,7 @@ class AppSession:
     def is_current(self, run_id: int) -> bool:
         return run_id == self.run_id
 
-    def begin_run(self, config: "RunConfig") -> int:
+    def begin_run(self, config: RunConfig) -> int:
         """A new (or resumed) run starts: the next run id; the trainer comes with :meth:`trainer_ready`."""
         self.run_id += 1
         self.trainer, self.run_path, self.run_config, self.loaded = None, None, config, None
@@ -82,8 +82,7 @@ class AppSession:
         self.save_asked = False
         return self.run_id
 
-    def trainer_ready(self, run_id: int, trainer: Any, run_path: str | None,
-                      config: "RunConfig | None" = None) -> bool:
+    def trainer_ready(self, run_id: int, trainer: Any, run_path: str | None, config: RunConfig | None = None) -> bool:
         """The worker made the trainer of run ``run_id`` (with ``config`` as prepared: paths
         absolute, a resume's changes applied); False (and ignored) for an older run."""
         if not self.is_current(run_id):

@@ -39,8 +39,13 @@ class TrainingMixin:
     _save_asked: bool = False
     exit_note: str | None = None  # printed by run_app after the app is gone (plain, unwrapped)
 
-    def _begin_run(self, config: RunConfig, resume: str | None = None, changes: dict | None = None,
-                   allow_corpus_change: bool = False) -> None:
+    def _begin_run(
+        self,
+        config: RunConfig,
+        resume: str | None = None,
+        changes: dict | None = None,
+        allow_corpus_change: bool = False,
+    ) -> None:
         self._state_before_run = self.state  # (a refused resume goes back to it)
         self._start_args = (config, resume, changes)
         self._load_cancel = cancel = threading.Event()
@@ -50,45 +55,71 @@ class TrainingMixin:
         self._stop_requested = False
         self._update_generate_note()  # no model until the trainer is ready: the form decides
         self.chart.reset(config.epochs)
-        self.status_bar.update_status(epoch=0, epochs=config.epochs, perplexity=None, val_perplexity=None,
-                                      grad_norm=None, clipped_share=None, tokens_per_s=None, elapsed_s=None,
-                                      eta_s=None, device=config.device,
-                                      message="preparing", vocab_size=None, test_perplexity=None,
-                                      bits_unit=bits_unit(config.token))
+        self.status_bar.update_status(
+            epoch=0,
+            epochs=config.epochs,
+            perplexity=None,
+            val_perplexity=None,
+            grad_norm=None,
+            clipped_share=None,
+            tokens_per_s=None,
+            elapsed_s=None,
+            eta_s=None,
+            device=config.device,
+            message="preparing",
+            vocab_size=None,
+            test_perplexity=None,
+            bits_unit=bits_unit(config.token),
+        )
         self.status_bar.set_progress(0, None)
         self._set_state(AppState.PREPARING)
         if resume:
             self.form.set_config(config)
-        self.log_view.add(f"▶ {'resume' if resume else 'start'}: {config.preset} · {config.impl} {config.cell} · {config.layers}x{config.hidden}"
-                          f"{' bidirectional' if config.bidirectional else ''} · {config.optimizer} lr {config.lr:g}"
-                          f" · {config.epochs} epochs", "bold")
+        self.log_view.add(
+            f"▶ {'resume' if resume else 'start'}: {config.preset} · {config.impl} {config.cell} · {config.layers}x{config.hidden}"
+            f"{' bidirectional' if config.bidirectional else ''} · {config.optimizer} lr {config.lr:g}"
+            f" · {config.epochs} epochs",
+            "bold",
+        )
         if config.bidirectional:
             self.log_view.warn(BIDIRECTIONAL_NOTE)
         self._train(config, run_id, resume, changes, cancel, allow_corpus_change)
 
     # ------------------------------------------------------------------ the worker
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, config: RunConfig, run_id: int, resume: str | None = None, changes: dict | None = None,
-               cancel: threading.Event | None = None, allow_corpus_change: bool = False) -> None:
+    def _train(
+        self,
+        config: RunConfig,
+        run_id: int,
+        resume: str | None = None,
+        changes: dict | None = None,
+        cancel: threading.Event | None = None,
+        allow_corpus_change: bool = False,
+    ) -> None:
         def on_event(event: Any) -> None:
             if not isinstance(event, (ev.Finished, ev.Failed)):  # the result of run() is posted once, below
                 self.post_message(engine_message(event, run_id))
 
         try:
             with short_gil_switches():
-                result = self._run_trainer(config, run_id, (resume, changes, allow_corpus_change), on_event,
-                                           cancel or threading.Event())
+                result = self._run_trainer(
+                    config, run_id, (resume, changes, allow_corpus_change), on_event, cancel or threading.Event()
+                )
         except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
-            result = ev.Failed(reason=f"{type(exc).__name__}: {exc}",
-                               hint="this is a bug in lstm-tui; the app is still usable")
+            result = ev.Failed(
+                reason=f"{type(exc).__name__}: {exc}", hint="this is a bug in lstm-tui; the app is still usable"
+            )
         if result is not None:  # None: the start was refused (StartRefused was posted)
             self.post_message(engine_message(result, run_id))
 
     def _run_trainer(self, config: RunConfig, run_id: int, how: tuple, on_event, cancel: threading.Event):
         """Prepare the run and train it; the result, or None when the start was refused or cancelled."""
         resume, changes, allow_corpus_change = how
-        made = (prepare_resumed(resume, changes, on_event, cancel=cancel.is_set, allow_corpus_change=allow_corpus_change)
-                if resume else prepare_new(config, self.runs_dir, on_event, cancel=cancel.is_set))
+        made = (
+            prepare_resumed(resume, changes, on_event, cancel=cancel.is_set, allow_corpus_change=allow_corpus_change)
+            if resume
+            else prepare_new(config, self.runs_dir, on_event, cancel=cancel.is_set)
+        )
         if isinstance(made, Cancelled):
             self.post_message(StartCancelled(run_id, made.message))
             return None
@@ -98,12 +129,14 @@ class TrainingMixin:
         if not isinstance(made, Prepared):
             return made  # Failed
         for warning in getattr(made.data, "warnings", ()):  # (the log has them too, as status lines)
-            self.call_from_thread(self.notify, warning, title="About the corpus", severity="warning", timeout=10,
-                                  markup=False)
+            self.call_from_thread(
+                self.notify, warning, title="About the corpus", severity="warning", timeout=10, markup=False
+            )
         if made.history is not None:
             history = made.history
-            self.post_message(RunHistory(run_id, history.name, history.metrics, history.samples, history.epoch,
-                                         history.batch))
+            self.post_message(
+                RunHistory(run_id, history.name, history.metrics, history.samples, history.epoch, history.batch)
+            )
         self.call_from_thread(self._trainer_ready, made.trainer, run_id, made.run_path, made.trainer.config)
         if self._stop_requested:
             made.trainer.stop()
@@ -156,9 +189,16 @@ class TrainingMixin:
                 self.log_view.warn("resuming on the new text (the run records its SHA-1 from now on)")
                 self._begin_run(*args, allow_corpus_change=True)
 
-        self.push_screen(Confirm("The corpus has changed", f"{reason[0].upper()}{reason[1:]}.\n\nResume anyway, "
-                                 "training on the text as it is now?", yes="Resume anyway", no="Cancel", width=76),
-                         answered)
+        self.push_screen(
+            Confirm(
+                "The corpus has changed",
+                f"{reason[0].upper()}{reason[1:]}.\n\nResume anyway, training on the text as it is now?",
+                yes="Resume anyway",
+                no="Cancel",
+                width=76,
+            ),
+            answered,
+        )
 
     def on_run_history(self, message: RunHistory) -> None:
         if not self.session.is_current(message.run_id):
@@ -168,15 +208,25 @@ class TrainingMixin:
         by_epoch = self.chart.add_records(message.metrics)
         for sample in message.samples:
             ppl, val = by_epoch.get(record_epoch(sample), (None, None))
-            self.log_view.sample(record_epoch(sample), ppl, val, str(sample.get("prefix", "")),
-                                 str(sample.get("text", "")), str(sample.get("warning", "") or ""))
+            self.log_view.sample(
+                record_epoch(sample),
+                ppl,
+                val,
+                str(sample.get("prefix", "")),
+                str(sample.get("text", "")),
+                str(sample.get("warning", "") or ""),
+            )
         if message.metrics:
             last = message.metrics[-1]
             self.session.note_perplexity(last.get("perplexity"), last.get("val_perplexity"))
             elapsed = last.get("elapsed_s")
             self._eta_base = (float(record_epoch(last)), float(elapsed) if isinstance(elapsed, (int, float)) else 0.0)
-            self.status_bar.update_status(epoch=message.epoch, perplexity=self.session.last_ppl,
-                                          val_perplexity=self.session.last_val, elapsed_s=elapsed)
+            self.status_bar.update_status(
+                epoch=message.epoch,
+                perplexity=self.session.last_ppl,
+                val_perplexity=self.session.last_val,
+                elapsed_s=elapsed,
+            )
 
     # ------------------------------------------------------------------ pause, stop
     def action_pause(self) -> None:
@@ -217,27 +267,35 @@ class TrainingMixin:
             self.notify("The run is still starting: press ctrl+s again in a moment.", severity="warning")
         elif trainer is not None and self.run_active:
             if session.run_path is None:
-                self.notify("This run has no run folder (see the log): there is nowhere to save it.",
-                            severity="warning")
+                self.notify(
+                    "This run has no run folder (see the log): there is nowhere to save it.", severity="warning"
+                )
                 return
             trainer.checkpoint_now()
             session.save_asked = True
-            self.notify(f"Saving a checkpoint at the next batch to {Path(session.run_path) / _checkpoint_file()}",
-                        markup=False)
+            self.notify(
+                f"Saving a checkpoint at the next batch to {Path(session.run_path) / _checkpoint_file()}", markup=False
+            )
         elif session.run_path:
             resume = " F8 continues it." if self.state in (AppState.STOPPED, AppState.FAILED) else ""
             self.notify(f"The run is saved in {session.run_path}.{resume}", markup=False)
         elif session.trained_without_folder:
-            self.notify("The last run had no run folder (see the log): it was not saved. "
-                        "Start a new run (F5) to save one.", severity="warning")
+            self.notify(
+                "The last run had no run folder (see the log): it was not saved. Start a new run (F5) to save one.",
+                severity="warning",
+            )
         else:
             self.notify("Nothing to save yet: start a run (F5).", severity="warning")
 
     # ------------------------------------------------------------------ resume
     def action_resume(self) -> None:
         if self.run_active or self.state is AppState.LOADING:
-            self.notify("A run is going: F7 stops it first." if self.run_active else
-                        "A saved run is loading: resume once it is shown.", severity="warning")
+            self.notify(
+                "A run is going: F7 stops it first."
+                if self.run_active
+                else "A saved run is loading: resume once it is shown.",
+                severity="warning",
+            )
             return
         path = self.session.run_path
         if path and (Path(path) / _checkpoint_file()).is_file():

@@ -13,8 +13,9 @@ are the core's (:mod:`lstm_tui.core.session`); this module words them for the ap
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 from lstm_tui.core import events as ev
 from lstm_tui.core.config import RunConfig
@@ -59,13 +60,18 @@ class Cancelled:
     message: str = "loading cancelled"
 
 
-Preparation = Union[Prepared, Refused, Cancelled, ev.Failed]
+Preparation = Prepared | Refused | Cancelled | ev.Failed
 OnEvent = Callable[[ev.Event], None]
 Cancel = Callable[[], bool]
 
 
-def prepare_new(config: RunConfig, runs_dir: str | os.PathLike | None, on_event: OnEvent,
-                data: Any = None, cancel: Cancel | None = None) -> Preparation:
+def prepare_new(
+    config: RunConfig,
+    runs_dir: str | os.PathLike | None,
+    on_event: OnEvent,
+    data: Any = None,
+    cancel: Cancel | None = None,
+) -> Preparation:
     """A new run of ``config`` in ``runs_dir`` (worker thread); ``data`` skips reading the corpus;
     ``cancel()`` True stops the load at once (:class:`Cancelled`; no run folder is made)."""
     from lstm_tui.core.session import Refusal, prepare_run
@@ -86,8 +92,13 @@ def prepare_new(config: RunConfig, runs_dir: str | os.PathLike | None, on_event:
     return Prepared(made.trainer, str(made.run.path) if made.run is not None else None, made.data)
 
 
-def prepare_resumed(path: str | os.PathLike, changes: dict[str, Any] | None, on_event: OnEvent,
-                    cancel: Cancel | None = None, allow_corpus_change: bool = False) -> Preparation:
+def prepare_resumed(
+    path: str | os.PathLike,
+    changes: dict[str, Any] | None,
+    on_event: OnEvent,
+    cancel: Cancel | None = None,
+    allow_corpus_change: bool = False,
+) -> Preparation:
     """The run at ``path`` continued from its checkpoint, with ``changes`` (e.g. more epochs).
 
     A refusal (another process trains it, no epochs left, a bad change, a changed corpus) is a
@@ -95,8 +106,9 @@ def prepare_resumed(path: str | os.PathLike, changes: dict[str, Any] | None, on_
     ``allow_corpus_change`` trains on a corpus whose SHA-1 is not the run's."""
     from lstm_tui.core.session import CORPUS_CHANGED, Refusal, prepare_resume
 
-    made = prepare_resume(path, dict(changes or {}), on_event=on_event, cancel=cancel,
-                          allow_corpus_change=allow_corpus_change)
+    made = prepare_resume(
+        path, dict(changes or {}), on_event=on_event, cancel=cancel, allow_corpus_change=allow_corpus_change
+    )
     if isinstance(made, Refusal) and made.cancelled:
         return Cancelled()
     if isinstance(made, Refusal) and made.code == CORPUS_CHANGED:  # (the app offers to resume anyway)

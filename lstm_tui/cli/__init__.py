@@ -13,7 +13,7 @@ import argparse
 import math
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import __version__
 from ..core.config import allowed_text, field_info
@@ -54,7 +54,9 @@ def _add_runs_dir(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) ->
     over the top-level one, so a None default there would erase ``lstm-tui --runs-dir DIR train``.
     """
     parser.add_argument(
-        "--runs-dir", metavar="DIR", default=default,
+        "--runs-dir",
+        metavar="DIR",
+        default=default,
         help="folder of saved runs (default: $LSTM_TUI_RUNS_DIR or the user data dir)",
     )
 
@@ -87,16 +89,36 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     out = train.add_argument_group("output and run folder")
-    out.add_argument("--json", action="store_true", help="print every event as one JSON object a line (nothing else on stdout)")
-    out.add_argument("--every", type=_positive_int("--every"), metavar="N", help="print an epoch line every N epochs (default: predict_every, or 10 when that is 0)")
+    out.add_argument(
+        "--json", action="store_true", help="print every event as one JSON object a line (nothing else on stdout)"
+    )
+    out.add_argument(
+        "--every",
+        type=_positive_int("--every"),
+        metavar="N",
+        help="print an epoch line every N epochs (default: predict_every, or 10 when that is 0)",
+    )
     out.add_argument("--quiet", "-q", action="store_true", help="print only the final summary and predictions")
-    out.add_argument("--save", metavar="PATH", help="also write the final checkpoint to PATH (a folder gets checkpoint.pt); checked before training")
+    out.add_argument(
+        "--save",
+        metavar="PATH",
+        help="also write the final checkpoint to PATH (a folder gets checkpoint.pt); checked before training",
+    )
     _add_runs_dir(out)
     out.add_argument("--name", metavar="NAME", help="name of the run folder (default: date, time and preset)")
-    out.add_argument("--no-run-dir", action="store_true", help="do not keep a run folder (use --save to keep the model)")
-    out.add_argument("--resume", metavar="RUN", help="continue a stopped run (a run name or folder) to its configured epochs; with --epochs N, train any run on to N epochs")
-    out.add_argument("--allow-corpus-change", action="store_true",
-                     help="with --resume: train on even if the corpus is not the text the run recorded (its SHA-1 differs)")
+    out.add_argument(
+        "--no-run-dir", action="store_true", help="do not keep a run folder (use --save to keep the model)"
+    )
+    out.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue a stopped run (a run name or folder) to its configured epochs; with --epochs N, train any run on to N epochs",
+    )
+    out.add_argument(
+        "--allow-corpus-change",
+        action="store_true",
+        help="with --resume: train on even if the corpus is not the text the run recorded (its SHA-1 differs)",
+    )
     add_config_flags(train)
 
     gen = sub.add_parser(
@@ -107,19 +129,56 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
         allow_abbrev=False,
     )
-    gen.add_argument("--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name")
+    gen.add_argument(
+        "--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name"
+    )
     gen.add_argument("--prefix", "-p", metavar="TEXT", help="text to continue (default: the run's first prefix)")
-    gen.add_argument("--length", "-n", type=_int_range("--length", 1, GENERATE_MAX_LENGTH), metavar="N",
-                     help=f"tokens to generate, 1 to {GENERATE_MAX_LENGTH:,} (default: the run's predict_length)")
-    gen.add_argument("--temperature", "-t", type=_non_negative_float("--temperature"), default=0.0, metavar="T", help="0 is greedy like d2l (default); higher is more random")
-    gen.add_argument("--top-k", "-k", type=_non_negative_int("--top-k"), default=0, metavar="K", help="sample only from the K likeliest tokens (0: all)")
-    gen.add_argument("--top-p", type=_top_p("--top-p"), default=1.0, metavar="P",
-                     help="nucleus sampling: only the likeliest tokens whose probability reaches P, above 0 to 1 (1: all)")
-    gen.add_argument("--best", action="store_true", help="use the run's best.pt (kept by early stopping) instead of its checkpoint")
-    gen.add_argument("--seed", type=_seed("--seed"), metavar="S", help=f"random seed for sampling ({allowed_text('seed')})")
-    gen.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
+    gen.add_argument(
+        "--length",
+        "-n",
+        type=_int_range("--length", 1, GENERATE_MAX_LENGTH),
+        metavar="N",
+        help=f"tokens to generate, 1 to {GENERATE_MAX_LENGTH:,} (default: the run's predict_length)",
+    )
+    gen.add_argument(
+        "--temperature",
+        "-t",
+        type=_non_negative_float("--temperature"),
+        default=0.0,
+        metavar="T",
+        help="0 is greedy like d2l (default); higher is more random",
+    )
+    gen.add_argument(
+        "--top-k",
+        "-k",
+        type=_non_negative_int("--top-k"),
+        default=0,
+        metavar="K",
+        help="sample only from the K likeliest tokens (0: all)",
+    )
+    gen.add_argument(
+        "--top-p",
+        type=_top_p("--top-p"),
+        default=1.0,
+        metavar="P",
+        help="nucleus sampling: only the likeliest tokens whose probability reaches P, above 0 to 1 (1: all)",
+    )
+    gen.add_argument(
+        "--best", action="store_true", help="use the run's best.pt (kept by early stopping) instead of its checkpoint"
+    )
+    gen.add_argument(
+        "--seed", type=_seed("--seed"), metavar="S", help=f"random seed for sampling ({allowed_text('seed')})"
+    )
+    gen.add_argument(
+        "--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing"
+    )
     gen.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
-    gen.add_argument("--epoch", type=_positive_int("--epoch"), metavar="N", help="use the run's time-lapse snapshot of epoch N (in the run folder's snapshots/)")
+    gen.add_argument(
+        "--epoch",
+        type=_positive_int("--epoch"),
+        metavar="N",
+        help="use the run's time-lapse snapshot of epoch N (in the run folder's snapshots/)",
+    )
     _add_runs_dir(gen)
     from .score import add_score_parser
 
@@ -135,12 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     fork.add_argument("run", metavar="RUN", help="the run to fork (a run name or folder)")
-    fork.add_argument("--name", metavar="NAME", help="name of the fork's folder (default: date, time and '<preset>-fork')")
+    fork.add_argument(
+        "--name", metavar="NAME", help="name of the fork's folder (default: date, time and '<preset>-fork')"
+    )
     fork.add_argument("--train", action="store_true", help="train the fork at once (like train --resume FORK)")
     _add_runs_dir(fork)
     add_config_flags(fork)
 
-    runs = sub.add_parser("runs", help="list saved runs", description="List the runs in the runs dir.", allow_abbrev=False)
+    runs = sub.add_parser(
+        "runs", help="list saved runs", description="List the runs in the runs dir.", allow_abbrev=False
+    )
     _add_runs_dir(runs)
 
     serve = sub.add_parser(
@@ -150,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     serve.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
-    serve.add_argument("--port", type=_int_range("--port", 1, MAX_PORT), default=8000, help=f"port, 1 to {MAX_PORT:,} (default: 8000)")
+    serve.add_argument(
+        "--port", type=_int_range("--port", 1, MAX_PORT), default=8000, help=f"port, 1 to {MAX_PORT:,} (default: 8000)"
+    )
     _add_runs_dir(serve)
     _add_on_hangup(serve)
     add_config_flags(serve)
@@ -175,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_on_hangup(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
     """``--on-hangup {stop,detach}``: what the app does with its run when its terminal (or page) goes."""
     parser.add_argument(
-        "--on-hangup", choices=("stop", "detach"), default=default,
+        "--on-hangup",
+        choices=("stop", "detach"),
+        default=default,
         help="what a hangup (terminal closed, SSH dropped, page closed, SIGTERM) does to a run the app trains: "
         "stop it with a checkpoint (default), or detach it to a background `lstm-tui train --resume`",
     )
@@ -278,5 +345,14 @@ def _err(message: str) -> None:
         pass
 
 
-__all__ = ["main", "build_parser", "CliError", "DEBUG_ENV", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK",
-           "EXIT_USAGE", "GENERATE_MAX_LENGTH"]
+__all__ = [
+    "main",
+    "build_parser",
+    "CliError",
+    "DEBUG_ENV",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "GENERATE_MAX_LENGTH",
+]

@@ -15,8 +15,17 @@ from .options import CliError, build_config, flag_name, flag_values
 from .sweep import cmd_sweep
 from .train import cmd_train
 
-__all__ = ["cmd_app", "cmd_generate", "cmd_runs", "cmd_serve", "cmd_sweep", "cmd_train", "cmd_watch", "resolve_checkpoint",
-           "watch_paths"]
+__all__ = [
+    "cmd_app",
+    "cmd_generate",
+    "cmd_runs",
+    "cmd_serve",
+    "cmd_sweep",
+    "cmd_train",
+    "cmd_watch",
+    "resolve_checkpoint",
+    "watch_paths",
+]
 
 UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
 
@@ -84,8 +93,9 @@ def resolve_checkpoint(text: str, runs_dir: str | None) -> Path:
 
 # ----------------------------------------------------------------------------- generate
 def cmd_generate(ns: argparse.Namespace) -> int:
-    model, vocab, config, device = load_for_cli(ns.checkpoint, ns.runs_dir, ns.device, getattr(ns, "epoch", None),
-                                               best=ns.best)
+    model, vocab, config, device = load_for_cli(
+        ns.checkpoint, ns.runs_dir, ns.device, getattr(ns, "epoch", None), best=ns.best
+    )
     from ..core.generate import GenerationError, stream, token_separator
 
     if config.generation_warning:
@@ -101,8 +111,16 @@ def cmd_generate(ns: argparse.Namespace) -> int:
         generator = torch.Generator().manual_seed(ns.seed)
     try:
         pieces = stream(
-            model, vocab, prefix, length, temperature=ns.temperature, top_k=ns.top_k, top_p=ns.top_p,
-            unknown="unk" if ns.unk else "error", generator=generator, device=device,
+            model,
+            vocab,
+            prefix,
+            length,
+            temperature=ns.temperature,
+            top_k=ns.top_k,
+            top_p=ns.top_p,
+            unknown="unk" if ns.unk else "error",
+            generator=generator,
+            device=device,
         )
     except GenerationError as exc:
         # The parser range-checked --length, --temperature and --top-k (and a run's predict_length
@@ -123,8 +141,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch: int | None = None,
-                 best: bool = False):
+def load_for_cli(checkpoint: str, runs_dir: str | None, device_name: str, epoch: int | None = None, best: bool = False):
     """``(model, vocab, config, device)`` of ``--checkpoint`` (a file, a run folder or a run name),
     with ``--epoch N`` of that run's time-lapse snapshot of epoch N, with ``--best`` of its
     best.pt (kept by early stopping); problems are CliErrors."""
@@ -168,8 +185,10 @@ def _older_checkpoint_note(path: Path, epoch: int) -> str:
     summary = RunDir(path.parent).summary()
     if summary is None or summary.status not in ENDED_STATUSES or summary.epoch is None or epoch >= summary.epoch:
         return ""
-    return (f"the checkpoint holds epoch {epoch}, not the run's last epoch {summary.epoch} "
-            f"(later checkpoints could not be written); generating with epoch {epoch}'s weights")
+    return (
+        f"the checkpoint holds epoch {epoch}, not the run's last epoch {summary.epoch} "
+        f"(later checkpoints could not be written); generating with epoch {epoch}'s weights"
+    )
 
 
 def _replacing(stream):
@@ -191,15 +210,19 @@ def _device(name: str):
     try:
         return resolve_device(parse_field("device", name))
     except (ConfigError, DeviceError) as exc:
-        raise CliError(f"device: {getattr(exc, 'message', exc)}" if isinstance(exc, ConfigError) else f"device: {exc}") from None
+        raise CliError(
+            f"device: {getattr(exc, 'message', exc)}" if isinstance(exc, ConfigError) else f"device: {exc}"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- fork
 def cmd_fork(ns: argparse.Namespace) -> int:
     """A sibling run from RUN's last checkpoint with the config flags applied (core/fork.py)."""
     if getattr(ns, "preset", None) or getattr(ns, "config", None):
-        raise CliError("a fork starts from its parent's config; --preset and --config do not apply "
-                       "(flags such as --lr or --epochs change it)")
+        raise CliError(
+            "a fork starts from its parent's config; --preset and --config do not apply "
+            "(flags such as --lr or --epochs change it)"
+        )
     changes = flag_values(ns)
     from ..core.checkpoint import CheckpointError
     from ..core.config import ConfigError

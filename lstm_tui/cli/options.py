@@ -28,8 +28,13 @@ FLAG_FIELDS: tuple[str, ...] = tuple(name for name in FIELD_NAMES if name != "pr
 
 CUSTOM = "custom"
 
-_METAVARS = {"corpus": "PATH|DIR|GLOB|URL|-", "data_dir": "DIR", "device": "DEVICE", "prefix": "TEXT",
-             "encoding": "ENCODING"}
+_METAVARS = {
+    "corpus": "PATH|DIR|GLOB|URL|-",
+    "data_dir": "DIR",
+    "device": "DEVICE",
+    "prefix": "TEXT",
+    "encoding": "ENCODING",
+}
 
 
 def flag_name(field: str) -> str:

@@ -25,14 +25,14 @@ from typing import Any, TextIO
 from ..core.config import RunConfig
 from ..core.events import (
     BatchProgress,
-    CheckpointFailed,
     Checkpointed,
+    CheckpointFailed,
     DownloadProgress,
-    KnobChanged,
     EpochEnd,
     Event,
     Failed,
     Finished,
+    KnobChanged,
     LoadProgress,
     Sample,
     Started,
@@ -101,8 +101,14 @@ class Printer:
     """Turns engine events into output. Called on the training thread (the main thread here)."""
 
     def __init__(
-        self, config: RunConfig, *, json_mode: bool, every: int, quiet: bool,
-        out: TextIO | None = None, err: TextIO | None = None,
+        self,
+        config: RunConfig,
+        *,
+        json_mode: bool,
+        every: int,
+        quiet: bool,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
     ):
         self.config = config
         self.json_mode = json_mode
@@ -162,7 +168,7 @@ class Printer:
         except BrokenPipeError:
             # `lstm-tui train | head`: the reader is gone. Stop the run (it saves a checkpoint)
             # instead of failing it, and write nothing more to the pipe.
-            self.out = open(os.devnull, "w")
+            self.out = open(os.devnull, "w")  # noqa: SIM115 - kept open for the rest of the run
             if self.on_broken_pipe is not None:
                 self.on_broken_pipe()
 
@@ -186,7 +192,9 @@ class Printer:
         elif isinstance(event, CheckpointFailed):
             self.say(f"checkpoint not saved: {event.reason}")
         elif isinstance(event, KnobChanged):
-            self.say(f"{event.name} {event.previous:g} -> {event.value:g} from epoch {event.epoch}, batch {event.batch + 1}")
+            self.say(
+                f"{event.name} {event.previous:g} -> {event.value:g} from epoch {event.epoch}, batch {event.batch + 1}"
+            )
         elif isinstance(event, DownloadProgress):
             total = f"/{event.total_bytes / 1e6:.1f}" if event.total_bytes else ""
             self._live_line(f"downloading corpus {event.done_bytes / 1e6:.1f}{total} MB")

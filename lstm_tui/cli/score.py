@@ -25,25 +25,39 @@ UNK_HINT = "pass --unk to map them to <unk>"
 SURPRISES = 10
 
 
-def add_score_parser(sub: Any, parser_class: type[argparse.ArgumentParser],
-                     add_runs_dir: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_score_parser(
+    sub: Any, parser_class: type[argparse.ArgumentParser], add_runs_dir: Callable[[argparse.ArgumentParser], None]
+) -> None:
     score = sub.add_parser(
-        "score", help="how surprised a model is by each character of a text (bits, perplexity)",
+        "score",
+        help="how surprised a model is by each character of a text (bits, perplexity)",
         description="Score a text with a trained model: bits per character, perplexity, the most surprising "
         "characters with what the model expected instead. A bidirectional model is scored in training mode "
         "(it sees the future) and write mode (only the past).",
         allow_abbrev=False,
     )
-    score.add_argument("--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name")
+    score.add_argument(
+        "--checkpoint", "-c", required=True, metavar="PATH_OR_RUN", help="checkpoint file, run folder or run name"
+    )
     what = score.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", "-t", metavar="TEXT", help="the text to score")
     what.add_argument("--file", "-f", metavar="FILE", help="a file whose text to score (UTF-8)")
     score.add_argument("--json", action="store_true", help="print one JSON object with a row per character")
-    score.add_argument("--epoch", type=_positive("--epoch"), metavar="N", help="use the run's time-lapse snapshot of epoch N")
-    score.add_argument("--compare", metavar="PATH_OR_RUN", help="also score the text with this model and show where they differ")
-    score.add_argument("--compare-epoch", type=_positive("--compare-epoch"), metavar="N", help="the snapshot of epoch N of --compare")
-    score.add_argument("--as-is", action="store_true", help="score the text as given (default: cleaned like the run's corpus)")
-    score.add_argument("--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing")
+    score.add_argument(
+        "--epoch", type=_positive("--epoch"), metavar="N", help="use the run's time-lapse snapshot of epoch N"
+    )
+    score.add_argument(
+        "--compare", metavar="PATH_OR_RUN", help="also score the text with this model and show where they differ"
+    )
+    score.add_argument(
+        "--compare-epoch", type=_positive("--compare-epoch"), metavar="N", help="the snapshot of epoch N of --compare"
+    )
+    score.add_argument(
+        "--as-is", action="store_true", help="score the text as given (default: cleaned like the run's corpus)"
+    )
+    score.add_argument(
+        "--unk", action="store_true", help="map characters the model does not know to <unk> instead of failing"
+    )
     score.add_argument("--device", default="cpu", metavar="DEVICE", help="device to run the model on (default: cpu)")
     add_runs_dir(score)
 
@@ -120,14 +134,23 @@ def _compare(a: Any, b: Any) -> Any:
 
 def _as_json(scores: list[Any], comparison: Any, ns: argparse.Namespace) -> dict[str, Any]:
     main = scores[0]
-    out: dict[str, Any] = {"checkpoint": ns.checkpoint, "epoch": ns.epoch, **main.to_dict(),
-                           "most_surprising": [p.to_dict() for p in main.most_surprising(SURPRISES)]}
+    out: dict[str, Any] = {
+        "checkpoint": ns.checkpoint,
+        "epoch": ns.epoch,
+        **main.to_dict(),
+        "most_surprising": [p.to_dict() for p in main.most_surprising(SURPRISES)],
+    }
     if len(scores) > 1:
         out["write"] = scores[1].to_dict()
         out["write"]["diff"] = list(_compare(main, scores[1]).diff)
     if comparison is not None:
-        out["compare"] = {"checkpoint": ns.compare, "epoch": ns.compare_epoch, **comparison.b.to_dict(),
-                          "diff": list(comparison.diff), "mean_diff": comparison.mean_diff}
+        out["compare"] = {
+            "checkpoint": ns.compare,
+            "epoch": ns.compare_epoch,
+            **comparison.b.to_dict(),
+            "diff": list(comparison.diff),
+            "mean_diff": comparison.mean_diff,
+        }
     return out
 
 
@@ -141,12 +164,16 @@ def _print_text(scores: list[Any], comparison: Any, warning: str) -> None:
     main = scores[0]
     unit = "word" if main.separator else "character"
     print(f"{len(main.positions):,} {unit}s scored")
-    print(f"bits per {unit} {main.bits_per_char:.3f}  perplexity {main.perplexity:.2f}"
-          + ("  (training mode: it sees the whole text, the future too)" if len(scores) > 1 else ""))
+    print(
+        f"bits per {unit} {main.bits_per_char:.3f}  perplexity {main.perplexity:.2f}"
+        + ("  (training mode: it sees the whole text, the future too)" if len(scores) > 1 else "")
+    )
     if len(scores) > 1:
         write = scores[1]
-        print(f"bits per {unit} {write.bits_per_char:.3f}  perplexity {write.perplexity:.2f}  "
-              f"(write mode: one step at a time, only the past)")
+        print(
+            f"bits per {unit} {write.bits_per_char:.3f}  perplexity {write.perplexity:.2f}  "
+            f"(write mode: one step at a time, only the past)"
+        )
         print(f"write mode costs {write.bits_per_char - main.bits_per_char:+.3f} bits per {unit}: {warning}")
     print(f"the {min(SURPRISES, len(main.positions))} most surprising {unit}s (bits, in context, what it expected):")
     for pos in main.most_surprising(SURPRISES):
@@ -156,6 +183,8 @@ def _print_text(scores: list[Any], comparison: Any, warning: str) -> None:
         print(f"  {pos.bits:6.2f}  ...{before}{sep}[{token}]{sep}{after}...  expected {expected}")
     if comparison is not None:
         other = comparison.b
-        print(f"--compare: bits per {unit} {other.bits_per_char:.3f}  perplexity {other.perplexity:.2f}  "
-              f"(mean difference {comparison.mean_diff:+.3f} bits; negative: the other model is surer)")
+        print(
+            f"--compare: bits per {unit} {other.bits_per_char:.3f}  perplexity {other.perplexity:.2f}  "
+            f"(mean difference {comparison.mean_diff:+.3f} bits; negative: the other model is surer)"
+        )
     sys.stdout.flush()

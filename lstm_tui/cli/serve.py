@@ -24,8 +24,8 @@ import os
 import shlex
 import signal
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 APP_STOP_S = 12.0  # each app's time to stop its run and write its checkpoint (it ends itself within 10 s)
 POLL_S = 0.1
@@ -164,7 +164,7 @@ def _stat(pid: int) -> tuple[int, str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid ...
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid ...
     return int(fields[1]), fields[0]
 
 

@@ -36,35 +36,70 @@ def add_sweep_parser(sub: Any, formatter: Any, add_runs_dir: Any) -> None:
         allow_abbrev=False,
     )
     what = parser.add_argument_group("sweep")
-    what.add_argument("--zip", action="store_true", help="pair the value lists position by position (equal lengths) instead of a grid")
-    what.add_argument("--parallel", type=_positive, metavar="N", help="runs trained at the same time (default: 1; a resumed sweep: its own)")
+    what.add_argument(
+        "--zip", action="store_true", help="pair the value lists position by position (equal lengths) instead of a grid"
+    )
+    what.add_argument(
+        "--parallel",
+        type=_positive,
+        metavar="N",
+        help="runs trained at the same time (default: 1; a resumed sweep: its own)",
+    )
     what.add_argument("--devices", metavar="LIST", help="devices given to the runs in turn, e.g. cpu,cuda:0,cuda:1")
     what.add_argument("--name", metavar="NAME", help="the sweep's name (default: date, time and 'sweep')")
-    what.add_argument("--book", action="store_true", help="the book's four presets (scratch, concise, deep, bidirectional) on the same data and seed")
+    what.add_argument(
+        "--book",
+        action="store_true",
+        help="the book's four presets (scratch, concise, deep, bidirectional) on the same data and seed",
+    )
     what.add_argument("--exercise", metavar="NAME", help="run one of the book's exercise cards (see --list-exercises)")
     what.add_argument("--list-exercises", action="store_true", help="list the exercise cards and exit")
     what.add_argument("--resume", metavar="NAME", help="continue a sweep's unfinished runs")
     what.add_argument("--results", metavar="NAME", help="print a sweep's results table and exit")
     what.add_argument("--json", action="store_true", help="print the results as JSON instead of a markdown table")
     add_runs_dir(what)
-    fields = parser.add_argument_group("run settings", "Any field of the run config; a comma-separated list is a "
-                                       "swept field, one value is shared by every run.")
+    fields = parser.add_argument_group(
+        "run settings",
+        "Any field of the run config; a comma-separated list is a swept field, one value is shared by every run.",
+    )
     fields.add_argument("--preset", choices=list(PRESETS), default=argparse.SUPPRESS, help="the base preset")
-    fields.add_argument("--config", metavar="RUN.TOML", default=argparse.SUPPRESS, help="base settings from a TOML file")
+    fields.add_argument(
+        "--config", metavar="RUN.TOML", default=argparse.SUPPRESS, help="base settings from a TOML file"
+    )
     for name in SWEEP_FIELDS:
         info = field_info(name)
         flag = flag_name(name)
         if name == "prefix":
-            fields.add_argument(flag, dest=name, action="append", default=argparse.SUPPRESS, metavar="TEXT",
-                                help="prefix to predict from (repeat the flag; shared by every run)")
+            fields.add_argument(
+                flag,
+                dest=name,
+                action="append",
+                default=argparse.SUPPRESS,
+                metavar="TEXT",
+                help="prefix to predict from (repeat the flag; shared by every run)",
+            )
         elif info["type"] is bool:
-            fields.add_argument(flag, dest=name, nargs="?", const="true", default=argparse.SUPPRESS, metavar="BOOLS",
-                                help=info["help"].replace("%", "%%") + " (true/false, or a list: true,false)")
-            fields.add_argument("--no-" + flag[2:], dest=name, action="store_const", const="false",
-                                default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            fields.add_argument(
+                flag,
+                dest=name,
+                nargs="?",
+                const="true",
+                default=argparse.SUPPRESS,
+                metavar="BOOLS",
+                help=info["help"].replace("%", "%%") + " (true/false, or a list: true,false)",
+            )
+            fields.add_argument(
+                "--no-" + flag[2:],
+                dest=name,
+                action="store_const",
+                const="false",
+                default=argparse.SUPPRESS,
+                help=argparse.SUPPRESS,
+            )
         else:
-            fields.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar="VALUES",
-                                help=info["help"].replace("%", "%%"))
+            fields.add_argument(
+                flag, dest=name, default=argparse.SUPPRESS, metavar="VALUES", help=info["help"].replace("%", "%%")
+            )
 
 
 def _positive(text: str) -> int:
@@ -124,8 +159,9 @@ def build_spec(ns: argparse.Namespace) -> Any:
                 shared = {**{k: v for k, v in load_toml(ns.config).items() if k != "preset"}, **shared}
             spec = get_card(ns.exercise).spec(shared) if ns.exercise else book_sweep(shared)
         else:
-            base = build_config(argparse.Namespace(**{k: v for k, v in vars(ns).items() if k in ("preset", "config")},
-                                                   **shared))
+            base = build_config(
+                argparse.Namespace(**{k: v for k, v in vars(ns).items() if k in ("preset", "config")}, **shared)
+            )
             spec = (zipped if ns.zip else grid)(base, axes)
         devices = [d.strip() for d in ns.devices.split(",")] if ns.devices else []
         return place(spec, devices=devices, parallel=ns.parallel or 1)
@@ -147,8 +183,10 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
             return _print_results(root, _load(root, ns.results), ns.json)
         if ns.resume:
             if _given(ns) or ns.book or ns.exercise or ns.devices:
-                raise CliError("--resume continues a sweep with its own settings; field flags, --book, --exercise "
-                               "and --devices do not apply")
+                raise CliError(
+                    "--resume continues a sweep with its own settings; field flags, --book, --exercise "
+                    "and --devices do not apply"
+                )
             record = _load(root, ns.resume)
         else:
             record = _new_record(ns, root)
@@ -174,17 +212,20 @@ def _new_record(ns: argparse.Namespace, root: Any) -> Any:
 def _run(record: Any, root: Any, ns: argparse.Namespace) -> int:
     from ..core.sweep import SweepRunner
 
-    runner = SweepRunner(record, root, parallel=ns.parallel,
-                         on_note=lambda note: _err(note.text))
+    runner = SweepRunner(record, root, parallel=ns.parallel, on_note=lambda note: _err(note.text))
     todo = runner.todo()
-    _err(f"sweep {record.name}: {len(todo)} of {len(record.runs)} runs to train, {runner.parallel} at a time "
-         f"(record: {root / '.sweeps' / (record.name + '.json')})")
+    _err(
+        f"sweep {record.name}: {len(todo)} of {len(record.runs)} runs to train, {runner.parallel} at a time "
+        f"(record: {root / '.sweeps' / (record.name + '.json')})"
+    )
     with _StopOnSignal(runner) as stopper:
         outcome = runner.run()
     code = _print_results(root, record, ns.json)
     if stopper.received is not None:
-        _err(f"stopped; continue with: lstm-tui sweep --resume {record.name}"
-             + (f" --runs-dir {ns.runs_dir}" if ns.runs_dir else ""))
+        _err(
+            f"stopped; continue with: lstm-tui sweep --resume {record.name}"
+            + (f" --runs-dir {ns.runs_dir}" if ns.runs_dir else "")
+        )
         return EXIT_INTERRUPTED if stopper.received == signal.SIGINT else 128 + stopper.received
     if outcome.not_started:
         _err("error: " + ", ".join(r.name for r in outcome.not_started) + " did not start (see their logs)")
@@ -216,8 +257,11 @@ class _StopOnSignal:
         first = self.received is None
         self.received = signum if first else self.received
         key = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
-        _err(f"\n{key}: stopping every run at its next batch with a checkpoint ({key} again to stop them at once)"
-             if first else f"\n{key}: stopping every run at once (their last checkpoints stay)")
+        _err(
+            f"\n{key}: stopping every run at its next batch with a checkpoint ({key} again to stop them at once)"
+            if first
+            else f"\n{key}: stopping every run at once (their last checkpoints stay)"
+        )
         self.runner.stop()
 
 

@@ -37,7 +37,7 @@ class StopOnSignal:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopOnSignal":
+    def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 try:
@@ -67,7 +67,9 @@ class StopOnSignal:
         key = "Ctrl+C" if name == "SIGINT" else name
         try:
             self.printer._clear_live()
-            sys.stderr.write(f"\n{key}: stopping after this batch and saving a checkpoint ({key} again to quit at once)\n")
+            sys.stderr.write(
+                f"\n{key}: stopping after this batch and saving a checkpoint ({key} again to quit at once)\n"
+            )
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
@@ -118,10 +120,14 @@ class TempRoot:
 def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
     """The config changes a ``--resume`` asks for; refuses flags a resume cannot take."""
     if ns.name or ns.no_run_dir:
-        raise CliError("--resume continues the run in its own folder; it cannot be combined with --name or --no-run-dir")
+        raise CliError(
+            "--resume continues the run in its own folder; it cannot be combined with --name or --no-run-dir"
+        )
     if getattr(ns, "preset", None) or getattr(ns, "config", None):
-        raise CliError("--resume continues a run with its own config; --preset and --config do not apply "
-                       "(flags such as --epochs or --lr may change it)")
+        raise CliError(
+            "--resume continues a run with its own config; --preset and --config do not apply "
+            "(flags such as --epochs or --lr may change it)"
+        )
     from ..core.session import shape_refusal
 
     changes = flag_values(ns)
@@ -131,14 +137,15 @@ def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
-def _prepare(ns, config, changes: dict[str, Any], runs_root: Path, temp: "TempRoot | None", printer: Printer):
+def _prepare(ns, config, changes: dict[str, Any], runs_root: Path, temp: TempRoot | None, printer: Printer):
     """The prepared run (core/session.py); a refusal is bad input (exit 2)."""
     from ..core.session import Refusal, prepare_resume, prepare_run
 
     try:
         if ns.resume:
-            prepared = prepare_resume(ns.resume, changes, on_event=printer, runs_dir=runs_root,
-                                      allow_corpus_change=ns.allow_corpus_change)
+            prepared = prepare_resume(
+                ns.resume, changes, on_event=printer, runs_dir=runs_root, allow_corpus_change=ns.allow_corpus_change
+            )
         else:
             prepared = prepare_run(config, temp.path if temp else runs_root, on_event=printer, name=ns.name)
     finally:
@@ -230,7 +237,9 @@ def _say_where(ns, result: Finished, printer: Printer, run, runs_root: Path) -> 
     """Where the model is, and for a stopped run how to continue it."""
     if result.stopped:
         if ns.no_run_dir:
-            printer.notice("stopped (no run folder kept" + ("; the checkpoint is in --save's file)" if ns.save else ")"))
+            printer.notice(
+                "stopped (no run folder kept" + ("; the checkpoint is in --save's file)" if ns.save else ")")
+            )
         else:
             printer.notice(f"stopped; checkpoint: {run.checkpoint_path}")
             resume = f"lstm-tui train --resume {run.name}"
@@ -279,8 +288,9 @@ def _save_final(source: Path, target: Path, printer: Printer, temp: TempRoot | N
     except OSError as exc:
         if temp is not None:
             temp.keep = True
-        raise CliError(f"--save: cannot write {target}: {exc.strerror or exc}; the checkpoint is kept in {source}",
-                       EXIT_FAILED) from None
+        raise CliError(
+            f"--save: cannot write {target}: {exc.strerror or exc}; the checkpoint is kept in {source}", EXIT_FAILED
+        ) from None
     printer.notice(f"checkpoint saved to {target}")
 
 

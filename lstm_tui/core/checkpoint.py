@@ -36,8 +36,11 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- models
-def load_model(path: str | os.PathLike[str], device: Any = "cpu", best: bool = False,
-               ) -> tuple[RecurrentLM, Vocab, RunConfig, Checkpoint]:
+def load_model(
+    path: str | os.PathLike[str],
+    device: Any = "cpu",
+    best: bool = False,
+) -> tuple[RecurrentLM, Vocab, RunConfig, Checkpoint]:
     """Rebuild the model of a checkpoint: ``(model, vocab, config, checkpoint)``, model in eval mode.
 
     ``best``: the run's ``best.pt`` instead (``path`` is its run folder or a file in it, e.g.
@@ -58,8 +61,11 @@ def best_path(path: str | os.PathLike[str]) -> Path:
     given = Path(path)
     target = given if given.name == BEST_FILE else (given if given.is_dir() else given.parent) / BEST_FILE
     if not target.is_file():
-        raise CheckpointError(f"{target.parent} has no {BEST_FILE}: it is kept by runs with early stopping "
-                              "(early_stop_patience > 0 and val_split > 0)", target)
+        raise CheckpointError(
+            f"{target.parent} has no {BEST_FILE}: it is kept by runs with early stopping "
+            "(early_stop_patience > 0 and val_split > 0)",
+            target,
+        )
     return target
 
 
@@ -71,7 +77,9 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: Any = "cpu") -> Recurr
     try:
         model = build_model(config, vocab_size)
     except Exception as exc:
-        raise CheckpointError(f"cannot build the model of checkpoint {checkpoint.path}: {exc}", checkpoint.path) from exc
+        raise CheckpointError(
+            f"cannot build the model of checkpoint {checkpoint.path}: {exc}", checkpoint.path
+        ) from exc
     problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, config, vocab_size)
     if problem:
         raise CheckpointError(f"checkpoint {checkpoint.path} does not fit its model: {problem}", checkpoint.path)
@@ -99,9 +107,9 @@ def describe_state_mismatch(expected: dict[str, Any], found: dict[str, Any], con
             ckpt = " / ".join(f"{name} {value}" for name, value in inferred.items())
             want = " / ".join(f"{name} {_expected_size(name, config, vocab_size)}" for name in inferred)
             parts.append(f"checkpoint has {ckpt}, this model expects {want}")
-        listed = ", ".join(
-            f"{k} {tuple(found[k].shape)} vs {tuple(expected[k].shape)}" for k in shaped[:4]
-        ) + (f" and {len(shaped) - 4} more" if len(shaped) > 4 else "")
+        listed = ", ".join(f"{k} {tuple(found[k].shape)} vs {tuple(expected[k].shape)}" for k in shaped[:4]) + (
+            f" and {len(shaped) - 4} more" if len(shaped) > 4 else ""
+        )
         parts.append(f"weights of another shape (checkpoint vs model): {listed}")
     if missing:
         parts.append("weights missing from the checkpoint: " + _names(missing))
@@ -116,14 +124,18 @@ def _names(keys: list[str]) -> str:
 
 def _model_words(config: RunConfig, vocab_size: int) -> str:
     direction = ", bidirectional" if config.bidirectional else ""
-    return f"{config.impl} {config.cell}, {config.layers} layer(s), hidden {config.hidden}, vocab {vocab_size}{direction}"
+    return (
+        f"{config.impl} {config.cell}, {config.layers} layer(s), hidden {config.hidden}, vocab {vocab_size}{direction}"
+    )
 
 
 def _expected_size(name: str, config: RunConfig, vocab_size: int) -> int:
     return vocab_size if name == "vocab" else config.hidden
 
 
-def _infer_sizes(expected: dict[str, Any], found: dict[str, Any], keys: list[str], config: RunConfig, vocab_size: int) -> dict[str, Any]:
+def _infer_sizes(
+    expected: dict[str, Any], found: dict[str, Any], keys: list[str], config: RunConfig, vocab_size: int
+) -> dict[str, Any]:
     """Guess the checkpoint's vocab / hidden size from the dimensions that differ."""
     gates = {"lstm": 4, "gru": 3, "rnn": 1}.get(config.cell, 1)
     directions = 2 if config.bidirectional else 1

@@ -12,14 +12,25 @@ import math
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any
 
 from .config import RunConfig
 from .fork import read_fork
-from .runs import RunDir, RunError, RunInfo, RunStatus, checkpoint_note, default_runs_dir, list_runs, run_status, safe_name
+from .runs import (
+    RunDir,
+    RunError,
+    RunInfo,
+    RunStatus,
+    checkpoint_note,
+    default_runs_dir,
+    list_runs,
+    run_status,
+    safe_name,
+)
 
 __all__ = [
     "COLUMNS",
@@ -69,7 +80,7 @@ class RunRow:
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunRow))
 
 #: Anything that names a run folder: a listing entry, a folder object, a row or a path.
-RunLike = Union[RunInfo, RunDir, RunRow, str, os.PathLike[str]]
+RunLike = RunInfo | RunDir | RunRow | str | os.PathLike[str]
 
 
 @dataclass(frozen=True)

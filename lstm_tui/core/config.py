@@ -53,7 +53,9 @@ class RunConfig:
 
     preset: str = _spec("custom", "name of the preset this config came from (a label)")
     cell: str = _spec("lstm", "recurrent cell", choices=("lstm", "gru", "rnn"))
-    impl: str = _spec("scratch", "implementation: gate equations written out, or torch.nn", choices=("scratch", "torch"))
+    impl: str = _spec(
+        "scratch", "implementation: gate equations written out, or torch.nn", choices=("scratch", "torch")
+    )
     layers: int = _spec(1, "number of stacked recurrent layers", lo=1, hi=8)
     hidden: int = _spec(256, "hidden units per layer", lo=1, hi=8192)
     bidirectional: bool = _spec(False, "read the sequence both ways (its generated text is garbage)")
@@ -63,16 +65,27 @@ class RunConfig:
     batch_size: int = _spec(32, "sequences per minibatch", lo=1, hi=65_536)
     num_steps: int = _spec(35, "time steps per sequence", lo=1, hi=10_000)
     clip: float = _spec(1.0, "gradient clipping threshold (global norm; 0 turns it off)", lo=0.0, hi=1e6)
-    max_tokens: int = _spec(10_000, "tokens of the corpus to use (0 or -1: the whole book)", lo=1, hi=10**10, special=(0, -1))
+    max_tokens: int = _spec(
+        10_000, "tokens of the corpus to use (0 or -1: the whole book)", lo=1, hi=10**10, special=(0, -1)
+    )
     sampling: str = _spec("sequential", "minibatch sampling", choices=("sequential", "random"))
     val_split: float = _spec(0.0, "fraction held out at the end for validation (0: off)", lo=0.0, hi=0.5)
     seed: int = _spec(0, "random seed", lo=0, hi=2**32 - 1)
     predict_every: int = _spec(10, "print predictions every N epochs (0: only at the end)", lo=0, hi=1_000_000)
-    prefix: tuple[str, ...] = _spec(("time traveller",), "prefixes to predict from (several: comma-separated in the app, the flag repeated on the command line)", kind="strings")
-    gen_ppl_every: int = _spec(0, "also measure generation perplexity every N epochs (0: only at the end)", lo=0, hi=1_000_000)
+    prefix: tuple[str, ...] = _spec(
+        ("time traveller",),
+        "prefixes to predict from (several: comma-separated in the app, the flag repeated on the command line)",
+        kind="strings",
+    )
+    gen_ppl_every: int = _spec(
+        0, "also measure generation perplexity every N epochs (0: only at the end)", lo=0, hi=1_000_000
+    )
     predict_length: int = _spec(50, "characters predicted after each prefix", lo=1, hi=10_000)
     device: str = _spec("auto", "device: auto, cpu, cuda, cuda:N or mps", kind="device")
-    corpus: str = _spec("", "corpus: a file, a folder or glob of .txt files, an http(s) URL, or - for standard input (empty: The Time Machine)")
+    corpus: str = _spec(
+        "",
+        "corpus: a file, a folder or glob of .txt files, an http(s) URL, or - for standard input (empty: The Time Machine)",
+    )
     data_dir: str = _spec("", "where the downloaded corpus is cached (empty: platform cache dir)")
     token: str = _spec("char", "tokenise by character or by word", choices=("char", "word"))
     raw: bool = _spec(False, "keep the raw text (no lower-casing, punctuation kept)")
@@ -83,25 +96,59 @@ class RunConfig:
     amp: bool = _spec(False, "bf16 autocast (a GPU, or a CPU with AVX-512 BF16 / AMX)")
     threads: int = _spec(0, "CPU threads torch may use (0: torch's default, one per core)", lo=0, hi=4096)
     # lenses (issue 16)
-    snapshot_every: int = _spec(0, "keep a weight snapshot every N epochs for the time-lapse (0: auto, about 50 per run)", lo=0, hi=1_000_000)
+    snapshot_every: int = _spec(
+        0, "keep a weight snapshot every N epochs for the time-lapse (0: auto, about 50 per run)", lo=0, hi=1_000_000
+    )
     # -- the corpus (issue 15): its encoding, the vocabulary's limits, a test split
-    encoding: str = _spec("utf-8", "text encoding of the corpus (utf-8 also reads a BOM; e.g. latin-1, cp1252, utf-16)", kind="encoding")
-    errors: str = _spec("strict", "undecodable bytes: strict stops naming the file and offset, replace puts U+FFFD", choices=("strict", "replace"))
+    encoding: str = _spec(
+        "utf-8", "text encoding of the corpus (utf-8 also reads a BOM; e.g. latin-1, cp1252, utf-16)", kind="encoding"
+    )
+    errors: str = _spec(
+        "strict",
+        "undecodable bytes: strict stops naming the file and offset, replace puts U+FFFD",
+        choices=("strict", "replace"),
+    )
     min_freq: int = _spec(0, "tokens seen fewer times become <unk> (0: keep every token)", lo=0, hi=10**9)
-    max_vocab: int = _spec(0, "most tokens in the vocabulary, <unk> included; the rarest become <unk> (0: no limit)", lo=2, hi=10**8, special=(0,))
-    test_split: float = _spec(0.0, "fraction held out at the very end (after the validation part) for a test perplexity computed once, when training ends (0: off)", lo=0.0, hi=0.5)
+    max_vocab: int = _spec(
+        0,
+        "most tokens in the vocabulary, <unk> included; the rarest become <unk> (0: no limit)",
+        lo=2,
+        hi=10**8,
+        special=(0,),
+    )
+    test_split: float = _spec(
+        0.0,
+        "fraction held out at the very end (after the validation part) for a test perplexity computed once, when training ends (0: off)",
+        lo=0.0,
+        hi=0.5,
+    )
     # -- training options (issue 14): every default keeps the book's run exactly
     momentum: float = _spec(0.0, "SGD momentum (0: d2l's plain SGD; Adam ignores it); a live knob", lo=0.0, hi=0.999)
     weight_decay: float = _spec(0.0, "L2 weight decay of the optimizer (0: off); a live knob", lo=0.0, hi=10.0)
-    dropout: float = _spec(0.0, "dropout between stacked layers (impl=torch) and before the output layer (0: off)", lo=0.0, hi=0.9)
-    lr_schedule: str = _spec("none", "learning-rate schedule per epoch (plateau: on validation perplexity)",
-                             choices=("none", "step", "cosine", "plateau"))
-    lr_step_every: int = _spec(10, "step schedule: multiply the learning rate by lr_gamma every N epochs", lo=1, hi=1_000_000)
+    dropout: float = _spec(
+        0.0, "dropout between stacked layers (impl=torch) and before the output layer (0: off)", lo=0.0, hi=0.9
+    )
+    lr_schedule: str = _spec(
+        "none",
+        "learning-rate schedule per epoch (plateau: on validation perplexity)",
+        choices=("none", "step", "cosine", "plateau"),
+    )
+    lr_step_every: int = _spec(
+        10, "step schedule: multiply the learning rate by lr_gamma every N epochs", lo=1, hi=1_000_000
+    )
     lr_gamma: float = _spec(0.5, "step and plateau schedules: the factor of each decrease", lo=1e-6, hi=1.0)
-    warmup_epochs: int = _spec(0, "epochs of linear learning-rate warm-up before the schedule (0: none)", lo=0, hi=100_000)
-    plateau_patience: int = _spec(5, "plateau schedule: epochs without a better validation perplexity before a decrease", lo=1, hi=1_000_000)
-    early_stop_patience: int = _spec(0, "stop after N epochs without a better validation perplexity, keeping best.pt (0: off)", lo=0, hi=1_000_000)
-    embedding: str = _spec("one-hot", "input encoding: the book's one-hot, or a learned embedding", choices=("one-hot", "learned"))
+    warmup_epochs: int = _spec(
+        0, "epochs of linear learning-rate warm-up before the schedule (0: none)", lo=0, hi=100_000
+    )
+    plateau_patience: int = _spec(
+        5, "plateau schedule: epochs without a better validation perplexity before a decrease", lo=1, hi=1_000_000
+    )
+    early_stop_patience: int = _spec(
+        0, "stop after N epochs without a better validation perplexity, keeping best.pt (0: off)", lo=0, hi=1_000_000
+    )
+    embedding: str = _spec(
+        "one-hot", "input encoding: the book's one-hot, or a learned embedding", choices=("one-hot", "learned")
+    )
     embed_dim: int = _spec(64, "learned embedding: its width", lo=1, hi=8192)
     tie_weights: bool = _spec(False, "share the learned embedding with the output layer (needs embed_dim == hidden)")
 
@@ -145,7 +192,10 @@ class RunConfig:
         if self.test_split > 0 and self.max_tokens > 0 and self.max_tokens * self.test_split < 2:
             raise ConfigError("test_split", f"{self.test_split} of {self.max_tokens} tokens leaves no test data")
         if self.val_split + self.test_split > 0.5:
-            raise ConfigError("test_split", f"val_split {self.val_split} + test_split {self.test_split} holds out more than half of the corpus")
+            raise ConfigError(
+                "test_split",
+                f"val_split {self.val_split} + test_split {self.test_split} holds out more than half of the corpus",
+            )
         self._check_options()
 
     def _check_options(self) -> None:
@@ -153,16 +203,24 @@ class RunConfig:
         if self.lr_schedule == "plateau" and self.val_split <= 0:
             raise ConfigError("lr_schedule", "plateau follows the validation perplexity: set val_split > 0")
         if self.early_stop_patience > 0 and self.val_split <= 0:
-            raise ConfigError("early_stop_patience", "early stopping follows the validation perplexity: set val_split > 0")
+            raise ConfigError(
+                "early_stop_patience", "early stopping follows the validation perplexity: set val_split > 0"
+            )
         if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
-            raise ConfigError("warmup_epochs", f"{self.warmup_epochs} warm-up epochs leave none of the {self.epochs} to train")
+            raise ConfigError(
+                "warmup_epochs", f"{self.warmup_epochs} warm-up epochs leave none of the {self.epochs} to train"
+            )
         if self.tie_weights:
             if self.embedding != "learned":
                 raise ConfigError("tie_weights", "weight tying shares a learned embedding: set embedding=learned")
             if self.bidirectional:
-                raise ConfigError("tie_weights", "a bidirectional output layer is 2 x hidden wide: it cannot share the embedding")
+                raise ConfigError(
+                    "tie_weights", "a bidirectional output layer is 2 x hidden wide: it cannot share the embedding"
+                )
             if self.embed_dim != self.hidden:
-                raise ConfigError("tie_weights", f"needs embed_dim == hidden (embed_dim {self.embed_dim}, hidden {self.hidden})")
+                raise ConfigError(
+                    "tie_weights", f"needs embed_dim == hidden (embed_dim {self.embed_dim}, hidden {self.hidden})"
+                )
 
     @property
     def whole_corpus(self) -> bool:
@@ -321,4 +379,3 @@ def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
         if text and not URL_SCHEME.match(text) and not _is_stream(text):
             out[name] = str(Path(text).expanduser().resolve())
     return out
-

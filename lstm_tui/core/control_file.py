@@ -53,8 +53,17 @@ from .knobs import parse_knobs
 from .runs import RunError, lock_holder, run_status
 
 __all__ = [
-    "ACK_FILE", "COMMANDS", "CONTROL_FILE", "Ack", "ControlFilePoller", "ControlRefused", "Controllable",
-    "Sent", "acknowledged", "send", "wait_for_ack",
+    "ACK_FILE",
+    "COMMANDS",
+    "CONTROL_FILE",
+    "Ack",
+    "ControlFilePoller",
+    "ControlRefused",
+    "Controllable",
+    "Sent",
+    "acknowledged",
+    "send",
+    "wait_for_ack",
 ]
 
 CONTROL_FILE = "control.json"
@@ -121,15 +130,26 @@ class Ack:
         return self.outcome == "applied"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "command": self.command, "outcome": self.outcome, "detail": self.detail,
-                "at": self.at, "by": self.by}
+        return {
+            "id": self.id,
+            "command": self.command,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "at": self.at,
+            "by": self.by,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ack:
         by, at = data.get("by"), data.get("at")
-        return cls(str(data.get("id", "")), str(data.get("command", "")), str(data.get("outcome", "")),
-                   str(data.get("detail", "")), float(at) if isinstance(at, (int, float)) else 0.0,
-                   by if isinstance(by, dict) else {})
+        return cls(
+            str(data.get("id", "")),
+            str(data.get("command", "")),
+            str(data.get("outcome", "")),
+            str(data.get("detail", "")),
+            float(at) if isinstance(at, (int, float)) else 0.0,
+            by if isinstance(by, dict) else {},
+        )
 
 
 def _read_list(path: Path, key: str) -> list[dict[str, Any]]:
@@ -163,8 +183,9 @@ def _refusal(folder: Path, command: str) -> ControlRefused:
     return ControlRefused(f"cannot {command} {folder.name}: it is not running (it is {status})", hint, status)
 
 
-def send(run_folder: str | os.PathLike[str], command: str, values: dict[str, Any] | None = None,
-         **changes: Any) -> Sent:
+def send(
+    run_folder: str | os.PathLike[str], command: str, values: dict[str, Any] | None = None, **changes: Any
+) -> Sent:
     """Ask the trainer of ``run_folder`` to ``command`` (one of :data:`COMMANDS`); ``set`` takes
     the knob changes as ``values`` and/or keywords (``send(run, "set", lr=0.5)``).
 
@@ -199,8 +220,9 @@ def acknowledged(run_folder: str | os.PathLike[str], sent: Sent) -> Ack | None:
     return None
 
 
-def wait_for_ack(run_folder: str | os.PathLike[str], sent: Sent, timeout: float = 5.0,
-                 interval: float = 0.1) -> Ack | None:
+def wait_for_ack(
+    run_folder: str | os.PathLike[str], sent: Sent, timeout: float = 5.0, interval: float = 0.1
+) -> Ack | None:
     """:func:`acknowledged`, waited for up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -214,8 +236,13 @@ def wait_for_ack(run_folder: str | os.PathLike[str], sent: Sent, timeout: float 
 class ControlFilePoller:
     """Applies the requests of a run folder's control file to ``control``; see the module docstring."""
 
-    def __init__(self, run_folder: str | os.PathLike[str], control: Controllable, interval: float = 0.2,
-                 on_ack: Callable[[Ack], None] | None = None) -> None:
+    def __init__(
+        self,
+        run_folder: str | os.PathLike[str],
+        control: Controllable,
+        interval: float = 0.2,
+        on_ack: Callable[[Ack], None] | None = None,
+    ) -> None:
         self.folder = Path(run_folder)
         self.control = control
         self.interval = interval
@@ -267,7 +294,9 @@ class ControlFilePoller:
             self._done.add(ident)
             if self._ours(request):
                 values = request.get("values")
-                acks.append(self._apply(ident, str(request.get("command", "")), values if isinstance(values, dict) else {}))
+                acks.append(
+                    self._apply(ident, str(request.get("command", "")), values if isinstance(values, dict) else {})
+                )
         if acks:
             self._acks = [*self._acks, *(ack.to_dict() for ack in acks)][-KEEP:]
             try:
@@ -281,8 +310,12 @@ class ControlFilePoller:
 
     def _apply(self, ident: str, command: str, values: dict[str, Any]) -> Ack:
         actions: dict[str, Callable[[], object]] = {
-            "pause": self.control.pause, "resume": self.control.resume, "stop": self.control.stop,
-            "checkpoint": self.control.request_checkpoint, "set": lambda: self.control.set_knobs(**values)}
+            "pause": self.control.pause,
+            "resume": self.control.resume,
+            "stop": self.control.stop,
+            "checkpoint": self.control.request_checkpoint,
+            "set": lambda: self.control.set_knobs(**values),
+        }
         outcome, detail = "applied", _DETAILS.get(command, "")
         if command not in actions:
             outcome, detail = "ignored", f"unknown command {command!r}"

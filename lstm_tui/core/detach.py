@@ -63,8 +63,9 @@ class Detached:
 def resume_command(run_path: Path, python: str = sys.executable) -> list[str]:
     """The command a detached trainer runs (the least output: a summary at the end)."""
     if not python:
-        raise DetachError("no Python interpreter to start the trainer with",
-                          "pass python= (sys.executable is empty in this process)")
+        raise DetachError(
+            "no Python interpreter to start the trainer with", "pass python= (sys.executable is empty in this process)"
+        )
     return [python, "-m", "lstm_tui", "train", "--resume", str(run_path), "--quiet"]
 
 
@@ -75,22 +76,32 @@ def check_detachable(run_folder: str | os.PathLike[str], runs_dir: str | os.Path
     except RunError as exc:
         raise DetachError(str(exc), "give a run name from `lstm-tui runs` or a run folder") from None
     if not run.has_checkpoint():
-        raise DetachError(f"run {run.name} has no checkpoint to continue from ({run.checkpoint_path})",
-                          "stop the run with a checkpoint first (or let it reach one)")
+        raise DetachError(
+            f"run {run.name} has no checkpoint to continue from ({run.checkpoint_path})",
+            "stop the run with a checkpoint first (or let it reach one)",
+        )
     held = lock_holder(run.path)
     if held is not None:
         where = f"process {held.get('pid', '?')} on {held.get('host', '?')}"
-        raise DetachError(f"run {run.name} is being trained by {where}",
-                          "stop that trainer first; its checkpoint is then detached")
+        raise DetachError(
+            f"run {run.name} is being trained by {where}", "stop that trainer first; its checkpoint is then detached"
+        )
     summary = run.read_summary() or {}
     if summary.get("status") == "finished":
-        raise DetachError(f"run {run.name} has finished: there is nothing left to train",
-                          f"train it on with `lstm-tui train --resume {run.path} --epochs N`")
+        raise DetachError(
+            f"run {run.name} has finished: there is nothing left to train",
+            f"train it on with `lstm-tui train --resume {run.path} --epochs N`",
+        )
     return run
 
 
-def detach(run_folder: str | os.PathLike[str], *, runs_dir: str | os.PathLike[str] | None = None,
-           python: str = sys.executable, env: Mapping[str, str] | None = None) -> Detached:
+def detach(
+    run_folder: str | os.PathLike[str],
+    *,
+    runs_dir: str | os.PathLike[str] | None = None,
+    python: str = sys.executable,
+    env: Mapping[str, str] | None = None,
+) -> Detached:
     """Start a background ``lstm-tui train --resume`` of the run in its own session.
 
     ``run_folder`` is a run folder or a run name in ``runs_dir``. Checked first (see
@@ -103,15 +114,16 @@ def detach(run_folder: str | os.PathLike[str], *, runs_dir: str | os.PathLike[st
     try:
         offset, process = _start(command, log_path, env)
     except OSError as exc:
-        raise DetachError(f"cannot start the detached trainer: {exc.strerror or exc}",
-                          f"command: {' '.join(command)}") from None
+        raise DetachError(
+            f"cannot start the detached trainer: {exc.strerror or exc}", f"command: {' '.join(command)}"
+        ) from None
     threading.Thread(target=process.wait, name=f"detached-{process.pid}", daemon=True).start()
-    return Detached(pid=process.pid, log_path=log_path, command=command, run_path=path,
-                    log_offset=offset, process=process)
+    return Detached(
+        pid=process.pid, log_path=log_path, command=command, run_path=path, log_offset=offset, process=process
+    )
 
 
-def _start(command: list[str], log_path: Path,
-           env: Mapping[str, str] | None) -> tuple[int, subprocess.Popen[bytes]]:
+def _start(command: list[str], log_path: Path, env: Mapping[str, str] | None) -> tuple[int, subprocess.Popen[bytes]]:
     """The process (own session, no terminal, stdin /dev/null, output appended to the log)
     and the log offset where its output begins."""
     with open(log_path, "ab") as log:
@@ -119,8 +131,13 @@ def _start(command: list[str], log_path: Path,
         log.write(f"--- {stamp} detached from pid {os.getpid()}: {' '.join(command)}\n".encode())
         log.flush()
         return log.tell(), subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=dict(env) if env is not None else None,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=dict(env) if env is not None else None,
         )
 
 
@@ -137,8 +154,10 @@ def wait_taken(detached: Detached, timeout: float = 10.0) -> bool:
         if ended is not None:
             if ended == 0:
                 return True
-            raise DetachError(f"the detached trainer ended (exit {ended}): {log_tail(detached.log_path, since=detached.log_offset)}",
-                              f"its log is {detached.log_path}")
+            raise DetachError(
+                f"the detached trainer ended (exit {ended}): {log_tail(detached.log_path, since=detached.log_offset)}",
+                f"its log is {detached.log_path}",
+            )
         if time.monotonic() >= deadline:
             return False
         time.sleep(_POLL_S)

@@ -72,8 +72,12 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise DeviceError(name, f"device {text} is not available: no CUDA GPU found", _machine_text())
         number = int(index) if sep else torch.cuda.current_device()
         if number >= count:
-            raise DeviceError(name, f"device {text} is not available: there {'is' if count == 1 else 'are'} "
-                              f"{count} CUDA device{'s' if count != 1 else ''}", _machine_text())
+            raise DeviceError(
+                name,
+                f"device {text} is not available: there {'is' if count == 1 else 'are'} "
+                f"{count} CUDA device{'s' if count != 1 else ''}",
+                _machine_text(),
+            )
         return torch.device("cuda", number)
     raise DeviceError(name, f"{name!r} is not a device; expected auto, cpu, cuda, cuda:N or mps", _machine_text())
 
@@ -130,8 +134,10 @@ def threads_warning(threads: int) -> str | None:
     for threads that share a core (measured: 64 threads on 2 cores, 50x slower)."""
     cores = usable_cores()
     if threads > cores:
-        return (f"threads {threads} is more than the {cores} CPU cores this process may use: "
-                f"training may be many times slower (0 picks one per core)")
+        return (
+            f"threads {threads} is more than the {cores} CPU cores this process may use: "
+            f"training may be many times slower (0 picks one per core)"
+        )
     return None
 
 

@@ -8,8 +8,9 @@ dataclasses of plain values so they can cross threads and be written as JSON lin
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Status(Event):
 class DownloadProgress(Event):
     kind: ClassVar[str] = "download"
     done_bytes: int
-    total_bytes: Optional[int]
+    total_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ class EpochEnd(Event):
     perplexity: float
     tokens_per_s: float
     elapsed_s: float
-    val_perplexity: Optional[float] = None
-    generation_perplexity: Optional[float] = None  # only on epochs asked for with gen_ppl_every
+    val_perplexity: float | None = None
+    generation_perplexity: float | None = None  # only on epochs asked for with gen_ppl_every
     grad_norm: float | None = None  # mean gradient norm before clipping over the epoch's batches
     clipped_share: float | None = None  # share of the epoch's batches that were clipped (None: clip off)
     grad_norm_max: float | None = None  # the largest of those norms
@@ -126,7 +127,7 @@ class CheckpointFailed(Event):
     kind: ClassVar[str] = "checkpoint_failed"
     epoch: int
     reason: str
-    kept_epoch: Optional[int] = None
+    kept_epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,8 @@ class Finished(Event):
     elapsed_s: float
     device: str
     stopped: bool = False
-    val_perplexity: Optional[float] = None
-    generation_perplexity: Optional[float] = None
+    val_perplexity: float | None = None
+    generation_perplexity: float | None = None
     checkpoint_saved: bool = True
     checkpoint_error: str = ""
     test_perplexity: float | None = None  # on the test_split part, once, at the end (never used to choose)

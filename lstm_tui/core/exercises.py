@@ -51,8 +51,9 @@ class Card:
             raise ConfigError(self.field, f"is the field the {self.name!r} card varies; it cannot be set for all runs")
         base = PRESETS[self.preset].config.replace(**changes)
         spec = grid(base, {self.field: (self.baseline, *self.variants)}, title=self.title, name=self.name)
-        return SweepSpec(points=spec.points, varying=spec.varying, title=self.title, name=self.name,
-                         meta={"exercise": self.name})
+        return SweepSpec(
+            points=spec.points, varying=spec.varying, title=self.title, name=self.name, meta={"exercise": self.name}
+        )
 
     def verdict(self, results: Sequence[SweepResult]) -> str:
         return verdict(self, results)
@@ -61,25 +62,55 @@ class Card:
 CARDS: dict[str, Card] = {
     card.name: card
     for card in (
-        Card("clipping", "Gradient clipping on vs off",
-             "What happens when the gradients are not clipped? Does training still converge, and how fast?",
-             "clip", 1.0, (0.0,)),
-        Card("sampling", "Sequential vs random minibatches",
-             "Sequential partitioning carries the hidden state from batch to batch; random sampling starts "
-             "each batch afresh. Which gives the lower perplexity?",
-             "sampling", "sequential", ("random",)),
-        Card("hidden", "Hidden size",
-             "Change the number of hidden units: how do perplexity and training speed respond?",
-             "hidden", 256, (128, 512)),
-        Card("layers", "One layer or two",
-             "Does stacking a second LSTM layer lower the perplexity on this small corpus?",
-             "layers", 1, (2,)),
-        Card("cell", "LSTM vs GRU vs plain RNN",
-             "Train an LSTM, a GRU and a plain RNN with the same hidden size: which learns best, and at what cost?",
-             "cell", "lstm", ("gru", "rnn")),
-        Card("lr", "Learning rate",
-             "Adjust the learning rate: what does a smaller or a larger step do to training?",
-             "lr", 1.0, (0.25, 4.0)),
+        Card(
+            "clipping",
+            "Gradient clipping on vs off",
+            "What happens when the gradients are not clipped? Does training still converge, and how fast?",
+            "clip",
+            1.0,
+            (0.0,),
+        ),
+        Card(
+            "sampling",
+            "Sequential vs random minibatches",
+            "Sequential partitioning carries the hidden state from batch to batch; random sampling starts "
+            "each batch afresh. Which gives the lower perplexity?",
+            "sampling",
+            "sequential",
+            ("random",),
+        ),
+        Card(
+            "hidden",
+            "Hidden size",
+            "Change the number of hidden units: how do perplexity and training speed respond?",
+            "hidden",
+            256,
+            (128, 512),
+        ),
+        Card(
+            "layers",
+            "One layer or two",
+            "Does stacking a second LSTM layer lower the perplexity on this small corpus?",
+            "layers",
+            1,
+            (2,),
+        ),
+        Card(
+            "cell",
+            "LSTM vs GRU vs plain RNN",
+            "Train an LSTM, a GRU and a plain RNN with the same hidden size: which learns best, and at what cost?",
+            "cell",
+            "lstm",
+            ("gru", "rnn"),
+        ),
+        Card(
+            "lr",
+            "Learning rate",
+            "Adjust the learning rate: what does a smaller or a larger step do to training?",
+            "lr",
+            1.0,
+            (0.25, 4.0),
+        ),
     )
 }
 
@@ -119,8 +150,9 @@ def compare_to(baseline: SweepResult, other: SweepResult) -> str:
     epoch = diverged_epoch(other)
     if epoch is not None:
         return f"diverged at epoch {epoch}"
-    by_val = _finite(other.val_ppl) is not None and (_finite(baseline.val_ppl) is not None
-                                                     or _finite(baseline.train_ppl) is None)
+    by_val = _finite(other.val_ppl) is not None and (
+        _finite(baseline.val_ppl) is not None or _finite(baseline.train_ppl) is None
+    )
     metric = "validation perplexity" if by_val else "training perplexity"
     mine = _finite(other.val_ppl if by_val else other.train_ppl)
     theirs = _finite(baseline.val_ppl if by_val else baseline.train_ppl)

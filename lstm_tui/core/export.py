@@ -36,9 +36,19 @@ METRIC_COLUMNS = ("epoch", "perplexity", "val_perplexity", "tokens_per_s", "elap
 
 # Report table: (header, RunRow column or "epochs" for done/planned).
 _REPORT_COLUMNS = (
-    ("name", "name"), ("preset", "preset"), ("cell", "cell"), ("impl", "impl"), ("layers", "layers"),
-    ("hidden", "hidden"), ("epochs", "epochs"), ("train ppl", "train_ppl"), ("val ppl", "val_ppl"),
-    ("gen ppl", "gen_ppl"), ("tokens/s", "tokens_per_s"), ("wall time", "wall_s"), ("device", "device"),
+    ("name", "name"),
+    ("preset", "preset"),
+    ("cell", "cell"),
+    ("impl", "impl"),
+    ("layers", "layers"),
+    ("hidden", "hidden"),
+    ("epochs", "epochs"),
+    ("train ppl", "train_ppl"),
+    ("val ppl", "val_ppl"),
+    ("gen ppl", "gen_ppl"),
+    ("tokens/s", "tokens_per_s"),
+    ("wall time", "wall_s"),
+    ("device", "device"),
     ("date", "created"),
 )
 
@@ -70,7 +80,10 @@ def export_run(run_dir: RunLike, out_dir: str | os.PathLike[str]) -> list[Path]:
         raise RunError(f"{folder.path} is not a run folder (it has no {folder.config_path.name})")
     rows = folder.read_metrics()
     out = Path(out_dir).expanduser()
-    return [metrics_to_csv(rows, out / f"{folder.name}-metrics.csv"), metrics_to_json(rows, out / f"{folder.name}-metrics.json")]
+    return [
+        metrics_to_csv(rows, out / f"{folder.name}-metrics.csv"),
+        metrics_to_json(rows, out / f"{folder.name}-metrics.json"),
+    ]
 
 
 def _json_number(value: Any) -> Any:
@@ -155,4 +168,3 @@ def _fenced(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
-

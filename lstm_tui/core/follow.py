@@ -49,11 +49,31 @@ WATCHED = (METRICS_NAME, SAMPLES_NAME, SUMMARY_NAME, LOCK_NAME)
 #: Seconds between looks at the lock of a run that says it is running (a killed trainer).
 LIVENESS_S = 2.0
 #: File systems where another host's writes raise no local change events.
-NETWORK_FS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs", "lustre", "gpfs",
-    "beegfs", "fuse.sshfs", "fuse.glusterfs", "fuse.s3fs", "fuse.rclone", "fuse.gcsfuse", "fuse.ceph",
-    "davfs", "fuse.davfs2",
-})
+NETWORK_FS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "afs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.s3fs",
+        "fuse.rclone",
+        "fuse.gcsfuse",
+        "fuse.ceph",
+        "davfs",
+        "fuse.davfs2",
+    }
+)
 
 Stat = tuple[int, int, int, int] | None  # (st_dev, st_ino, st_size, st_mtime_ns), None: missing
 
@@ -131,7 +151,9 @@ class _Run:
         epochs = tuple(record for record in metrics if not is_knob_record(record))
         return RunUpdate(self.path, epochs, tuple(samples), summary, status, reset, knobs)
 
-    def _records(self, metrics_changed: bool, samples_changed: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    def _records(
+        self, metrics_changed: bool, samples_changed: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         metrics = self.metrics.read_new() if metrics_changed else []
         samples = self.samples.read_new() if samples_changed else []
         if self.metrics.reset or self.samples.reset:  # one was rewritten: start both over
@@ -199,8 +221,13 @@ class RunFollower:
     """Follows run folders; see the module docstring. ``poll`` and ``wait`` belong to one
     thread; ``add``, ``remove`` and ``close`` may be called from any."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]] = (), *, force_polling: bool | None = None,
-                 poll_interval: float = 0.3) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str | os.PathLike[str]] = (),
+        *,
+        force_polling: bool | None = None,
+        poll_interval: float = 0.3,
+    ) -> None:
         if not 0.01 <= poll_interval <= 60:
             raise ValueError(f"poll_interval must be between 0.01 and 60 seconds, not {poll_interval!r}")
         self.poll_interval = poll_interval
@@ -296,8 +323,9 @@ class RunFollower:
         if self._closed or not self._use_watcher(paths):
             return
         self._stop_watch = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, args=(paths, self._stop_watch),
-                                         name="lstm-tui-follow", daemon=True)
+        self._watcher = threading.Thread(
+            target=self._watch, args=(paths, self._stop_watch), name="lstm-tui-follow", daemon=True
+        )
         self._watcher.start()
 
     def _watch(self, paths: list[Path], stop: threading.Event) -> None:
@@ -307,9 +335,17 @@ class RunFollower:
             return os.path.basename(path) in WATCHED
 
         try:
-            for _changes in watchfiles.watch(*paths, watch_filter=relevant, debounce=200, step=50, stop_event=stop,
-                                             rust_timeout=0, raise_interrupt=False, force_polling=False,
-                                             recursive=False):
+            for _changes in watchfiles.watch(
+                *paths,
+                watch_filter=relevant,
+                debounce=200,
+                step=50,
+                stop_event=stop,
+                rust_timeout=0,
+                raise_interrupt=False,
+                force_polling=False,
+                recursive=False,
+            ):
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - a folder removed, out of inotify watches: poll instead
             log.info("watching %d run folders failed (%s); polling them instead", len(paths), exc)

@@ -32,8 +32,13 @@ from .runs.files import FORK_FILE, METRICS_FILE, SAMPLES_FILE
 __all__ = ["FORK_FILE", "fork_run", "read_fork"]
 
 
-def fork_run(parent: RunDir | str | os.PathLike[str], changes: dict[str, Any] | None = None, *,
-             runs_dir: str | os.PathLike[str] | None = None, name: str | None = None) -> RunDir:
+def fork_run(
+    parent: RunDir | str | os.PathLike[str],
+    changes: dict[str, Any] | None = None,
+    *,
+    runs_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> RunDir:
     """A new run folder forked from ``parent``'s last checkpoint with ``changes`` to its config.
 
     ``runs_dir``: where the fork goes (default: beside the parent); ``name``: its name (default
@@ -51,21 +56,36 @@ def fork_run(parent: RunDir | str | os.PathLike[str], changes: dict[str, Any] | 
         raise RunError(f"run {folder.name} has no checkpoint to fork from ({folder.checkpoint_path})")
     checkpoint = folder.load_checkpoint()
     config = checkpoint.config.replace(**absolute_paths(changes))
-    fork = RunDir.create(runs_dir if runs_dir is not None else folder.path.parent, config,
-                         name or f"{checkpoint.config.preset}-fork")
+    fork = RunDir.create(
+        runs_dir if runs_dir is not None else folder.path.parent, config, name or f"{checkpoint.config.preset}-fork"
+    )
     payload = {key: value for key, value in checkpoint.raw.items() if key not in ("format", "saved_at")}
     payload["config"] = config.to_dict()
     fork.save_checkpoint(payload)
     _copy_records(folder.path, fork.path)
     repair_run_files(fork.path, checkpoint.epoch, checkpoint.history, checkpoint.batch)
-    record = {"parent": str(folder.path.resolve()), "parent_name": folder.name, "epoch": checkpoint.epoch,
-              "batch": checkpoint.batch, "changes": {k: getattr(config, k) for k in changes}}
+    record = {
+        "parent": str(folder.path.resolve()),
+        "parent_name": folder.name,
+        "epoch": checkpoint.epoch,
+        "batch": checkpoint.batch,
+        "changes": {k: getattr(config, k) for k in changes},
+    }
     atomic_write_text(fork.path / FORK_FILE, json.dumps(record, indent=1, default=list) + "\n")
     last = checkpoint.history[-1] if checkpoint.history else {}
-    fork.write_summary(Summary(status=RunStatus.STOPPED, epoch=checkpoint.epoch, epochs=config.epochs,
-                               perplexity=last.get("perplexity"), val_perplexity=last.get("val_perplexity"),
-                               elapsed_s=checkpoint.elapsed_s, stopped=True, checkpoint_epoch=checkpoint.epoch,
-                               history_epochs=len(checkpoint.history)))
+    fork.write_summary(
+        Summary(
+            status=RunStatus.STOPPED,
+            epoch=checkpoint.epoch,
+            epochs=config.epochs,
+            perplexity=last.get("perplexity"),
+            val_perplexity=last.get("val_perplexity"),
+            elapsed_s=checkpoint.elapsed_s,
+            stopped=True,
+            checkpoint_epoch=checkpoint.epoch,
+            history_epochs=len(checkpoint.history),
+        )
+    )
     return fork
 
 

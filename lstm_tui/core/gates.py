@@ -162,7 +162,7 @@ def _run(w: _Weights, inputs: Tensor, *, reverse: bool = False) -> LayerTrace:
     H = torch.zeros(hidden, dtype=w.W_h.dtype, device=w.W_h.device)  # begin_state
     C = torch.zeros_like(H)
     out = {name: torch.empty((steps, hidden), dtype=H.dtype, device=H.device) for name in LayerTrace._fields}
-    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+    for t in range(steps - 1, -1, -1) if reverse else range(steps):
         z = xw[t] + H @ w.W_h
         I, F, O = torch.sigmoid(z[: 3 * hidden]).chunk(3)  # three blocks of `hidden`
         C_tilda = torch.tanh(z[3 * hidden :])

@@ -73,13 +73,18 @@ class UnknownTokensError(GenerationError):
     callers (with their way past it, ``unknown='unk'``).
     """
 
-    def __init__(self, tokens: Sequence[str], vocabulary: str, suggestion: str | None,
-                 left_out: Sequence[str] = ()) -> None:
+    def __init__(
+        self, tokens: Sequence[str], vocabulary: str, suggestion: str | None, left_out: Sequence[str] = ()
+    ) -> None:
         self.tokens, self.vocabulary = tuple(tokens), vocabulary
         self.suggestion, self.left_out = suggestion, tuple(left_out)
         super().__init__(self.explain(API_UNK_HINT))
 
-    def __reduce__(self) -> tuple[type[UnknownTokensError], tuple[object, ...]]:  # the message is derived: pickle the parts (the default would pass args)
+    def __reduce__(
+        self,
+    ) -> tuple[
+        type[UnknownTokensError], tuple[object, ...]
+    ]:  # the message is derived: pickle the parts (the default would pass args)
         return type(self), (self.tokens, self.vocabulary, self.suggestion, self.left_out)
 
     def explain(self, unk_hint: str | None = None) -> str:
@@ -222,8 +227,9 @@ def _model_device(model: RecurrentLM, device: DeviceLike) -> torch.device:
 
 
 # ----------------------------------------------------------------------------- generation
-def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None,
-            top_p: float = 1.0) -> int:
+def _choose(
+    logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None, top_p: float = 1.0
+) -> int:
     """The next token from one row of logits (on the CPU)."""
     if torch.isnan(logits).any():
         raise GenerationError("the model produced NaN outputs (did training diverge?)")
@@ -240,7 +246,7 @@ def _choose(logits: torch.Tensor, temperature: float, top_k: int, generator: tor
         if top_p < 1.0:  # the nucleus: the likeliest tokens until their probability reaches top_p
             before = torch.cumsum(torch.softmax(values, dim=0), dim=0) - torch.softmax(values, dim=0)
             keep = int((before < top_p).sum())
-            values, indices = values[:max(1, keep)], indices[:max(1, keep)]
+            values, indices = values[: max(1, keep)], indices[: max(1, keep)]
         probs = torch.softmax(values, dim=0)
         pick = torch.multinomial(probs, 1, generator=generator)
         return int(indices[pick])
@@ -325,8 +331,17 @@ def predict(
     """``prefix`` followed by ``length`` generated tokens (d2l's ``predict_ch8`` when greedy)."""
     sep = token_separator(vocab) if separator is None else separator
     pieces = stream(
-        model, vocab, prefix, length, temperature=temperature, top_k=top_k, unknown=unknown,
-        generator=generator, device=device, separator=sep, top_p=top_p,
+        model,
+        vocab,
+        prefix,
+        length,
+        temperature=temperature,
+        top_k=top_k,
+        unknown=unknown,
+        generator=generator,
+        device=device,
+        separator=sep,
+        top_p=top_p,
     )
     start = prefix.rstrip() if sep else prefix
     return start + "".join(pieces)

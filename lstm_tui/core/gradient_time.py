@@ -30,8 +30,9 @@ __all__ = ["gradient_through_time", "MAX_GRADIENT_STEPS"]
 MAX_GRADIENT_STEPS = 1000
 
 
-def gradient_through_time(model: RecurrentLM, vocab: Vocab, text: str, num_steps: int,
-                          *, unknown: str = "error") -> list[float]:
+def gradient_through_time(
+    model: RecurrentLM, vocab: Vocab, text: str, num_steps: int, *, unknown: str = "error"
+) -> list[float]:
     """``[||dL_T/dh_T||, ||dL_T/dh_{T-1}||, ..., ||dL_T/dh_{T-num_steps}||]`` for ``text``.
 
     The text needs ``num_steps + 2`` tokens; tokens before the last ``num_steps + 2`` warm the

@@ -23,8 +23,16 @@ if TYPE_CHECKING:
     from .data.vocab import Vocab
     from .models.base import RecurrentLM
 
-__all__ = ["MODES", "MAX_SCORE_TOKENS", "CharScore", "TextScore", "score_text", "score_both_ways",
-           "compare_scores", "ScoreComparison"]
+__all__ = [
+    "MODES",
+    "MAX_SCORE_TOKENS",
+    "CharScore",
+    "TextScore",
+    "score_text",
+    "score_both_ways",
+    "compare_scores",
+    "ScoreComparison",
+]
 
 MODES = ("train", "write")
 TOP_K = 5
@@ -75,13 +83,18 @@ class TextScore:
     def context(self, index: int, width: int = 12) -> tuple[str, str, str]:
         """``(before, token, after)`` around token ``index``, ``width`` tokens each side."""
         sep = self.separator
-        before = sep.join(self.tokens[max(0, index - width):index])
-        after = sep.join(self.tokens[index + 1:index + 1 + width])
+        before = sep.join(self.tokens[max(0, index - width) : index])
+        after = sep.join(self.tokens[index + 1 : index + 1 + width])
         return before, self.tokens[index], after
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "bits_per_char": self.bits_per_char, "perplexity": self.perplexity,
-                "scored": len(self.positions), "positions": [p.to_dict() for p in self.positions]}
+        return {
+            "mode": self.mode,
+            "bits_per_char": self.bits_per_char,
+            "perplexity": self.perplexity,
+            "scored": len(self.positions),
+            "positions": [p.to_dict() for p in self.positions],
+        }
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,16 @@ def _log_probs(model: RecurrentLM, seq: torch.Tensor, mode: str) -> torch.Tensor
     return F.log_softmax(logits.double(), dim=-1)
 
 
-def score_text(model: RecurrentLM, vocab: Vocab, text: str, *, mode: str = "train", top_k: int = TOP_K,
-               unknown: str = "error", device: DeviceLike = None) -> TextScore:
+def score_text(
+    model: RecurrentLM,
+    vocab: Vocab,
+    text: str,
+    *,
+    mode: str = "train",
+    top_k: int = TOP_K,
+    unknown: str = "error",
+    device: DeviceLike = None,
+) -> TextScore:
     """Per-token surprisal of ``text`` with the ``top_k`` likeliest tokens at each position.
 
     Raises :class:`~.generate.GenerationError` for a text of fewer than two tokens, unknown
@@ -135,19 +156,28 @@ def score_text(model: RecurrentLM, vocab: Vocab, text: str, *, mode: str = "trai
     target = seq[1:].cpu()
     bits = (-logp.gather(1, target.view(-1, 1)).view(-1) / LN2).tolist()
     k = max(0, min(top_k, logp.shape[1]))
-    top_p, top_i = logp.exp().topk(k, dim=1) if k else (torch.empty(len(bits), 0), torch.empty(len(bits), 0, dtype=torch.long))
+    top_p, top_i = (
+        logp.exp().topk(k, dim=1) if k else (torch.empty(len(bits), 0), torch.empty(len(bits), 0, dtype=torch.long))
+    )
     tokens = tuple(vocab.to_tokens(i) for i in indices)
     positions = tuple(
-        CharScore(index=t + 1, token=tokens[t + 1], bits=bits[t],
-                  top=tuple((vocab.to_tokens(int(i)), float(p)) for p, i in zip(top_p[t].tolist(), top_i[t].tolist())))
-        for t in range(len(bits)))
+        CharScore(
+            index=t + 1,
+            token=tokens[t + 1],
+            bits=bits[t],
+            top=tuple((vocab.to_tokens(int(i)), float(p)) for p, i in zip(top_p[t].tolist(), top_i[t].tolist())),
+        )
+        for t in range(len(bits))
+    )
     return TextScore(tokens=tokens, positions=positions, mode=mode, separator=sep)
 
 
 def score_both_ways(model: RecurrentLM, vocab: Vocab, text: str, **kwargs: Any) -> tuple[TextScore, TextScore]:
     """``(train-mode, write-mode)`` scores: for a bidirectional model the gap between them is why
     its text is garbage (it learned to read the answer from the future)."""
-    return score_text(model, vocab, text, mode="train", **kwargs), score_text(model, vocab, text, mode="write", **kwargs)
+    return score_text(model, vocab, text, mode="train", **kwargs), score_text(
+        model, vocab, text, mode="write", **kwargs
+    )
 
 
 def compare_scores(a: TextScore, b: TextScore) -> ScoreComparison:

@@ -10,8 +10,9 @@ before its trainer runs; a new run's folder is made only once its checks have pa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from .config import ConfigError, RunConfig, absolute_paths
 from .data.dataset import CorpusData, check_vocab, corpus_for
@@ -35,8 +36,20 @@ __all__ = [
 ]
 
 #: Settings a resumed run cannot change: they define the model's weights or the vocabulary.
-MODEL_SHAPE_FIELDS = ("cell", "impl", "layers", "hidden", "bidirectional", "token", "raw", "min_freq", "max_vocab",
-                      "embedding", "embed_dim", "tie_weights")
+MODEL_SHAPE_FIELDS = (
+    "cell",
+    "impl",
+    "layers",
+    "hidden",
+    "bidirectional",
+    "token",
+    "raw",
+    "min_freq",
+    "max_vocab",
+    "embedding",
+    "embed_dim",
+    "tie_weights",
+)
 DOWNLOAD_INTERVAL_S = 0.2
 #: ``Refusal.code`` of a resume over a corpus whose SHA-1 is not the run's (``allow_corpus_change``).
 CORPUS_CHANGED = "corpus_changed"
@@ -46,7 +59,7 @@ CORPUS_CHANGED = "corpus_changed"
 class Refusal:
     """Why a run cannot start: ``field`` names the setting to fix (None: not one setting)."""
 
-    field: Optional[str]
+    field: str | None
     reason: str
     hint: str = ""
     cancelled: bool = False  # not a problem: the load was stopped (``cancel()`` said so)
@@ -68,7 +81,7 @@ class PreparedRun:
     trainer: Any  # lstm_tui.core.engine.Trainer
     config: RunConfig
     data: CorpusData
-    run: Optional[RunDir] = None
+    run: RunDir | None = None
     run_error: str = ""
     resumed: bool = False
     start_epoch: int = 0  # completed epochs before this session
@@ -76,9 +89,15 @@ class PreparedRun:
     samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None], *, on_event: EventHandler | None = None,
-                data: CorpusData | None = None, name: str | None = None,
-                cancel: Callable[[], bool] | None = None) -> Union[PreparedRun, Refusal]:
+def prepare_run(
+    config: RunConfig,
+    runs_dir: str | os.PathLike[str] | None,
+    *,
+    on_event: EventHandler | None = None,
+    data: CorpusData | None = None,
+    name: str | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> PreparedRun | Refusal:
     """A new run of ``config`` with its folder under ``runs_dir`` (None: the default runs dir).
 
     Relative corpus / data paths are made absolute here (the run can be resumed from anywhere);
@@ -110,10 +129,15 @@ def prepare_run(config: RunConfig, runs_dir: Union[str, os.PathLike[str], None],
     return PreparedRun(trainer=trainer, config=config, data=data, run=run, run_error=run_error)
 
 
-def prepare_resume(run: Union[RunDir, str, os.PathLike[str]], changes: dict[str, Any], *,
-                   on_event: EventHandler | None = None, runs_dir: Union[str, os.PathLike[str], None] = None,
-                   allow_corpus_change: bool = False, cancel: Callable[[], bool] | None = None,
-                   ) -> Union[PreparedRun, Refusal]:
+def prepare_resume(
+    run: RunDir | str | os.PathLike[str],
+    changes: dict[str, Any],
+    *,
+    on_event: EventHandler | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    allow_corpus_change: bool = False,
+    cancel: Callable[[], bool] | None = None,
+) -> PreparedRun | Refusal:
     """Continue ``run`` (a RunDir, a folder, or a run name in ``runs_dir``) from its checkpoint
     with ``changes`` to its config (e.g. ``{"epochs": 800}``).
 
@@ -155,34 +179,42 @@ def prepare_resume(run: Union[RunDir, str, os.PathLike[str]], changes: dict[str,
         return refusal or Refusal("corpus", "the corpus could not be loaded")
     trainer = Trainer.from_checkpoint(folder, checkpoint, config, on_event=handler, data=data)
     samples = [row for row in _read(folder.read_samples) if _epoch(row) <= checkpoint.epoch]
-    return PreparedRun(trainer=trainer, config=config, data=data, run=folder, resumed=True,
-                       start_epoch=checkpoint.epoch, history=[dict(row) for row in checkpoint.history],
-                       samples=samples)
+    return PreparedRun(
+        trainer=trainer,
+        config=config,
+        data=data,
+        run=folder,
+        resumed=True,
+        start_epoch=checkpoint.epoch,
+        history=[dict(row) for row in checkpoint.history],
+        samples=samples,
+    )
 
 
-def epochs_left_refusal(name: str, done: int, total: int, epochs_given: bool) -> Optional[Refusal]:
+def epochs_left_refusal(name: str, done: int, total: int, epochs_given: bool) -> Refusal | None:
     """A resume that would train nothing is refused (it would only rewrite the run's files):
     the one place this rule lives."""
     if done < total:
         return None
     if epochs_given:
-        return Refusal("epochs", f"{total} is not more than the {done} epochs {name} has trained",
-                       "ask for more epochs")
-    return Refusal("epochs", f"{name} has finished its {done} epochs",
-                   f"ask for more than {done} epochs to train on")
+        return Refusal(
+            "epochs", f"{total} is not more than the {done} epochs {name} has trained", "ask for more epochs"
+        )
+    return Refusal("epochs", f"{name} has finished its {done} epochs", f"ask for more than {done} epochs to train on")
 
 
 # ----------------------------------------------------------------------------- the checks
-def shape_refusal(changes: dict[str, Any]) -> Optional[Refusal]:
+def shape_refusal(changes: dict[str, Any]) -> Refusal | None:
     """A refusal when ``changes`` touch a field that defines the model's weights or vocabulary."""
     shaped = [name for name in changes if name in MODEL_SHAPE_FIELDS]
     if not shaped:
         return None
-    return Refusal(shaped[0], f"{', '.join(shaped)} would change the model or its vocabulary",
-                   "start a new run instead")
+    return Refusal(
+        shaped[0], f"{', '.join(shaped)} would change the model or its vocabulary", "start a new run instead"
+    )
 
 
-def _changed(config: RunConfig, changes: dict[str, Any]) -> tuple[RunConfig, Optional[Refusal]]:
+def _changed(config: RunConfig, changes: dict[str, Any]) -> tuple[RunConfig, Refusal | None]:
     refusal = shape_refusal(changes)
     if refusal is not None:
         return config, refusal
@@ -192,7 +224,7 @@ def _changed(config: RunConfig, changes: dict[str, Any]) -> tuple[RunConfig, Opt
         return config, Refusal(exc.field, exc.message)
 
 
-def _check_device(config: RunConfig) -> Optional[Refusal]:
+def _check_device(config: RunConfig) -> Refusal | None:
     try:
         resolve_device(config.device)
     except DeviceError as exc:
@@ -200,8 +232,9 @@ def _check_device(config: RunConfig) -> Optional[Refusal]:
     return None
 
 
-def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
-          cancel: Callable[[], bool] | None = None) -> tuple[Optional[CorpusData], Optional[Refusal]]:
+def _load(
+    config: RunConfig, handler: EventHandler, data: CorpusData | None, cancel: Callable[[], bool] | None = None
+) -> tuple[CorpusData | None, Refusal | None]:
     """The corpus (loaded now unless given), or a refusal naming the corpus."""
     if data is not None:
         return data, None
@@ -216,8 +249,9 @@ def _load(config: RunConfig, handler: EventHandler, data: CorpusData | None,
             handler(LoadProgress(stage=stage, done=int(done), total=total))
 
     try:
-        data = corpus_for(config, progress=progress, on_load=on_load, cancel=cancel,
-                          on_status=lambda text: handler(Status(text)))
+        data = corpus_for(
+            config, progress=progress, on_load=on_load, cancel=cancel, on_status=lambda text: handler(Status(text))
+        )
     except LoadCancelled as exc:
         return None, Refusal("corpus", exc.reason, exc.hint, cancelled=True)
     except CorpusError as exc:
@@ -232,11 +266,16 @@ def _corpus_change_refusal(folder: RunDir, data: CorpusData, allowed: bool) -> R
     recorded = folder.summary()
     if recorded is None or not recorded.corpus_sha1 or recorded.corpus_sha1 == data.sha1 or allowed:
         return None
-    was = f"SHA-1 {recorded.corpus_sha1}" + (f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else "")
-    return Refusal("corpus", f"the corpus has changed since run {folder.name} was trained on it: it was {was}, "
-                   f"it is now SHA-1 {data.sha1}, {data.nbytes:,} bytes",
-                   "resume over the same text, or pass --allow-corpus-change to train on the new one",
-                   code=CORPUS_CHANGED)
+    was = f"SHA-1 {recorded.corpus_sha1}" + (
+        f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else ""
+    )
+    return Refusal(
+        "corpus",
+        f"the corpus has changed since run {folder.name} was trained on it: it was {was}, "
+        f"it is now SHA-1 {data.sha1}, {data.nbytes:,} bytes",
+        "resume over the same text, or pass --allow-corpus-change to train on the new one",
+        code=CORPUS_CHANGED,
+    )
 
 
 def _vocab_refusal(data: CorpusData, vocab: Vocab) -> Refusal | None:
@@ -247,7 +286,7 @@ def _vocab_refusal(data: CorpusData, vocab: Vocab) -> Refusal | None:
     return None
 
 
-def _check_prefixes(config: RunConfig, data: CorpusData | None) -> Optional[Refusal]:
+def _check_prefixes(config: RunConfig, data: CorpusData | None) -> Refusal | None:
     """Prefixes the vocabulary cannot read would fail at the first sample: refused up front
     (a bidirectional model's too: it writes samples, with a warning)."""
     if data is None:
@@ -272,4 +311,3 @@ def _read(reader: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def _epoch(row: dict[str, Any]) -> int:
     value = row.get("epoch")
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-

@@ -72,8 +72,11 @@ class Settings:
     def unknown_bindings(self, known: Iterable[str]) -> list[str]:
         """A warning per ``[keys]`` id that is not among ``known`` (the front end's binding ids)."""
         names = set(known)
-        return [f"{self.path}: [keys]: {key!r} is not a binding id this version knows; ignored"
-                for key in self.keys if key not in names]
+        return [
+            f"{self.path}: [keys]: {key!r} is not a binding id this version knows; ignored"
+            for key in self.keys
+            if key not in names
+        ]
 
     def keymap(self, known: Iterable[str] | None = None) -> dict[str, str]:
         """The keymap, with ids outside ``known`` (when given) left out."""
@@ -92,7 +95,9 @@ def settings_path() -> Path:
     return settings_dir() / SETTINGS_FILE
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, *, known_bindings: Iterable[str] | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike[str] | None = None, *, known_bindings: Iterable[str] | None = None
+) -> Settings:
     """The settings in ``path`` (default :func:`settings_path`); no file is empty settings.
 
     ``known_bindings`` (the app's binding ids) adds a warning for each id it lacks."""
@@ -107,8 +112,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, known_bindings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(file, f"not valid TOML: {exc}", line=_decode_line(exc)) from None
-    warnings = [f"{file}: unknown table or key {name!r} (known: [keys], [defaults]); ignored"
-                for name in data if name not in TABLES]
+    warnings = [
+        f"{file}: unknown table or key {name!r} (known: [keys], [defaults]); ignored"
+        for name in data
+        if name not in TABLES
+    ]
     keys = _keys(file, text, data.get("keys", {}))
     defaults = _defaults(file, text, data.get("defaults", {}))
     settings = Settings(path=file, keys=keys, warnings=tuple(warnings), **defaults)
@@ -128,8 +136,12 @@ def _keys(file: Path, text: str, table: Any) -> dict[str, str]:
     for key, value in _table(file, text, "keys", table).items():
         items = [part.strip() for part in value.split(",")] if isinstance(value, str) else []
         if not items or not all(_KEY_NAME.match(item) for item in items):
-            raise SettingsError(file, f"{value!r} is not a list of keys; expected key names separated by commas, "
-                                      "e.g. \"f5,ctrl+r\"", line=_line_of(text, "keys", key), key=key)
+            raise SettingsError(
+                file,
+                f'{value!r} is not a list of keys; expected key names separated by commas, e.g. "f5,ctrl+r"',
+                line=_line_of(text, "keys", key),
+                key=key,
+            )
         out[key] = ",".join(items)
     return out
 
@@ -139,8 +151,9 @@ def _defaults(file: Path, text: str, table: Any) -> dict[str, Any]:
     for key, value in _table(file, text, "defaults", table).items():
         line = _line_of(text, "defaults", key)
         if key not in DEFAULT_KEYS:
-            raise SettingsError(file, f"unknown default; known defaults are: {', '.join(DEFAULT_KEYS)}",
-                                line=line, key=key)
+            raise SettingsError(
+                file, f"unknown default; known defaults are: {', '.join(DEFAULT_KEYS)}", line=line, key=key
+            )
         if key == "runs_dir":
             if not isinstance(value, str) or not value.strip():
                 raise SettingsError(file, "expected a folder path (a text)", line=line, key=key)
@@ -168,7 +181,7 @@ def _line_of(text: str, table: str | None, key: str) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line)
         if header:
-            current = header.group(1).strip('"\'')
+            current = header.group(1).strip("\"'")
             if table is None and current == key:
                 return number
             continue
@@ -177,5 +190,14 @@ def _line_of(text: str, table: str | None, key: str) -> int | None:
     return None
 
 
-__all__ = ["CONFIG_DEFAULTS", "DEFAULT_KEYS", "SETTINGS_ENV", "SETTINGS_FILE", "Settings", "SettingsError",
-           "load_settings", "settings_dir", "settings_path"]
+__all__ = [
+    "CONFIG_DEFAULTS",
+    "DEFAULT_KEYS",
+    "SETTINGS_ENV",
+    "SETTINGS_FILE",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "settings_dir",
+    "settings_path",
+]

@@ -67,7 +67,9 @@ class JsonlTail:
     def _read_from(self, handle: Any) -> list[dict[str, Any]]:
         info = os.fstat(handle.fileno())  # the file actually opened, not the one stat'ed
         identity = (info.st_dev, info.st_ino)
-        if self._identity is not None and (identity != self._identity or info.st_size < self.offset + len(self._pending)):
+        if self._identity is not None and (
+            identity != self._identity or info.st_size < self.offset + len(self._pending)
+        ):
             self._start_over()
         self._identity = identity
         start = self.offset + len(self._pending)
@@ -84,7 +86,7 @@ class JsonlTail:
         if end < 0:
             self._pending = data
             return []
-        self._pending = data[end + 1:]
+        self._pending = data[end + 1 :]
         self.offset += end + 1
         records: list[dict[str, Any]] = []
         for raw in data[:end].split(b"\n"):

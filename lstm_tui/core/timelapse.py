@@ -18,8 +18,15 @@ if TYPE_CHECKING:
     from .data.vocab import Vocab
     from .models.base import RecurrentLM
 
-__all__ = ["SnapshotInfo", "snapshot_interval", "snapshot_plan", "list_snapshots", "load_snapshot",
-           "load_snapshot_with_vocab", "flip_book"]
+__all__ = [
+    "SnapshotInfo",
+    "snapshot_interval",
+    "snapshot_plan",
+    "list_snapshots",
+    "load_snapshot",
+    "load_snapshot_with_vocab",
+    "flip_book",
+]
 
 RunLike = RunDir | str | os.PathLike[str]
 
@@ -76,8 +83,9 @@ def load_snapshot(run: RunLike, epoch: int, device: Any = "cpu") -> RecurrentLM:
     return load_snapshot_with_vocab(run, epoch, device)[0]
 
 
-def flip_book(run: RunLike, prefix: str | None = None, length: int | None = None,
-              device: Any = "cpu") -> list[tuple[int, str]]:
+def flip_book(
+    run: RunLike, prefix: str | None = None, length: int | None = None, device: Any = "cpu"
+) -> list[tuple[int, str]]:
     """``(epoch, text)`` for every snapshot: ``prefix`` (default: the run's first) continued
     greedily by ``length`` tokens (default: its predict_length). Bad prefixes raise
     :class:`~.generate.GenerationError`."""
@@ -86,7 +94,11 @@ def flip_book(run: RunLike, prefix: str | None = None, length: int | None = None
     out = []
     for info in list_snapshots(run):
         model, vocab, config = load_snapshot_with_vocab(run, info.epoch, device)
-        text = predict(model, vocab, prefix if prefix is not None else config.prefix[0],
-                       length if length is not None else config.predict_length)
+        text = predict(
+            model,
+            vocab,
+            prefix if prefix is not None else config.prefix[0],
+            length if length is not None else config.predict_length,
+        )
         out.append((info.epoch, text))
     return out

@@ -9,9 +9,18 @@ import pytest
 
 from lstm_tui.core.presets import PRESETS
 
-
-TINY = {"max_tokens": 2000, "hidden": 32, "batch_size": 8, "num_steps": 10, "epochs": 4, "predict_every": 2,
-        "predict_length": 20, "device": "cpu", "seed": 0, "checkpoint_every": 0}
+TINY = {
+    "max_tokens": 2000,
+    "hidden": 32,
+    "batch_size": 8,
+    "num_steps": 10,
+    "epochs": 4,
+    "predict_every": 2,
+    "predict_length": 20,
+    "device": "cpu",
+    "seed": 0,
+    "checkpoint_every": 0,
+}
 
 
 @pytest.fixture

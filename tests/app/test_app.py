@@ -6,18 +6,15 @@ import os
 import sys
 from pathlib import Path
 
+from app_helpers import DONE, wait_for
 from textual.widgets import Input
 
-from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S
-from lstm_tui.app.state import AppState
+from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import ConfirmQuit, HelpScreen, LoadRunScreen
+from lstm_tui.app.state import AppState
 from lstm_tui.core.config import BIDIRECTIONAL_WARNING
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE
-from app_helpers import DONE, wait_for
-
-
-
 
 
 def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:
@@ -92,7 +89,7 @@ async def test_garbage_in_every_field_never_crashes(tiny_config, runs_dir):
     app = make_app(tiny_config, runs_dir)
     garbage = "\x00\x1b[2J💥 1e999 nan -0x10 ; DROP TABLE " + "9" * 5000
     async with app.run_test(size=(100, 30)) as pilot:
-        for name, editor in app.form.editors.items():
+        for _name, editor in app.form.editors.items():
             if isinstance(editor, Input):
                 editor.value = garbage
         await pilot.pause()
@@ -367,16 +364,18 @@ async def test_help_screen_lists_every_key(tiny_config, runs_dir):
         from rich.console import Console
         from textual.widgets import Static
 
-        console = Console(width=100, record=True, file=open(os.devnull, "w"))
+        console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
         for static in app.screen.query(Static):
             console.print(static.content)
         text = console.export_text()
         for binding in app.BINDINGS:  # every key of the main screen, and what it does
             assert binding.key.upper() in text or binding.key in text, binding.key
             assert (binding.tooltip or binding.description) in text
-        for section, sample in (("Runs (F2)", "Delete the highlighted run (asks first)"),
-                                ("Compare (c in Runs)", "Save this chart as an SVG picture"),
-                                ("Gate inspector (F3)", "Read again")):
+        for section, sample in (
+            ("Runs (F2)", "Delete the highlighted run (asks first)"),
+            ("Compare (c in Runs)", "Save this chart as an SVG picture"),
+            ("Gate inspector (F3)", "Read again"),
+        ):
             assert section in text and sample in text
         await pilot.press("escape")
         await pilot.pause()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from app_helpers import DONE, train_then_stop, wait_for
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
@@ -19,12 +20,9 @@ from lstm_tui.cli import main as cli_main
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.data import CorpusError
 from lstm_tui.core.runs import RunDir
-from app_helpers import DONE, train_then_stop, wait_for
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-
-
 
 
 def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:
@@ -107,7 +105,9 @@ async def test_resume_an_interrupted_run_from_the_load_screen_then_more_epochs(t
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+o")
         await pilot.pause()
-        assert isinstance(app.screen, LoadRunScreen) and "F8 resumes" in str(app.screen.query_one("#load-hint").render())
+        assert isinstance(app.screen, LoadRunScreen) and "F8 resumes" in str(
+            app.screen.query_one("#load-hint").render()
+        )
         await pilot.press("f8")
         await wait_for(pilot, lambda: app.state == "training", 60, "the resumed run")
         assert app.form.values["epochs"] == 5000
@@ -148,8 +148,14 @@ def test_signal_stops_the_app_with_a_checkpoint_then_train_resume_continues(sig,
     runs_dir = tmp_path / "runs"
     config = tiny_config.replace(epochs=5000, predict_every=0, hidden=16)
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, str(HERE / "headless_app.py"), json.dumps(config.to_dict()), str(runs_dir)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "headless_app.py"), json.dumps(config.to_dict()), str(runs_dir)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 
+from app_helpers import wait_for
 from textual.widgets._footer import FooterKey
 
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens import ConfirmQuit
 from lstm_tui.app.state import AppState
-from app_helpers import wait_for
 
 
 def make_app(config, runs_dir) -> LstmTuiApp:

@@ -27,8 +27,7 @@ def make_app(config, runs_dir, **kwargs) -> LstmTuiApp:
 
 def big_corpus(folder: Path, megabytes: int = BIG_MB) -> Path:
     """A generated plain-text file of about ``megabytes`` MB (read raw)."""
-    line = ("the time traveller for so it will be convenient to speak of him was expounding "
-            "a recondite matter to us\n")
+    line = "the time traveller for so it will be convenient to speak of him was expounding a recondite matter to us\n"
     path = folder / "big.txt"
     path.write_text(line * (megabytes * 1_000_000 // len(line)), encoding="utf-8")
     return path
@@ -64,8 +63,12 @@ async def test_the_status_line_shows_the_load_and_f7_cancels_it_at_once(tiny_con
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f5")
         await wait_for(pilot, lambda: "loading corpus: reading" in app.status_bar.text, 30, "the load's progress")
-        await wait_for(pilot, lambda: re.search(r"reading [1-9]\d*\.\d/\d+\.\d MB \(\d+%\)", app.status_bar.text), 10,
-                       "done/total and a percentage")
+        await wait_for(
+            pilot,
+            lambda: re.search(r"reading [1-9]\d*\.\d/\d+\.\d MB \(\d+%\)", app.status_bar.text),
+            10,
+            "done/total and a percentage",
+        )
         assert app.state == "preparing"
         bar = app.query_one(ProgressBar)
         assert bar.total == corpus.stat().st_size and 0 < bar.progress < bar.total  # the bar follows the bytes
@@ -155,7 +158,10 @@ async def test_the_status_line_shows_vocab_bits_per_character_and_the_test_perpl
 
         assert f"ppl {status.perplexity:.2f} {math.log2(status.perplexity):.2f} bpc" in text
         assert f"test {status.test_perplexity:.2f}" in text
-        assert f"test perplexity {status.test_perplexity:.2f} ({math.log2(status.test_perplexity):.2f} bpc)" in app.log_view.plain
+        assert (
+            f"test perplexity {status.test_perplexity:.2f} ({math.log2(status.test_perplexity):.2f} bpc)"
+            in app.log_view.plain
+        )
 
 
 async def test_the_corpus_fields_are_in_the_form_and_validate(tiny_config, runs_dir):

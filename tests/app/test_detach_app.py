@@ -71,8 +71,12 @@ async def test_detach_hands_the_run_to_a_background_trainer(tiny_config, runs_di
         await wait_for(pilot, lambda: app.detached is not None, 30, "the background trainer to start")
         pid = app.detached.pid
         detached_pids.append(pid)
-        await wait_for(pilot, lambda: app.following and (lock_holder(run) or {}).get("pid") == pid, 60,
-                       "the background trainer to hold the lock")
+        await wait_for(
+            pilot,
+            lambda: app.following and (lock_holder(run) or {}).get("pid") == pid,
+            60,
+            "the background trainer to hold the lock",
+        )
         assert pid != os.getpid()
         assert app.state == "stopped" and not app.run_active  # the app trains nothing now
         await wait_for(pilot, lambda: len(line_of(app, run)) >= 2, 30, "the followed chart")
@@ -153,9 +157,13 @@ def _fake_app(on_hangup: str):
 
     calls: list[str] = []
     trainer = SimpleNamespace(result=None, stop=lambda: None)
-    app = SimpleNamespace(on_hangup=on_hangup, workers=[SimpleNamespace(group="train", is_finished=False)],
-                          session=SimpleNamespace(trainer=trainer), return_code=None,
-                          detach_on_hangup=lambda: calls.append("detach"))
+    app = SimpleNamespace(
+        on_hangup=on_hangup,
+        workers=[SimpleNamespace(group="train", is_finished=False)],
+        session=SimpleNamespace(trainer=trainer),
+        return_code=None,
+        detach_on_hangup=lambda: calls.append("detach"),
+    )
     return app, trainer, calls
 
 

@@ -22,10 +22,42 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def train_command(runs: Path, corpus: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "lstm_tui", "train", "--preset", "scratch", "--hidden", "16", "--epochs", "5000",
-            "--max-tokens", "2000", "--batch-size", "8", "--num-steps", "10", "--device", "cpu", "--threads", "1",
-            "--checkpoint-every", "0", "--predict-every", "1", "--predict-length", "10",
-            "--corpus", str(corpus), "--data-dir", str(corpus.parent), "--runs-dir", str(runs), "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "lstm_tui",
+        "train",
+        "--preset",
+        "scratch",
+        "--hidden",
+        "16",
+        "--epochs",
+        "5000",
+        "--max-tokens",
+        "2000",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--checkpoint-every",
+        "0",
+        "--predict-every",
+        "1",
+        "--predict-length",
+        "10",
+        "--corpus",
+        str(corpus),
+        "--data-dir",
+        str(corpus.parent),
+        "--runs-dir",
+        str(runs),
+        "--quiet",
+        *extra,
+    ]
 
 
 def epochs_written(run: Path) -> list[int]:
@@ -56,8 +88,9 @@ def training(tmp_path, small_corpus):
     """A real train process on the small corpus; killed in teardown."""
     runs = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(train_command(runs, small_corpus), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        train_command(runs, small_corpus), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+    )
     try:
         _wait(lambda: any(runs.glob("*/metrics.jsonl")), 90, "the first epoch")
         run = next(runs.glob("*/metrics.jsonl")).parent

@@ -56,8 +56,12 @@ async def test_fork_from_the_runs_screen_trains_and_compares(tiny_config, runs_d
         await type_answer(pilot, "hidden=64")  # a shape change: refused, naming the field
         assert isinstance(app.screen, Prompt) and "hidden" in (app.screen.error or "")
         await type_answer(pilot, "lr=0.5 epochs=4")
-        await wait_for(pilot, lambda: app.session.run_path not in (None, str(parent)) and app.state in DONE,
-                       60, "the fork to train")
+        await wait_for(
+            pilot,
+            lambda: app.session.run_path not in (None, str(parent)) and app.state in DONE,
+            60,
+            "the fork to train",
+        )
         fork = Path(app.session.run_path)
         assert app.state == "finished", app.log_view.plain
         record = json.loads((fork / "fork.json").read_text())

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
+from app_helpers import wait_for
 from textual.widgets import Input, Select
 
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.messages import RunLoaded
-from lstm_tui.app.session import LoadedRun
 from lstm_tui.app.screens.gates import DEFAULT_TEXT, NO_MODEL, GateScreen
+from lstm_tui.app.session import LoadedRun
 from lstm_tui.app.widgets.gate_strip import GateStrip, gate_colour, text_colour, unit_colour
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.gates import gate_activations
 from lstm_tui.core.models import build_model
 from lstm_tui.core.presets import PRESETS
-from app_helpers import wait_for
-
-
 
 
 def make_app(config=None) -> LstmTuiApp:
@@ -43,8 +40,9 @@ async def open_inspector(pilot) -> GateScreen:
 
 async def post_model(pilot, model, vocab, config, path: str = "/runs/test-model") -> None:
     pilot.app.post_message(RunLoaded(LoadedRun(model, vocab, config, path)))
-    await wait_for(pilot, lambda: pilot.app.state == "loaded" and pilot.app.session.loaded.model is model, 5,
-                   "the model to load")
+    await wait_for(
+        pilot, lambda: pilot.app.state == "loaded" and pilot.app.session.loaded.model is model, 5, "the model to load"
+    )
 
 
 def assert_matches(strip: GateStrip, expected) -> None:
@@ -56,8 +54,11 @@ def assert_matches(strip: GateStrip, expected) -> None:
     shown = len(rows) - 3  # the unit rows that fit the height, most varying first
     assert shown >= 4
     assert list(rows) == ["input", "forget", "output", *(f"h{u}" for u in expected.units[:shown])]
-    for label, values in (("input", expected.input_gate), ("forget", expected.forget_gate),
-                          ("output", expected.output_gate)):
+    for label, values in (
+        ("input", expected.input_gate),
+        ("forget", expected.forget_gate),
+        ("output", expected.output_gate),
+    ):
         assert len(rows[label]) == len(trace.chars)
         assert rows[label] == pytest.approx(values, abs=1e-6)
     assert trace.units == expected.units
@@ -84,8 +85,10 @@ async def test_scratch_run_strips_cursor_and_unknown_characters(trained_runs_roo
         assert screen.detail.startswith(f"'t' 1/{n} input {expected.input_gate[0]:.3f}")
         await pilot.press("right", "right")
         assert screen.strip.cursor == 2
-        assert screen.detail.startswith(f"'m' 3/{n} input {expected.input_gate[2]:.3f} "
-                                        f"forget {expected.forget_gate[2]:.3f} output {expected.output_gate[2]:.3f}")
+        assert screen.detail.startswith(
+            f"'m' 3/{n} input {expected.input_gate[2]:.3f} "
+            f"forget {expected.forget_gate[2]:.3f} output {expected.output_gate[2]:.3f}"
+        )
         assert f"h{expected.units[0]} {expected.unit_values[0][2]:+.2f}" in screen.detail
         await pilot.press("left")
         assert screen.detail.startswith(f"'i' 2/{n}")
@@ -130,8 +133,16 @@ async def test_torch_run_new_text_and_a_deep_bidirectional_model(trained_runs_ro
         assert app.focused is box
         box.value = ""
         await pilot.press(*"the time machine", "enter")
-        await wait_for(pilot, lambda: screen.strip.trace is not None and not screen.computing
-                       and "".join(screen.strip.trace.chars) == "the time machine", 10, "the new text")
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.strip.trace is not None
+                and not screen.computing
+                and "".join(screen.strip.trace.chars) == "the time machine"
+            ),
+            10,
+            "the new text",
+        )
         assert app.focused is screen.strip  # Enter goes back to the strips
         assert_matches(screen.strip, gate_activations(model, vocab, "the time machine", top_units=8))
         await pilot.press("escape")
@@ -146,8 +157,12 @@ async def test_torch_run_new_text_and_a_deep_bidirectional_model(trained_runs_ro
         assert note.display and "bidirectional" in str(note.render())
         assert_matches(screen.strip, gate_activations(deep, vocab, DEFAULT_TEXT, top_units=8))
         screen.query_one("#gates-layer", Select).value = 1
-        await wait_for(pilot, lambda: screen.strip.trace is not None and screen.strip.trace.layer == 1
-                       and not screen.computing, 10, "layer 1")
+        await wait_for(
+            pilot,
+            lambda: screen.strip.trace is not None and screen.strip.trace.layer == 1 and not screen.computing,
+            10,
+            "layer 1",
+        )
         assert_matches(screen.strip, gate_activations(deep, vocab, DEFAULT_TEXT, layer=1, top_units=8))
         assert "layer 1" in str(note.render())
 

@@ -92,8 +92,14 @@ async def test_knobs_of_a_run_another_process_trains(tiny_config, runs_dir):
         assert not isinstance(app.screen, KnobsDialog)
         request = json.loads((run.path / "control.json").read_text())["requests"][-1]
         assert request["command"] == "set" and request["values"] == {"clip": 0.0}
-        ack = {"id": request["id"], "command": "set", "outcome": "applied", "detail": "setting at the next batch: clip 0",
-               "at": time.time(), "by": request["target"]}
+        ack = {
+            "id": request["id"],
+            "command": "set",
+            "outcome": "applied",
+            "detail": "setting at the next batch: clip 0",
+            "at": time.time(),
+            "by": request["target"],
+        }
         (run.path / "control.ack.json").write_text(json.dumps({"acks": [ack]}))
         await wait_for(pilot, lambda: any("applied" in n.message for n in app._notifications), 10, "the ack")
         app.chart.add_records([{"knob": "clip", "value": 0.0, "previous": 1.0, "epoch": 2, "batch": 5}], batches=10)

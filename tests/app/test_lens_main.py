@@ -48,8 +48,16 @@ async def test_gradient_norm_in_the_status_line_and_as_a_chart_series():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         run_id = app.session.run_id
-        epoch = ev.EpochEnd(epoch=1, epochs=4, perplexity=20.0, tokens_per_s=100.0, elapsed_s=1.0,
-                            grad_norm=1.5, clipped_share=0.25, grad_norm_max=3.0)
+        epoch = ev.EpochEnd(
+            epoch=1,
+            epochs=4,
+            perplexity=20.0,
+            tokens_per_s=100.0,
+            elapsed_s=1.0,
+            grad_norm=1.5,
+            clipped_share=0.25,
+            grad_norm_max=3.0,
+        )
         app.post_message(m.EngineEpochEnd(run_id, epoch))
         await wait_for(pilot, lambda: app.chart.grad, 5, "the epoch")
         assert "‖g‖ 1.5 clipped 25%" in app.status_bar.text
@@ -59,8 +67,9 @@ async def test_gradient_norm_in_the_status_line_and_as_a_chart_series():
         assert app.chart.show_grad and "gradient norm" in app.chart.border_title
         await pilot.press("g")
         assert not app.chart.show_grad and app.chart.border_title == "Perplexity (log scale)"
-        no_clip = ev.EpochEnd(epoch=2, epochs=4, perplexity=15.0, tokens_per_s=100.0, elapsed_s=2.0,
-                              grad_norm=0.8, clipped_share=None)
+        no_clip = ev.EpochEnd(
+            epoch=2, epochs=4, perplexity=15.0, tokens_per_s=100.0, elapsed_s=2.0, grad_norm=0.8, clipped_share=None
+        )
         app.post_message(m.EngineEpochEnd(run_id, no_clip))
         await wait_for(pilot, lambda: len(app.chart.grad) == 2, 5, "the second epoch")
         assert "‖g‖ 0.8" in app.status_bar.text and "clipped" not in app.status_bar.text
@@ -71,8 +80,9 @@ async def test_the_log_marks_a_bidirectional_models_samples():
     async with app.run_test(size=(120, 40)) as pilot:
         run_id = app.session.run_id
         app.post_message(m.EngineSample(run_id, ev.Sample(epoch=1, prefix="time", text="time travel")))
-        app.post_message(m.EngineSample(run_id, ev.Sample(epoch=1, prefix="time", text="time ererer",
-                                                          warning=BIDIRECTIONAL_WARNING)))
+        app.post_message(
+            m.EngineSample(run_id, ev.Sample(epoch=1, prefix="time", text="time ererer", warning=BIDIRECTIONAL_WARNING))
+        )
         await wait_for(pilot, lambda: app.log_view.entries == 2, 5, "the samples")
         lines = app.log_view.plain.splitlines()
         honest = next(line for line in lines if "time travel" in line)
@@ -91,9 +101,15 @@ async def test_help_lists_the_lens_screens_keys():
             for static in app.screen.query(Static):
                 console.print(static.content)
             text = console.export_text()
-        for sample in ("Probability lens (F4)", "Pick a second run to compare with", "Flip-book (b in",
-                       "Gradient through time (t in the lens)", "Overlay another run's gradient",
-                       "Show or hide the epochs' gradient norm", "Generate from the run's previous snapshot"):
+        for sample in (
+            "Probability lens (F4)",
+            "Pick a second run to compare with",
+            "Flip-book (b in",
+            "Gradient through time (t in the lens)",
+            "Overlay another run's gradient",
+            "Show or hide the epochs' gradient norm",
+            "Generate from the run's previous snapshot",
+        ):
             assert sample in text, sample
         await pilot.press("escape")
         commands = [command.title for command in app.get_system_commands(app.screen)]

@@ -41,8 +41,9 @@ def load_run(root, name: str):
 
 async def post_model(pilot, model, vocab, config, path) -> None:
     pilot.app.post_message(RunLoaded(LoadedRun(model, vocab, config, str(path))))
-    await wait_for(pilot, lambda: pilot.app.state == "loaded" and pilot.app.session.loaded.model is model, 5,
-                   "the model to load")
+    await wait_for(
+        pilot, lambda: pilot.app.state == "loaded" and pilot.app.session.loaded.model is model, 5, "the model to load"
+    )
 
 
 async def settle(pilot, screen) -> None:
@@ -239,8 +240,10 @@ def _gradient_setup(root):
 
     async def open_it(pilot) -> None:
         await post_model(pilot, model, vocab, config, "/runs/held-out")
-        sources = [("run held-out", LoadedRun(model, vocab, config, "/runs/held-out")),
-                   ("run small", LoadedRun(small_model, small_vocab, small_config, "/runs/small"))]
+        sources = [
+            ("run held-out", LoadedRun(model, vocab, config, "/runs/held-out")),
+            ("run small", LoadedRun(small_model, small_vocab, small_config, "/runs/small")),
+        ]
         screen = GradientScreen(sources, DEFAULT_TEXT)
         pilot.app.push_screen(screen)
         await wait_for(pilot, lambda: screen.is_mounted and not screen.computing, 30, "the gradient")

@@ -16,8 +16,11 @@ def progress(batch: int) -> ev.BatchProgress:
 
 
 def test_every_engine_event_has_its_own_message_and_handler_name():
-    events = {cls for _, cls in inspect.getmembers(ev, inspect.isclass)
-              if issubclass(cls, ev.Event) and cls is not ev.Event and dataclasses.is_dataclass(cls)}
+    events = {
+        cls
+        for _, cls in inspect.getmembers(ev, inspect.isclass)
+        if issubclass(cls, ev.Event) and cls is not ev.Event and dataclasses.is_dataclass(cls)
+    }
     assert events == set(m.MESSAGE_FOR)
     names = {cls.handler_name for cls in m.MESSAGE_FOR.values()}
     assert len(names) == len(events)  # one handler each, named after the message
@@ -37,7 +40,9 @@ def test_a_newer_progress_of_the_same_run_replaces_a_queued_one_nothing_else_doe
     load = m.engine_message(ev.LoadProgress("reading", 10, 100), 1)
     assert isinstance(load, m.EngineLoadProgress) and load.handler_name == "on_engine_load_progress"
     assert load.can_replace(m.engine_message(ev.LoadProgress("counting", 20, 100), 1))
-    assert not load.can_replace(download) and not load.can_replace(m.engine_message(ev.LoadProgress("reading", 20, 100), 2))
+    assert not load.can_replace(download) and not load.can_replace(
+        m.engine_message(ev.LoadProgress("reading", 20, 100), 2)
+    )
 
 
 def test_the_session_drops_an_older_runs_trainer_and_a_load_replaces_the_run():

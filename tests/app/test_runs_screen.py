@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app_helpers import wait_for
 from textual.widgets import Input
 
 from lstm_tui.app.main import LstmTuiApp
@@ -17,11 +18,8 @@ from lstm_tui.app.screens.runs import BOOK_PRESETS, RunsScreen
 from lstm_tui.core.compare import format_cell, run_rows, sort_rows
 from lstm_tui.core.events import Finished
 from lstm_tui.core.runs import LOCK_FILE
-from app_helpers import wait_for
 
 SIZE = (120, 40)
-
-
 
 
 @pytest.fixture
@@ -70,7 +68,9 @@ async def test_table_lists_runs_with_numbers_sorts_and_escape_returns(tiny_confi
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
         names = table_names(screen)
-        assert len(names) == 2 and any(n.endswith("small") for n in names) and any(n.endswith("held-out") for n in names)
+        assert (
+            len(names) == 2 and any(n.endswith("small") for n in names) and any(n.endswith("held-out") for n in names)
+        )
         held = row_named(screen, "held-out")
         index = screen.rows.index(held)
         cells = [str(c) for c in screen.table.get_row_at(index)]
@@ -100,8 +100,17 @@ async def test_table_lists_runs_with_numbers_sorts_and_escape_returns(tiny_confi
         assert not isinstance(app.screen, RunsScreen)
         # honest evaluation on the main screen too: the log's end-of-run lines give the
         # generation perplexity beside train and validation perplexity
-        app._finished(Finished(epoch=3, perplexity=9.5, tokens_per_s=1000.0, elapsed_s=2.0, device="cpu",
-                                  val_perplexity=11.25, generation_perplexity=12.345))
+        app._finished(
+            Finished(
+                epoch=3,
+                perplexity=9.5,
+                tokens_per_s=1000.0,
+                elapsed_s=2.0,
+                device="cpu",
+                val_perplexity=11.25,
+                generation_perplexity=12.345,
+            )
+        )
         await pilot.pause()
         log = app.log_view.plain
         assert "perplexity 9.50, val 11.25" in log and "generation perplexity 12.35" in log
@@ -222,8 +231,16 @@ async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_d
     real_run = Trainer.run
     monkeypatch.setattr(Trainer, "run", lambda self: switch_intervals.append(sys.getswitchinterval()) or real_run(self))
     app = make_app(tiny_config, runs_dir)
-    tiny_book(monkeypatch, epochs=2, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
-              predict_every=0, checkpoint_every=0)
+    tiny_book(
+        monkeypatch,
+        epochs=2,
+        hidden=16,
+        max_tokens=2000,
+        batch_size=8,
+        num_steps=10,
+        predict_every=0,
+        checkpoint_every=0,
+    )
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
         await pilot.press("b")
@@ -371,8 +388,16 @@ async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(ti
     from lstm_tui.core.events import EpochEnd
 
     app = make_app(tiny_config, runs_dir)
-    tiny_book(monkeypatch, epochs=500, hidden=16, max_tokens=2000, batch_size=8, num_steps=10,
-              predict_every=0, checkpoint_every=0)
+    tiny_book(
+        monkeypatch,
+        epochs=500,
+        hidden=16,
+        max_tokens=2000,
+        batch_size=8,
+        num_steps=10,
+        predict_every=0,
+        checkpoint_every=0,
+    )
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_runs(pilot)
         bar = screen.query_one("#book-progress")

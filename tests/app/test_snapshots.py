@@ -45,16 +45,47 @@ def test_too_small(snap_compare):
 #: Runs for the runs screen's pictures: (folder, preset, summary); the renamed run's folder has
 #: no stamp, so its summary records when it was created.
 SNAPSHOT_RUNS = (
-    ("20261126-183012-scratch", "scratch", dict(status="finished", epoch=500, perplexity=1.21, val_perplexity=None,
-                                                generation_perplexity=3.4, tokens_per_s=41234.0, elapsed_s=812.0)),
-    ("20261126-191544-concise", "concise", dict(status="finished", epoch=500, perplexity=1.08, val_perplexity=5.92,
-                                                generation_perplexity=2.9, tokens_per_s=98110.0, elapsed_s=301.5)),
-    ("20261126-203010-deep", "deep", dict(status="stopped", epoch=37, perplexity=6.77, val_perplexity=7.1,
-                                          tokens_per_s=55000.0, elapsed_s=95.0)),
-    ("20261127-014712-bidirectional", "bidirectional", dict(status="running", epoch=5, perplexity=18.58,
-                                                            tokens_per_s=61000.0, elapsed_s=40.0)),
-    ("my-first-run-with-a-much-longer-name", "scratch", dict(status="failed", epoch=2, perplexity=25.4,
-                                                             elapsed_s=12.0, created="2026-11-25T09:30:00")),
+    (
+        "20261126-183012-scratch",
+        "scratch",
+        dict(
+            status="finished",
+            epoch=500,
+            perplexity=1.21,
+            val_perplexity=None,
+            generation_perplexity=3.4,
+            tokens_per_s=41234.0,
+            elapsed_s=812.0,
+        ),
+    ),
+    (
+        "20261126-191544-concise",
+        "concise",
+        dict(
+            status="finished",
+            epoch=500,
+            perplexity=1.08,
+            val_perplexity=5.92,
+            generation_perplexity=2.9,
+            tokens_per_s=98110.0,
+            elapsed_s=301.5,
+        ),
+    ),
+    (
+        "20261126-203010-deep",
+        "deep",
+        dict(status="stopped", epoch=37, perplexity=6.77, val_perplexity=7.1, tokens_per_s=55000.0, elapsed_s=95.0),
+    ),
+    (
+        "20261127-014712-bidirectional",
+        "bidirectional",
+        dict(status="running", epoch=5, perplexity=18.58, tokens_per_s=61000.0, elapsed_s=40.0),
+    ),
+    (
+        "my-first-run-with-a-much-longer-name",
+        "scratch",
+        dict(status="failed", epoch=2, perplexity=25.4, elapsed_s=12.0, created="2026-11-25T09:30:00"),
+    ),
 )
 
 

@@ -44,8 +44,18 @@ def _line(width: int, **status) -> str:
     return line.plain
 
 
-TRAINING = dict(state="training", epoch=3, epochs=10, perplexity=8.0, val_perplexity=9.5, tokens_per_s=12_345.0,
-                elapsed_s=12.0, eta_s=30.0, device="cpu", vocab_size=28)
+TRAINING = dict(
+    state="training",
+    epoch=3,
+    epochs=10,
+    perplexity=8.0,
+    val_perplexity=9.5,
+    tokens_per_s=12_345.0,
+    elapsed_s=12.0,
+    eta_s=30.0,
+    device="cpu",
+    vocab_size=28,
+)
 
 
 def test_bits_per_character_sit_beside_the_perplexity_and_the_vocabulary_shows_where_it_fits():

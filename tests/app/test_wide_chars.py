@@ -40,8 +40,9 @@ def cjk_text(chars: int = 6000, seed: int = 0) -> str:
 def cjk_config(tmp_path: Path, tiny_config):
     corpus = tmp_path / "cjk.txt"
     corpus.write_text(cjk_text(), encoding="utf-8")
-    return tiny_config.replace(corpus=str(corpus), raw=True, max_tokens=0, prefix=PREFIXES, predict_length=40,
-                               epochs=4, predict_every=2)
+    return tiny_config.replace(
+        corpus=str(corpus), raw=True, max_tokens=0, prefix=PREFIXES, predict_length=40, epochs=4, predict_every=2
+    )
 
 
 def strip_text(strips) -> str:
@@ -76,13 +77,13 @@ def assert_strip_aligned(strip: GateStrip) -> None:
     marker = lines[0]
     cursor_column = column_of(marker, marker.index("▼"))
     first = strip.scroll_start
-    shown = [strip.cell_text(char) for char in trace.chars[first:strip.cursor]]
+    shown = [strip.cell_text(char) for char in trace.chars[first : strip.cursor]]
     assert cursor_column == LABEL_WIDTH + sum(cell_len(text) for text in shown)
     for line in rows:
         body = line[LABEL_WIDTH:]
         at = 0
         for text in shown:
-            assert body[at:at + len(text)] == text
+            assert body[at : at + len(text)] == text
             at += len(text)
         assert body[at:].startswith(strip.cell_text(trace.chars[strip.cursor]))
 
@@ -90,8 +91,16 @@ def assert_strip_aligned(strip: GateStrip) -> None:
 def fake_trace(chars: list[str]) -> GateTrace:
     n = len(chars)
     values = [k / max(n - 1, 1) for k in range(n)]
-    return GateTrace(chars=chars, input_gate=values, forget_gate=values[::-1], output_gate=values, units=[0, 1],
-                     unit_values=[[2 * v - 1 for v in values], values], note="", layer=0)
+    return GateTrace(
+        chars=chars,
+        input_gate=values,
+        forget_gate=values[::-1],
+        output_gate=values,
+        units=[0, 1],
+        unit_values=[[2 * v - 1 for v in values], values],
+        note="",
+        layer=0,
+    )
 
 
 async def test_a_tiny_model_on_a_cjk_corpus_keeps_log_generate_box_and_gates_aligned(tiny_config, runs_dir, tmp_path):
@@ -143,7 +152,9 @@ async def test_a_sample_with_line_breaks_is_one_entry_of_the_log(tiny_config, ru
         before = len(log.lines)
         log.sample(2, 30.0, None, "我们", "我们\n\n\n的\r\n时间")
         await pilot.pause()
-        assert log._lines[-1].plain == "  我们↵↵↵的↵时间" and len(log.lines) == before + 2  # the epoch's head, the sample
+        assert (
+            log._lines[-1].plain == "  我们↵↵↵的↵时间" and len(log.lines) == before + 2
+        )  # the epoch's head, the sample
 
 
 async def test_the_gate_strip_measures_cells_not_characters():
@@ -172,7 +183,12 @@ async def test_the_gate_strip_measures_cells_not_characters():
 
 
 SNAPSHOT_SAMPLES = (
-    (2, 41.72, "我们", "我们的时间在这里大家好😀中国人民是不了我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会"),
+    (
+        2,
+        41.72,
+        "我们",
+        "我们的时间在这里大家好😀中国人民是不了我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会",
+    ),
     (2, 41.72, "时间", "时间旅行者🎉来了。\n他说我们都然没日于起还发成事只作当想看文无开手十用🐍🌏🚀"),
     (4, 18.05, "我们", "我们是中国人，我们在这里。大家好🍎好都然没日于起"),
 )
@@ -191,7 +207,9 @@ def test_the_log_and_the_generate_box_with_cjk_samples_80x24(snap_compare):
             log.sample(epoch, ppl, None, prefix, text)
         box = pilot.app.generate_box
         box.begin("我们")
-        box.append("的时间在这里😀大家好，中国人民是不了我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过")
+        box.append(
+            "的时间在这里😀大家好，中国人民是不了我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过"
+        )
         box.done()
         await pilot.pause()
         await pilot.pause()

@@ -52,8 +52,9 @@ def test_a_run_tunes_the_allocator(small_corpus, monkeypatch):
     calls = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr("lstm_tui.core.engine.trainer.keep_freed_memory", allocator.keep_freed_memory)
-    config = PRESETS["scratch"].config.replace(corpus=str(small_corpus), max_tokens=1000, hidden=8,
-                                               batch_size=4, num_steps=5, epochs=1, predict_every=0)
+    config = PRESETS["scratch"].config.replace(
+        corpus=str(small_corpus), max_tokens=1000, hidden=8, batch_size=4, num_steps=5, epochs=1, predict_every=0
+    )
     Trainer(config).run()
     assert calls == [1]
 

@@ -7,14 +7,25 @@ import pytest
 import torch
 
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer
 from lstm_tui.core.device import bf16_native
+from lstm_tui.core.engine import Trainer
 from lstm_tui.core.engine.step import autocast_context
 from lstm_tui.core.events import EpochEnd, Finished, Status
 
 CPU = torch.device("cpu")
-BASE = dict(device="cpu", impl="torch", hidden=32, batch_size=8, num_steps=10, max_tokens=2000, epochs=3,
-            predict_every=0, checkpoint_every=0, lr=1.0, seed=0)
+BASE = dict(
+    device="cpu",
+    impl="torch",
+    hidden=32,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=3,
+    predict_every=0,
+    checkpoint_every=0,
+    lr=1.0,
+    seed=0,
+)
 
 
 def _train(corpus, hook=None, **changes):

@@ -20,8 +20,6 @@ from lstm_tui.core.models import build_model
 TEXT = "the time machine by h g wells"
 
 
-
-
 def small(config: RunConfig | None = None, vocab: Vocab | None = None, seed: int = 0):
     config = config or RunConfig(hidden=16, preset="scratch")
     vocab = vocab or Vocab(list(TEXT))

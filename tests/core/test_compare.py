@@ -24,8 +24,7 @@ from lstm_tui.core.compare import (
     sort_rows,
 )
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.runs import RunLock
-from lstm_tui.core.runs import RunDir, RunError, list_runs
+from lstm_tui.core.runs import RunDir, RunError, RunLock, list_runs
 
 
 @pytest.fixture
@@ -44,7 +43,13 @@ def test_rows_carry_the_numbers_of_their_summaries(trained_runs_root, trained_ru
     for suffix, changes in trained_runs_spec.items():
         row = by_name(rows, suffix)
         summary = RunDir(row.path).read_summary()
-        assert (row.preset, row.impl, row.cell, row.hidden, row.layers) == (changes["preset"], changes["impl"], "lstm", changes["hidden"], 1)
+        assert (row.preset, row.impl, row.cell, row.hidden, row.layers) == (
+            changes["preset"],
+            changes["impl"],
+            "lstm",
+            changes["hidden"],
+            1,
+        )
         assert row.epochs_done == row.epochs == changes["epochs"] == summary["epoch"]
         assert row.train_ppl == summary["perplexity"] and row.tokens_per_s == summary["tokens_per_s"]
         assert row.gen_ppl == summary["generation_perplexity"] and row.wall_s == summary["elapsed_s"]
@@ -61,7 +66,11 @@ def test_a_run_without_summary_falls_back_to_its_metrics(root):
     last = RunDir(row.path).read_metrics()[-1]
     assert bare.status == "unknown" and bare.gen_ppl is None and bare.device is None
     assert (bare.train_ppl, bare.val_ppl, bare.epochs_done, bare.wall_s) == (
-        last["perplexity"], last["val_perplexity"], last["epoch"], last["elapsed_s"])
+        last["perplexity"],
+        last["val_perplexity"],
+        last["epoch"],
+        last["elapsed_s"],
+    )
     assert bare.epochs == 3  # from the config
     assert format_cell(bare, "gen_ppl") == "n/a"
 
@@ -99,7 +108,13 @@ def test_sort_real_rows_by_perplexity(trained_runs_root):
 def test_format_cell_and_duration():
     row = make_row("x", train_ppl=12.3456, tokens_per_s=12345.6, wall_s=75.0, layers=2)
     assert [format_cell(row, c) for c in ("train_ppl", "tokens_per_s", "wall_s", "layers", "val_ppl", "created")] == [
-        "12.35", "12,346", "1 min 15 s", "2", "n/a", "2026-01-01 00:00"]
+        "12.35",
+        "12,346",
+        "1 min 15 s",
+        "2",
+        "n/a",
+        "2026-01-01 00:00",
+    ]
     assert (format_duration(4.25), format_duration(7322)) == ("4.2 s", "2 h 02 min")
 
 
@@ -152,7 +167,9 @@ def test_a_renamed_run_keeps_its_creation_time(root):
     renamed.write_summary({"status": "finished", "epoch": 9})  # a resumed run's summary
     assert renamed.read_summary()["created"] == small.created.isoformat(timespec="seconds")
     again = rename_run(root, "renamed", "again")
-    assert again.created == small.created and [r.created for r in list_runs(root) if r.name == "again"] == [small.created]
+    assert again.created == small.created and [r.created for r in list_runs(root) if r.name == "again"] == [
+        small.created
+    ]
 
 
 def test_keep_created_on_runs_without_a_readable_summary(tmp_path):

@@ -13,15 +13,27 @@ from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS, get_preset
 def test_defaults_are_the_books_scratch_experiment():
     c = RunConfig()
     assert (c.cell, c.impl, c.hidden, c.lr, c.clip, c.batch_size, c.num_steps, c.epochs) == (
-        "lstm", "scratch", 256, 1.0, 1.0, 32, 35, 500)
+        "lstm",
+        "scratch",
+        256,
+        1.0,
+        1.0,
+        32,
+        35,
+        500,
+    )
     assert c.max_tokens == 10_000 and c.sampling == "sequential" and c.val_split == 0.0
     assert c.prefix == ("time traveller",) and c.predict_every == 10
 
 
 @pytest.mark.parametrize(
     "name, impl, layers, lr, bidirectional",
-    [("scratch", "scratch", 1, 1.0, False), ("concise", "torch", 1, 1.0, False),
-     ("deep", "torch", 2, 2.0, False), ("bidirectional", "torch", 2, 1.0, True)],
+    [
+        ("scratch", "scratch", 1, 1.0, False),
+        ("concise", "torch", 1, 1.0, False),
+        ("deep", "torch", 2, 2.0, False),
+        ("bidirectional", "torch", 2, 1.0, True),
+    ],
 )
 def test_presets_reproduce_the_four_book_experiments(name, impl, layers, lr, bidirectional):
     c = get_preset(name).config
@@ -43,10 +55,19 @@ def test_unknown_preset_names_the_choices():
 
 @pytest.mark.parametrize(
     "name, value, fragment",
-    [("hidden", "0", "from 1 to 8,192"), ("hidden", "abc", "integer"), ("lr", "-1", "out of range"),
-     ("lr", "nan", "number"), ("sampling", "shuffled", "sequential, random"), ("layers", "2.5", "integer"),
-     ("val_split", "0.9", "0 to 0.5"), ("device", "gpu", "cuda:N"), ("max_tokens", "-5", "(or 0 or -1)"),
-     ("bidirectional", "maybe", "true or false"), ("prefix", [], "non-empty")],
+    [
+        ("hidden", "0", "from 1 to 8,192"),
+        ("hidden", "abc", "integer"),
+        ("lr", "-1", "out of range"),
+        ("lr", "nan", "number"),
+        ("sampling", "shuffled", "sequential, random"),
+        ("layers", "2.5", "integer"),
+        ("val_split", "0.9", "0 to 0.5"),
+        ("device", "gpu", "cuda:N"),
+        ("max_tokens", "-5", "(or 0 or -1)"),
+        ("bidirectional", "maybe", "true or false"),
+        ("prefix", [], "non-empty"),
+    ],
 )
 def test_bad_values_name_the_field_and_the_allowed_range(name, value, fragment):
     with pytest.raises(ConfigError) as err:
@@ -56,8 +77,9 @@ def test_bad_values_name_the_field_and_the_allowed_range(name, value, fragment):
 
 
 def test_strings_from_forms_and_flags_are_converted():
-    c = RunConfig.from_mapping({"hidden": " 128 ", "lr": "0.5", "bidirectional": "yes", "impl": "torch",
-                                "max_tokens": "-1", "prefix": "the"})
+    c = RunConfig.from_mapping(
+        {"hidden": " 128 ", "lr": "0.5", "bidirectional": "yes", "impl": "torch", "max_tokens": "-1", "prefix": "the"}
+    )
     assert (c.hidden, c.lr, c.bidirectional, c.max_tokens, c.prefix) == (128, 0.5, True, -1, ("the",))
     assert c.whole_corpus
 
@@ -89,8 +111,13 @@ def test_every_field_describes_what_it_allows():
 
 
 _anything = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3), st.binary(max_size=10),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.binary(max_size=10),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 

@@ -172,8 +172,13 @@ def test_over_max_bytes_by_count_without_length(raw_server, tmp_path, corpus_byt
 def test_close_delimited_body_within_limit_downloads(raw_server, tmp_path, corpus_bytes):
     server = raw_server(b"HTTP/1.0 200 OK\r\n\r\n" + corpus_bytes)
     calls = []
-    path = download(server.url, tmp_path / "x.txt", sha1=TIME_MACHINE_SHA1, timeout=5,
-                    progress=lambda done, total: calls.append(total))
+    path = download(
+        server.url,
+        tmp_path / "x.txt",
+        sha1=TIME_MACHINE_SHA1,
+        timeout=5,
+        progress=lambda done, total: calls.append(total),
+    )
     assert path.read_bytes() == corpus_bytes
     assert set(calls) == {None}
 

@@ -17,7 +17,9 @@ from lstm_tui.core.data.text import clean_lines, tokenize
 from lstm_tui.core.data.vocab import Vocab
 
 
-def book_pipeline(text: str, token: str, raw: bool, min_freq: int = 0, max_size: int = 0) -> tuple[list[int], list[str]]:
+def book_pipeline(
+    text: str, token: str, raw: bool, min_freq: int = 0, max_size: int = 0
+) -> tuple[list[int], list[str]]:
     """d2l's chapter as written: lines, char (or word) lists, a Counter, a list of indices."""
     tokens = tokenize(clean_lines(text, raw=raw), token)
     counter = collections.Counter(t for line in tokens for t in line)
@@ -42,8 +44,9 @@ def ours(text: str, token: str, raw: bool, **kw) -> tuple[list[int], list[str]]:
 def test_time_machine_equals_the_books_pipeline(corpus_bytes, shared_data_dir, token, raw):
     text = corpus_bytes.decode("utf-8")
     want_ids, want_vocab = book_pipeline(text, token, raw)
-    data = load_corpus(RunConfig(data_dir=str(shared_data_dir), token=token, raw=raw, max_tokens=0,
-                                 batch_size=4, num_steps=5))
+    data = load_corpus(
+        RunConfig(data_dir=str(shared_data_dir), token=token, raw=raw, max_tokens=0, batch_size=4, num_steps=5)
+    )
     assert data.vocab.to_list() == want_vocab
     assert torch.equal(data.train.long(), torch.tensor(want_ids, dtype=torch.long))
     assert len(data.train) == len(want_ids)

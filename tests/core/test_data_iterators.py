@@ -35,7 +35,7 @@ def d2l_random_starts(length, batch_size, num_steps, rng):
     starts = list(range(0, num_subseqs * num_steps, num_steps))
     rng.shuffle(starts)
     batches = num_subseqs // batch_size
-    return [[offset + s for s in starts[i:i + batch_size]] for i in range(0, batches * batch_size, batch_size)]
+    return [[offset + s for s in starts[i : i + batch_size]] for i in range(0, batches * batch_size, batch_size)]
 
 
 @pytest.mark.parametrize("sampler", [seq_data_iter_random, seq_data_iter_sequential])
@@ -57,8 +57,8 @@ def test_random_sampling_matches_d2l_and_covers_without_duplicates(ids, seed):
     rows = set()
     for (X, Y), starts in zip(batches, expected):
         for row, start in enumerate(starts):
-            assert torch.equal(X[row], corpus[start:start + ns])
-            assert torch.equal(Y[row], corpus[start + 1:start + 1 + ns])
+            assert torch.equal(X[row], corpus[start : start + ns])
+            assert torch.equal(Y[row], corpus[start + 1 : start + 1 + ns])
             rows.add(start)
     offset_subseqs = (len(corpus) - 1 - (min(rows) % ns)) // ns
     assert len(rows) == len(batches) * bs == offset_subseqs // bs * bs  # no start used twice
@@ -88,8 +88,8 @@ def test_sequential_rows_continue_across_batches(ids):
         rows = torch.cat([X for X, _ in batches], dim=1)  # each row read batch after batch
         for r in range(bs):
             start = offset + r * row_len
-            assert torch.equal(rows[r], corpus[start:start + rows.shape[1]])
-        for (X0, Y0), (X1, _) in zip(batches, batches[1:]):
+            assert torch.equal(rows[r], corpus[start : start + rows.shape[1]])
+        for (_X0, Y0), (X1, _) in zip(batches, batches[1:]):
             assert torch.equal(X1[:, 0], Y0[:, -1])  # batch k+1 starts where batch k ended
 
 

@@ -22,12 +22,15 @@ def config(path, **kw) -> RunConfig:
     return RunConfig(corpus=str(path), **{**SMALL, **kw})
 
 
-@pytest.mark.parametrize("encoding,data", [
-    ("latin-1", "café crème brûlée\n".encode("latin-1")),
-    ("cp1252", "“quotes” – dash\n".encode("cp1252")),
-    ("utf-16", "wide 中文 text\n".encode("utf-16")),  # with its BOM
-    ("utf-8", b"\xef\xbb\xbfbom then text\n"),
-])
+@pytest.mark.parametrize(
+    "encoding,data",
+    [
+        ("latin-1", "café crème brûlée\n".encode("latin-1")),
+        ("cp1252", "“quotes” – dash\n".encode("cp1252")),
+        ("utf-16", "wide 中文 text\n".encode("utf-16")),  # with its BOM
+        ("utf-8", b"\xef\xbb\xbfbom then text\n"),
+    ],
+)
 def test_encodings_read_as_the_same_text(tmp_path, encoding, data):
     path = tmp_path / "book.txt"
     path.write_bytes(data)
@@ -133,14 +136,23 @@ def test_fifo_with_a_writer_and_the_size_limit(tmp_path):
 
 
 def test_standard_input_is_the_corpus(tmp_path):
-    code = ("from lstm_tui.core.data import read_source; s = read_source('-'); "
-            "print(s.label, len(s.data), s.sha1)")
-    out = subprocess.run([sys.executable, "-c", code], input=b"from standard input\n" * 4,
-                         capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    code = "from lstm_tui.core.data import read_source; s = read_source('-'); print(s.label, len(s.data), s.sha1)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=b"from standard input\n" * 4,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     import hashlib
 
     assert out.returncode == 0, out.stderr
-    assert out.stdout.decode().split() == ["standard", "input", "80", hashlib.sha1(b"from standard input\n" * 4).hexdigest()]
+    assert out.stdout.decode().split() == [
+        "standard",
+        "input",
+        "80",
+        hashlib.sha1(b"from standard input\n" * 4).hexdigest(),
+    ]
 
 
 def big_text(path, megabytes: int) -> None:

@@ -44,7 +44,13 @@ def test_book_word_vocab(book_lines):
 def test_clean_lines_rules():
     text = "The Time-Machine, 1895!\r\nby H. G. Wells\rline3\n\n  ...  \n"
     assert clean_lines(text) == ["the time machine", "by h g wells", "line", "", ""]
-    assert clean_lines(text, raw=True) == ["The Time-Machine, 1895!\n", "by H. G. Wells\n", "line3\n", "\n", "  ...  \n"]
+    assert clean_lines(text, raw=True) == [
+        "The Time-Machine, 1895!\n",
+        "by H. G. Wells\n",
+        "line3\n",
+        "\n",
+        "  ...  \n",
+    ]
     assert clean_lines("") == [] and clean_lines("no newline") == ["no newline"]
 
 

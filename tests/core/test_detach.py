@@ -34,8 +34,18 @@ except ImportError:  # today's main
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(
-    preset="scratch", hidden=16, epochs=6, max_tokens=2000, batch_size=8, num_steps=10,
-    device="cpu", threads=1, checkpoint_every=0, predict_every=0, predict_length=10, seed=7,
+    preset="scratch",
+    hidden=16,
+    epochs=6,
+    max_tokens=2000,
+    batch_size=8,
+    num_steps=10,
+    device="cpu",
+    threads=1,
+    checkpoint_every=0,
+    predict_every=0,
+    predict_length=10,
+    seed=7,
 )
 STOP_AT = (3, 5)  # (epoch, batch): the stopped run's checkpoint is 5 batches into epoch 3
 PROCESS_TIMEOUT_S = 180  # a fresh Python importing torch on a busy machine, then 4 tiny epochs
@@ -147,8 +157,14 @@ def test_a_detached_run_survives_the_closed_terminal_of_its_parent(runs, tmp_pat
     (run_path / LOCK_FILE).write_text(f'{{"pid": {gone.pid}, "host": "{socket.gethostname()}"}}')  # a dead trainer's
 
     master, slave = os.openpty()
-    parent = subprocess.Popen([sys.executable, "-c", INTERMEDIATE, str(run_path)], stdin=slave, stdout=slave,
-                              stderr=slave, start_new_session=True, env=child_env())
+    parent = subprocess.Popen(
+        [sys.executable, "-c", INTERMEDIATE, str(run_path)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env=child_env(),
+    )
     os.close(slave)
     line = read_line(master)
     pid, parent_sid = (int(x) for x in line.split())
@@ -216,7 +232,7 @@ def test_an_unknown_run_is_refused(tmp_path):
 def test_a_trainer_that_ends_before_taking_the_run_reports_its_log(runs, tmp_path):
     run_path = copy_run(runs["stopped"], tmp_path)
     failing = tmp_path / "python"
-    failing.write_text("#!/bin/sh\necho \"boom: $*\" >&2\nexit 3\n")
+    failing.write_text('#!/bin/sh\necho "boom: $*" >&2\nexit 3\n')
     failing.chmod(0o755)
     (run_path / DETACHED_LOG).write_text("an earlier detach's output\n")
 

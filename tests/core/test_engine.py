@@ -16,8 +16,8 @@ from lstm_tui.core.data import count_batches
 from lstm_tui.core.engine import Trainer
 from lstm_tui.core.events import (
     BatchProgress,
-    CheckpointFailed,
     Checkpointed,
+    CheckpointFailed,
     EpochEnd,
     Failed,
     Finished,
@@ -29,11 +29,19 @@ from lstm_tui.core.generate import predict
 from lstm_tui.core.runs import RunDir
 
 BASE = dict(
-    device="cpu", impl="torch", hidden=32, batch_size=8, num_steps=10, max_tokens=2000, epochs=3,
-    predict_every=0, checkpoint_every=0, predict_length=20, lr=1.0, seed=0,
+    device="cpu",
+    impl="torch",
+    hidden=32,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=3,
+    predict_every=0,
+    checkpoint_every=0,
+    predict_length=20,
+    lr=1.0,
+    seed=0,
 )
-
-
 
 
 def make_config(text_file, **changes) -> RunConfig:
@@ -119,8 +127,11 @@ def test_events_order_and_content(small_corpus):
 
     samples = rec.of(Sample)
     assert [(x.epoch, x.prefix, x.final) for x in samples] == [
-        (2, "time traveller", False), (2, "the", False),
-        (4, "time traveller", True), (4, "the", True), (4, "traveller", True),
+        (2, "time traveller", False),
+        (2, "the", False),
+        (4, "time traveller", True),
+        (4, "the", True),
+        (4, "traveller", True),
     ]
     for sample in samples:
         assert sample.text.startswith(sample.prefix) and len(sample.text) == len(sample.prefix) + 20
@@ -328,6 +339,7 @@ def test_out_of_memory_names_the_sizes(small_corpus, monkeypatch):
     def step_factory(self, model, optimizer, device):
         def step(X, Y, state):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
         return step
 
     monkeypatch.setattr(Trainer, "_make_step", step_factory)
@@ -342,6 +354,7 @@ def test_unexpected_errors_become_failed(small_corpus, monkeypatch, tmp_path):
     def step_factory(self, model, optimizer, device):
         def step(X, Y, state):
             raise ZeroDivisionError("boom")
+
         return step
 
     monkeypatch.setattr(Trainer, "_make_step", step_factory)
@@ -392,7 +405,10 @@ def test_run_dir_files(small_corpus, tmp_path):
     assert all(m["val_perplexity"] > 1 for m in metrics)
     samples = run.read_samples()
     assert [(s["epoch"], s["prefix"]) for s in samples] == [
-        (1, "time traveller"), (2, "time traveller"), (3, "time traveller"), (3, "traveller"),
+        (1, "time traveller"),
+        (2, "time traveller"),
+        (3, "time traveller"),
+        (3, "traveller"),
     ]
     assert [c.epoch for c in rec.of(Checkpointed)] == [2, 3]
     summary = run.read_summary()
@@ -448,13 +464,18 @@ def test_generation_perplexity_every_n_epochs_on_request(small_corpus, tmp_path)
 def test_threads_setting_limits_torch_and_zero_gives_the_default_back(small_corpus):
     default = torch.get_num_threads()
     seen = []
-    one = Trainer(make_config(small_corpus, epochs=1, threads=1),
-                  on_event=lambda e: seen.append(torch.get_num_threads()) if isinstance(e, Started) else None)
+    one = Trainer(
+        make_config(small_corpus, epochs=1, threads=1),
+        on_event=lambda e: seen.append(torch.get_num_threads()) if isinstance(e, Started) else None,
+    )
     assert isinstance(one.run(), Finished)
     assert seen == [1] and "(1 thread)" in one.result.device
     again = Trainer(make_config(small_corpus, epochs=1))
     assert isinstance(again.run(), Finished)
-    assert torch.get_num_threads() == default and again.result.device == f"cpu ({default} thread{'s' if default != 1 else ''})"
+    assert (
+        torch.get_num_threads() == default
+        and again.result.device == f"cpu ({default} thread{'s' if default != 1 else ''})"
+    )
 
 
 def test_more_threads_than_cores_gets_a_warning(small_corpus):
@@ -462,9 +483,13 @@ def test_more_threads_than_cores_gets_a_warning(small_corpus):
 
     cores = usable_cores()
     statuses = []
-    on_event = (lambda e: statuses.append(e.message) if isinstance(e, Status) else None)
-    assert isinstance(Trainer(make_config(small_corpus, epochs=1, threads=cores + 1), on_event=on_event).run(),
-                      Finished)
+
+    def on_event(e):
+        return statuses.append(e.message) if isinstance(e, Status) else None
+
+    assert isinstance(
+        Trainer(make_config(small_corpus, epochs=1, threads=cores + 1), on_event=on_event).run(), Finished
+    )
     assert any(f"threads {cores + 1} is more than the {cores} CPU cores" in m for m in statuses)
     statuses.clear()
     assert isinstance(Trainer(make_config(small_corpus, epochs=1, threads=cores), on_event=on_event).run(), Finished)

@@ -17,16 +17,25 @@ import pytest
 import torch
 
 from lstm_tui.core import atomic
-from lstm_tui.core.runs import checkpoint_io as checkpoint_module
 from lstm_tui.core.checkpoint import load_model
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer, trainer as trainer_module
-from lstm_tui.core.events import BatchProgress, CheckpointFailed, Checkpointed, EpochEnd, Finished, NoRunFolder, Status
+from lstm_tui.core.engine import Trainer
+from lstm_tui.core.engine import trainer as trainer_module
+from lstm_tui.core.events import BatchProgress, Checkpointed, CheckpointFailed, EpochEnd, Finished, NoRunFolder, Status
 from lstm_tui.core.runs import RunDir
+from lstm_tui.core.runs import checkpoint_io as checkpoint_module
 
 BASE = dict(
-    device="cpu", hidden=16, batch_size=8, num_steps=10, max_tokens=2000, epochs=3,
-    predict_every=0, checkpoint_every=0, predict_length=10, seed=5,
+    device="cpu",
+    hidden=16,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=3,
+    predict_every=0,
+    checkpoint_every=0,
+    predict_length=10,
+    seed=5,
 )
 VARIANTS = {
     "scratch-sequential-sgd": dict(impl="scratch", lr=1.0),  # carries the hidden state
@@ -146,9 +155,13 @@ def test_checkpoint_now_at_an_epoch_end_and_without_a_run_folder(small_corpus, t
     assert saved == [(1, 0), (3, 0)]
 
     answers = []
-    holder["trainer"] = trainer = Trainer(config, on_event=lambda e: (
-        trainer.checkpoint_now() if isinstance(e, BatchProgress) and e.batch == 1 and e.epoch == 1 else None,
-        answers.append(e) if isinstance(e, (NoRunFolder, Status)) else None))
+    holder["trainer"] = trainer = Trainer(
+        config,
+        on_event=lambda e: (
+            trainer.checkpoint_now() if isinstance(e, BatchProgress) and e.batch == 1 and e.epoch == 1 else None,
+            answers.append(e) if isinstance(e, (NoRunFolder, Status)) else None,
+        ),
+    )
     assert isinstance(trainer.run(), Finished)
     refusals = [e for e in answers if isinstance(e, NoRunFolder)]
     assert len(refusals) == 1 and "no run folder" in refusals[0].reason  # an event, not a status text
@@ -247,8 +260,10 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one(small_corpus, tmp
     assert isinstance(result, Finished) and result.epoch == 3  # training went on
     assert saved == [1]
     failures = [e.reason for e in statuses]
-    assert failures and all("No space left on device" in m and "previous checkpoint (if any) is kept" in m
-                            and m.count("kept") == 1 for m in failures)
+    assert failures and all(
+        "No space left on device" in m and "previous checkpoint (if any) is kept" in m and m.count("kept") == 1
+        for m in failures
+    )
     assert [e.kept_epoch for e in statuses] == [1, 1]  # the epoch the folder still holds
     assert result.checkpoint_saved is False  # the closing checkpoint failed too: callers must say so
     assert "No space left on device" in result.checkpoint_error

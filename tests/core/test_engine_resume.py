@@ -7,13 +7,22 @@ import torch
 
 from lstm_tui.core.checkpoint import CheckpointError
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer, trainer as trainer_module
+from lstm_tui.core.engine import Trainer
+from lstm_tui.core.engine import trainer as trainer_module
 from lstm_tui.core.events import BatchProgress, EpochEnd, Finished, Status
 from lstm_tui.core.runs import RunDir
 
 BASE = dict(
-    device="cpu", hidden=32, batch_size=8, num_steps=10, max_tokens=2000, epochs=5,
-    predict_every=0, checkpoint_every=0, predict_length=10, seed=3,
+    device="cpu",
+    hidden=32,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=5,
+    predict_every=0,
+    checkpoint_every=0,
+    predict_length=10,
+    seed=3,
 )
 VARIANTS = {
     # sequential sampling carries the hidden state (mid-epoch resume must restore it), SGD
@@ -21,8 +30,6 @@ VARIANTS = {
     # random sampling shuffles with the Python RNG every epoch; Adam has optimizer state
     "torch-random-adam": dict(impl="torch", sampling="random", optimizer="adam", lr=0.01, val_split=0.1),
 }
-
-
 
 
 @pytest.fixture(autouse=True)

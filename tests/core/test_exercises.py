@@ -11,8 +11,9 @@ from lstm_tui.core.config import ConfigError
 from lstm_tui.core.exercises import CARDS, diverged_epoch, get_card, verdict
 from lstm_tui.core.sweep import SweepResult, SweepRunner, new_record, place, sweep_results
 
-TINY = dict(hidden=16, epochs=2, max_tokens=2000, batch_size=8, num_steps=10, device="cpu", predict_every=0,
-            checkpoint_every=0)
+TINY = dict(
+    hidden=16, epochs=2, max_tokens=2000, batch_size=8, num_steps=10, device="cpu", predict_every=0, checkpoint_every=0
+)
 
 
 def test_every_card_is_a_sweep_on_its_one_field_with_the_same_seed_and_data():
@@ -37,9 +38,18 @@ def test_every_card_is_a_sweep_on_its_one_field_with_the_same_seed_and_data():
 
 
 def _run(value, *, val=None, train=None, status="finished", metrics=(), reason=None, failed_epoch=None, field="clip"):
-    return SweepResult(name=f"r{value}", values={field: value}, status=status, val_ppl=val, train_ppl=train,
-                       metrics=list(metrics), reason=reason, failed_epoch=failed_epoch, epochs_done=len(metrics),
-                       epochs=len(metrics))
+    return SweepResult(
+        name=f"r{value}",
+        values={field: value},
+        status=status,
+        val_ppl=val,
+        train_ppl=train,
+        metrics=list(metrics),
+        reason=reason,
+        failed_epoch=failed_epoch,
+        epochs_done=len(metrics),
+        epochs=len(metrics),
+    )
 
 
 CLIP = CARDS["clipping"]
@@ -47,30 +57,43 @@ CLIP = CARDS["clipping"]
 
 def test_verdict_diverged_names_the_epoch():
     base = _run(1.0, val=5.0, train=4.0)
-    blown = _run(0.0, status="failed", reason="loss became nan at epoch 3", failed_epoch=3,
-                 metrics=[{"epoch": 1, "perplexity": 30.0}, {"epoch": 2, "perplexity": 80.0}])
+    blown = _run(
+        0.0,
+        status="failed",
+        reason="loss became nan at epoch 3",
+        failed_epoch=3,
+        metrics=[{"epoch": 1, "perplexity": 30.0}, {"epoch": 2, "perplexity": 80.0}],
+    )
     assert verdict(CLIP, [base, blown]) == "against clip 1: clip 0: diverged at epoch 3"
     inf = _run(0.0, metrics=[{"epoch": 1, "perplexity": 9.0}, {"epoch": 2, "perplexity": float("inf")}])
     assert diverged_epoch(inf) == 2
     blown_base = replace(blown, values={"clip": 1.0})
     assert verdict(CLIP, [blown_base, _run(0.0, val=6.0)]) == (
         "against clip 1: the baseline (clip 1) diverged at epoch 3; clip 0: validation perplexity 6.00 "
-        "(the baseline has no number to compare with)")
+        "(the baseline has no number to compare with)"
+    )
 
 
 def test_verdict_better_worse_and_same_come_from_the_numbers():
     base = _run(1.0, val=8.0, train=7.0)
-    assert verdict(CLIP, [base, _run(0.0, val=5.0, train=4.0)]) == \
-        "against clip 1: clip 0: validation perplexity 1.6x lower (5.00 vs 8.00)"
-    assert verdict(CLIP, [base, _run(0.0, val=12.0, train=4.0)]) == \
-        "against clip 1: clip 0: validation perplexity 1.5x higher (12.00 vs 8.00)"
-    assert verdict(CLIP, [base, _run(0.0, val=8.2, train=4.0)]) == \
-        "against clip 1: clip 0: no clear difference in validation perplexity (within 3%: 8.20 vs 8.00)"
+    assert (
+        verdict(CLIP, [base, _run(0.0, val=5.0, train=4.0)])
+        == "against clip 1: clip 0: validation perplexity 1.6x lower (5.00 vs 8.00)"
+    )
+    assert (
+        verdict(CLIP, [base, _run(0.0, val=12.0, train=4.0)])
+        == "against clip 1: clip 0: validation perplexity 1.5x higher (12.00 vs 8.00)"
+    )
+    assert (
+        verdict(CLIP, [base, _run(0.0, val=8.2, train=4.0)])
+        == "against clip 1: clip 0: no clear difference in validation perplexity (within 3%: 8.20 vs 8.00)"
+    )
     # no validation data: the training perplexity is compared
     assert "training perplexity 2x lower (3.50 vs 7.00)" in verdict(CLIP, [_run(1.0, train=7.0), _run(0.0, train=3.5)])
     # one run without validation numbers: like is compared with like (training perplexities)
-    assert "training perplexity 2x higher (14.00 vs 7.00)" in verdict(CLIP, [_run(1.0, val=2.0, train=7.0),
-                                                                              _run(0.0, train=14.0)])
+    assert "training perplexity 2x higher (14.00 vs 7.00)" in verdict(
+        CLIP, [_run(1.0, val=2.0, train=7.0), _run(0.0, train=14.0)]
+    )
 
 
 def test_verdict_without_numbers_says_so():

@@ -19,6 +19,7 @@ from lstm_tui.core.export import (
 )
 from lstm_tui.core.runs import RunDir, RunError, list_runs
 
+
 @pytest.fixture
 def runs(trained_runs_root):
     """The two shared tiny runs (one with validation data)."""
@@ -97,7 +98,9 @@ def test_final_samples_are_the_latest_ones_a_stop_inside_an_epoch_comes_last(tmp
     run.append_sample({"epoch": 6, "prefix": "time traveller", "text": "time traveller old"})
     run.append_sample({"epoch": 7, "prefix": "time traveller", "text": "time traveller at epoch 7"})
     run.append_sample({"epoch": 7, "prefix": "traveller", "text": "traveller stopped", "final": True, "batch": 3})
-    assert final_samples(run) == (7, [{"epoch": 7, "prefix": "traveller", "text": "traveller stopped",
-                                       "final": True, "batch": 3}])
+    assert final_samples(run) == (
+        7,
+        [{"epoch": 7, "prefix": "traveller", "text": "traveller stopped", "final": True, "batch": 3}],
+    )
     run.append_sample({"epoch": 8, "prefix": "time traveller", "text": "time traveller at epoch 8"})
     assert final_samples(run)[1][0]["text"] == "time traveller at epoch 8"

@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 BACKENDS = [pytest.param(True, id="polling"), pytest.param(False, id="watchfiles")]
 
 
-def make_run(root: Path, name: str = "20261203-120000-scratch", status: str | None = "running", epochs: int = 0) -> Path:
+def make_run(
+    root: Path, name: str = "20261203-120000-scratch", status: str | None = "running", epochs: int = 0
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "config.toml").write_text('preset = "scratch"\n', encoding="utf-8")
@@ -33,8 +35,18 @@ def make_run(root: Path, name: str = "20261203-120000-scratch", status: str | No
 
 
 def add_epoch(folder: Path, epoch: int) -> None:
-    append_line(folder / "metrics.jsonl", json.dumps({"epoch": epoch, "perplexity": 20.0 / epoch, "val_perplexity": None,
-                                                       "tokens_per_s": 1e4, "elapsed_s": 0.1 * epoch}))
+    append_line(
+        folder / "metrics.jsonl",
+        json.dumps(
+            {
+                "epoch": epoch,
+                "perplexity": 20.0 / epoch,
+                "val_perplexity": None,
+                "tokens_per_s": 1e4,
+                "elapsed_s": 0.1 * epoch,
+            }
+        ),
+    )
 
 
 def write_summary(folder: Path, status: str, **fields: object) -> None:
@@ -198,10 +210,37 @@ def test_poll_interval_is_checked() -> None:
 
 def test_a_real_training_subprocess_is_followed_live(tmp_path: Path, shared_data_dir: Path) -> None:
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "lstm_tui", "train", "--preset", "scratch", "--hidden", "16", "--epochs", "50",
-               "--max-tokens", "2000", "--batch-size", "8", "--num-steps", "10", "--device", "cpu", "--threads", "1",
-               "--predict-every", "10", "--data-dir", str(shared_data_dir), "--runs-dir", str(runs),
-               "--name", "followed", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "lstm_tui",
+        "train",
+        "--preset",
+        "scratch",
+        "--hidden",
+        "16",
+        "--epochs",
+        "50",
+        "--max-tokens",
+        "2000",
+        "--batch-size",
+        "8",
+        "--num-steps",
+        "10",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--predict-every",
+        "10",
+        "--data-dir",
+        str(shared_data_dir),
+        "--runs-dir",
+        str(runs),
+        "--name",
+        "followed",
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

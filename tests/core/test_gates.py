@@ -12,8 +12,17 @@ from lstm_tui.core.events import Finished
 from lstm_tui.core.gates import GateError, GateTrace, gate_activations, layer_trace
 
 BASE = dict(
-    device="cpu", hidden=16, batch_size=8, num_steps=10, max_tokens=2000, epochs=1,
-    predict_every=0, checkpoint_every=0, predict_length=10, lr=1.0, seed=0,
+    device="cpu",
+    hidden=16,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=1,
+    predict_every=0,
+    checkpoint_every=0,
+    predict_length=10,
+    lr=1.0,
+    seed=0,
 )
 TEXT = "the time traveller for so it will be convenient to speak of him"
 

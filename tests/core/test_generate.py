@@ -24,8 +24,6 @@ from lstm_tui.core.models import build_model
 TEXT = "the time machine by h g wells the time traveller for so it will be convenient to speak of him"
 
 
-
-
 @pytest.fixture(scope="module")
 def vocab() -> Vocab:
     return Vocab(list(TEXT))
@@ -227,7 +225,14 @@ def ordinary_perplexity(net, tokens):
         return math.exp(F.cross_entropy(logits.double(), tokens[1:]).item())
 
 
-@pytest.mark.parametrize("changes", [{"impl": "torch"}, {"impl": "scratch", "fused": True}, {"impl": "scratch", "fused": False, "cell": "gru", "layers": 2}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"impl": "torch"},
+        {"impl": "scratch", "fused": True},
+        {"impl": "scratch", "fused": False, "cell": "gru", "layers": 2},
+    ],
+)
 def test_generation_perplexity_equals_ordinary_for_one_direction(vocab, changes):
     net = make_model(vocab, seed=1, **changes)
     tokens = torch.tensor(vocab[list(TEXT)])

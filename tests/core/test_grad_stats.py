@@ -24,8 +24,13 @@ VOCAB = Vocab(list(TEXT))
 
 def _batches(n=6, batch=4, steps=5):
     g = torch.Generator().manual_seed(0)
-    return [(torch.randint(0, len(VOCAB), (batch, steps), generator=g),
-             torch.randint(0, len(VOCAB), (batch, steps), generator=g)) for _ in range(n)]
+    return [
+        (
+            torch.randint(0, len(VOCAB), (batch, steps), generator=g),
+            torch.randint(0, len(VOCAB), (batch, steps), generator=g),
+        )
+        for _ in range(n)
+    ]
 
 
 def _run(clip: float, stats: GradStats | None, static: bool = False):
@@ -56,7 +61,9 @@ def _reference_norms(clip: float) -> list[float]:
         loss = torch.nn.functional.cross_entropy(logits, Y.T.reshape(-1))
         optimizer.zero_grad()
         loss.backward()
-        norms.append(float(torch.nn.utils.clip_grad_norm_(list(model.parameters()), clip if clip > 0 else float("inf"))))
+        norms.append(
+            float(torch.nn.utils.clip_grad_norm_(list(model.parameters()), clip if clip > 0 else float("inf")))
+        )
         optimizer.step()
     return norms
 
@@ -90,8 +97,18 @@ def test_clip_off_still_measures_the_norm_and_has_no_clipped_share():
 
 
 def test_epoch_events_and_metrics_carry_the_gradient_numbers(shared_data_dir, tmp_path):
-    config = RunConfig(hidden=16, epochs=2, batch_size=8, num_steps=10, max_tokens=2000, predict_every=0,
-                       checkpoint_every=0, clip=0.5, device="cpu", data_dir=str(shared_data_dir))
+    config = RunConfig(
+        hidden=16,
+        epochs=2,
+        batch_size=8,
+        num_steps=10,
+        max_tokens=2000,
+        predict_every=0,
+        checkpoint_every=0,
+        clip=0.5,
+        device="cpu",
+        data_dir=str(shared_data_dir),
+    )
     events = []
     run = RunDir(tmp_path / "run")
     assert isinstance(Trainer(config, on_event=events.append, run_dir=run.path).run(), Finished)

@@ -32,7 +32,7 @@ def _by_jacobian(model, text: str, num_steps: int) -> list[float]:
     """The same quantity another way: run the first steps without gradients to get the state
     that step T-k reads, then d(loss)/d(H) of the remaining k+1 steps as a jacobian."""
     ids = torch.tensor(VOCAB[list(text)])
-    window, warm = ids[-(num_steps + 2):], ids[:-(num_steps + 2)]
+    window, warm = ids[-(num_steps + 2) :], ids[: -(num_steps + 2)]
     inputs, target = window[:-1], window[-1:]
     out = []
     for k in range(num_steps + 1):
@@ -53,7 +53,9 @@ def _by_jacobian(model, text: str, num_steps: int) -> list[float]:
     return out
 
 
-@pytest.mark.parametrize("make", [lambda: ScratchRNN(len(VOCAB), 3), lambda: ScratchLSTM(len(VOCAB), 3, fused=True)], ids=["rnn", "lstm"])
+@pytest.mark.parametrize(
+    "make", [lambda: ScratchRNN(len(VOCAB), 3), lambda: ScratchLSTM(len(VOCAB), 3, fused=True)], ids=["rnn", "lstm"]
+)
 def test_matches_autograd_jacobian_on_a_tiny_model_with_known_weights(make):
     model = _known(make())
     got = gradient_through_time(model, VOCAB, TEXT, 3)
@@ -65,9 +67,21 @@ def test_matches_autograd_jacobian_on_a_tiny_model_with_known_weights(make):
 
 
 def _trained(shared_data_dir, cell: str):
-    config = RunConfig(cell=cell, impl="scratch", hidden=32, epochs=3, batch_size=16, num_steps=20, lr=1.0,
-                       max_tokens=3000, predict_every=0, checkpoint_every=0, seed=0, device="cpu",
-                       data_dir=str(shared_data_dir))
+    config = RunConfig(
+        cell=cell,
+        impl="scratch",
+        hidden=32,
+        epochs=3,
+        batch_size=16,
+        num_steps=20,
+        lr=1.0,
+        max_tokens=3000,
+        predict_every=0,
+        checkpoint_every=0,
+        seed=0,
+        device="cpu",
+        data_dir=str(shared_data_dir),
+    )
     trainer = Trainer(config)
     assert isinstance(trainer.run(), Finished)
     model, vocab = trainer.snapshot()

@@ -33,8 +33,9 @@ def _train(config: RunConfig, device: torch.device, static: bool, capture: bool 
 
 CONFIGS = {
     "scratch": RunConfig(cell="lstm", impl="scratch", hidden=16, batch_size=4, num_steps=5, lr=1.0),
-    "concise-adam": RunConfig(cell="lstm", impl="torch", hidden=16, batch_size=4, num_steps=5, lr=0.01,
-                              optimizer="adam", layers=2),
+    "concise-adam": RunConfig(
+        cell="lstm", impl="torch", hidden=16, batch_size=4, num_steps=5, lr=0.01, optimizer="adam", layers=2
+    ),
 }
 
 
@@ -63,8 +64,17 @@ def test_compile_and_graphs_switches_train_the_same_as_plain(small_corpus):
     from lstm_tui.core.presets import PRESETS
 
     base = PRESETS["scratch"].config.replace(
-        corpus=str(small_corpus), max_tokens=1500, hidden=16, batch_size=8, num_steps=10,
-        epochs=2, predict_every=0, device="cpu", seed=0, checkpoint_every=0)
+        corpus=str(small_corpus),
+        max_tokens=1500,
+        hidden=16,
+        batch_size=8,
+        num_steps=10,
+        epochs=2,
+        predict_every=0,
+        device="cpu",
+        seed=0,
+        checkpoint_every=0,
+    )
 
     def curve(**switches):
         trainer = Trainer(base.replace(**switches))

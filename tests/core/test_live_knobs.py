@@ -20,8 +20,20 @@ from lstm_tui.core.knobs import check_knobs
 from lstm_tui.core.runs import RunDir
 from lstm_tui.core.session import PreparedRun, prepare_resume
 
-BASE = dict(device="cpu", impl="torch", hidden=16, batch_size=8, num_steps=10, max_tokens=1500, epochs=4,
-            predict_every=0, checkpoint_every=1, predict_length=10, lr=1.0, seed=0)
+BASE = dict(
+    device="cpu",
+    impl="torch",
+    hidden=16,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=1500,
+    epochs=4,
+    predict_every=0,
+    checkpoint_every=1,
+    predict_length=10,
+    lr=1.0,
+    seed=0,
+)
 
 
 def make_config(data_dir, **changes) -> RunConfig:
@@ -50,9 +62,14 @@ def test_a_knob_change_takes_effect_at_the_next_batch_and_is_recorded(shared_dat
     live = RunDir(tmp_path / "live")
     changed = [e for e in events if isinstance(e, KnobChanged)]
     assert [(e.name, e.value, e.previous, e.epoch, e.batch) for e in changed] == [
-        ("lr", 0.5, 1.0, 2, 0), ("clip", 0.0, 1.0, 2, 0), ("momentum", 0.9, 0.0, 2, 0), ("weight_decay", 1e-3, 0.0, 2, 0)]
-    assert live.read_knobs() == [{"knob": e.name, "value": e.value, "previous": e.previous, "epoch": 2, "batch": 0}
-                                 for e in changed]
+        ("lr", 0.5, 1.0, 2, 0),
+        ("clip", 0.0, 1.0, 2, 0),
+        ("momentum", 0.9, 0.0, 2, 0),
+        ("weight_decay", 1e-3, 0.0, 2, 0),
+    ]
+    assert live.read_knobs() == [
+        {"knob": e.name, "value": e.value, "previous": e.previous, "epoch": 2, "batch": 0} for e in changed
+    ]
     assert [r["epoch"] for r in live.read_metrics()] == [1, 2, 3, 4]  # readers of epoch records see no knob lines
     saved = live.load_checkpoint().config
     assert (saved.lr, saved.clip, saved.momentum, saved.weight_decay) == (0.5, 0.0, 0.9, 1e-3)
@@ -77,7 +94,9 @@ def test_a_mid_epoch_knob_change_is_recorded_at_its_batch(shared_data_dir, tmp_p
     trainer = Trainer(config, on_event=hook, run_dir=tmp_path / "r")
     trainer._progress_interval_s = 0.0  # a progress event after every batch
     trainer.run()
-    assert RunDir(tmp_path / "r").read_knobs() == [{"knob": "lr", "value": 2.0, "previous": 1.0, "epoch": 2, "batch": 3}]
+    assert RunDir(tmp_path / "r").read_knobs() == [
+        {"knob": "lr", "value": 2.0, "previous": 1.0, "epoch": 2, "batch": 3}
+    ]
 
 
 def test_bad_knobs_are_refused_naming_the_field(shared_data_dir):
@@ -139,8 +158,13 @@ def test_a_fork_without_changes_continues_exactly_as_its_parent(shared_data_dir,
     assert isinstance(parent.run(), Finished)
     fork = fork_run(tmp_path / "runs" / "parent", {"epochs": 4}, name="child")
     assert fork.path.parent == tmp_path / "runs" and fork.path.name.endswith("child")
-    assert read_fork(fork) == {"parent": str((tmp_path / "runs" / "parent").resolve()), "parent_name": "parent",
-                               "epoch": 2, "batch": 0, "changes": {"epochs": 4}}
+    assert read_fork(fork) == {
+        "parent": str((tmp_path / "runs" / "parent").resolve()),
+        "parent_name": "parent",
+        "epoch": 2,
+        "batch": 0,
+        "changes": {"epochs": 4},
+    }
     assert ppls(fork) == ppls(RunDir(tmp_path / "runs" / "parent"))  # the parent's history up to the fork
     row = run_row(fork)
     assert (row.forked_from, row.forked_at, row.epochs_done) == ("parent", 2, 2)
@@ -204,8 +228,13 @@ def test_a_knob_change_makes_a_graph_step_capture_again(shared_data_dir):
     trainer = Trainer(config)
     model = build_model(config, 10)
     trainer.optimizer = make_optimizer(config, model)
-    step = StaticStep(make_step(config, model, trainer.optimizer, torch.device("cpu"), settings=trainer._step_settings),
-                      model, trainer.optimizer, torch.device("cpu"), capture=False)
+    step = StaticStep(
+        make_step(config, model, trainer.optimizer, torch.device("cpu"), settings=trainer._step_settings),
+        model,
+        trainer.optimizer,
+        torch.device("cpu"),
+        capture=False,
+    )
     trainer._step = step
     X = torch.randint(0, 10, (2, 3))
     step(X, X, model.begin_state(2))

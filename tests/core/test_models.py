@@ -18,16 +18,23 @@ from lstm_tui.core.models import (
 
 V, H, B, T = 11, 8, 3, 5
 
-KINDS = [
-    pytest.param(dict(impl="scratch", cell=cell, layers=layers, fused=fused), id=f"scratch-{cell}-{layers}{'-fused' if fused else ''}")
-    for cell in ("lstm", "gru", "rnn")
-    for layers in (1, 2)
-    for fused in ((False, True) if cell == "lstm" else (False,))
-] + [
-    pytest.param(dict(impl="torch", cell=cell, layers=layers), id=f"torch-{cell}-{layers}")
-    for cell in ("lstm", "gru", "rnn")
-    for layers in (1, 2)
-] + [pytest.param(dict(impl="torch", cell="lstm", layers=2, bidirectional=True), id="torch-lstm-2-bidi")]
+KINDS = (
+    [
+        pytest.param(
+            dict(impl="scratch", cell=cell, layers=layers, fused=fused),
+            id=f"scratch-{cell}-{layers}{'-fused' if fused else ''}",
+        )
+        for cell in ("lstm", "gru", "rnn")
+        for layers in (1, 2)
+        for fused in ((False, True) if cell == "lstm" else (False,))
+    ]
+    + [
+        pytest.param(dict(impl="torch", cell=cell, layers=layers), id=f"torch-{cell}-{layers}")
+        for cell in ("lstm", "gru", "rnn")
+        for layers in (1, 2)
+    ]
+    + [pytest.param(dict(impl="torch", cell="lstm", layers=2, bidirectional=True), id="torch-lstm-2-bidi")]
+)
 
 
 def make(**kw) -> RecurrentLM:
@@ -181,7 +188,7 @@ def test_scratch_lstm_matches_nn_lstm(layers, fused):
     torch.manual_seed(0)
     model = ScratchLSTM(V, H, layers, fused=fused)
     with torch.no_grad():  # non-trivial biases so their placement is checked too
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             p.add_(torch.randn_like(p) * 0.3)
     ref = nn.LSTM(V, H, layers)
     _copy_scratch_lstm_into(model, ref)

@@ -58,7 +58,7 @@ def test_gradcheck_of_the_sequence_function():
 def test_gradcheck_of_the_sequence_function_with_a_row_table():
     """Layer 0's form: ``xw`` is the (vocab, 4H) table ``W_x + b`` and ``index`` picks its rows."""
     torch.manual_seed(0)
-    steps, batch, hidden, vocab = 3, 2, 3, 4
+    _steps, batch, hidden, vocab = 3, 2, 3, 4
     index = torch.tensor([[0, 2], [2, 2], [3, 0]])  # a repeated row and an unused one (1)
     args = (
         torch.randn(vocab, 4 * hidden, dtype=torch.float64, requires_grad=True),

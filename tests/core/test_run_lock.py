@@ -11,10 +11,10 @@ import threading
 import pytest
 
 from lstm_tui.core.config import RunConfig
-from lstm_tui.core.engine import Trainer, trainer as trainer_module
+from lstm_tui.core.engine import Trainer
+from lstm_tui.core.engine import trainer as trainer_module
 from lstm_tui.core.events import BatchProgress, Failed, Finished
-from lstm_tui.core.runs import LOCK_FILE, RunBusy, RunLock
-from lstm_tui.core.runs import RunDir
+from lstm_tui.core.runs import LOCK_FILE, RunBusy, RunDir, RunLock
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +23,16 @@ def _progress_every_batch(monkeypatch):
 
 
 def small_config(corpus, **changes) -> RunConfig:
-    return RunConfig(corpus=str(corpus), device="cpu", hidden=16, batch_size=8, num_steps=10,
-                     max_tokens=2000, epochs=2, predict_every=0).replace(**changes)
+    return RunConfig(
+        corpus=str(corpus),
+        device="cpu",
+        hidden=16,
+        batch_size=8,
+        num_steps=10,
+        max_tokens=2000,
+        epochs=2,
+        predict_every=0,
+    ).replace(**changes)
 
 
 def dead_pid() -> int:

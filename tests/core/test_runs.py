@@ -23,7 +23,9 @@ def test_default_runs_dir(monkeypatch, tmp_path):
 
 
 def test_create_uses_env_root_and_round_trips_config():
-    config = RunConfig().replace(preset="concise", impl="torch", lr=0.5, prefix=("time traveller", "the"), max_tokens=-1)
+    config = RunConfig().replace(
+        preset="concise", impl="torch", lr=0.5, prefix=("time traveller", "the"), max_tokens=-1
+    )
     run = RunDir.create(config=config)
     assert run.path.parent == default_runs_dir()
     assert re.fullmatch(r"\d{8}-\d{6}-concise", run.name)
@@ -120,7 +122,9 @@ def test_checkpoint_through_the_run(tmp_path):
     model = build_model(config, len(vocab))
     run = RunDir.create(tmp_path, config)
     assert not run.has_checkpoint()
-    path = run.save_checkpoint({"config": config.to_dict(), "vocab": vocab.to_list(), "model": model.state_dict(), "epoch": 2})
+    path = run.save_checkpoint(
+        {"config": config.to_dict(), "vocab": vocab.to_list(), "model": model.state_dict(), "epoch": 2}
+    )
     assert path == run.checkpoint_path and run.has_checkpoint()
     ckpt = run.load_checkpoint()
     assert ckpt.epoch == 2 and ckpt.config == config
@@ -196,8 +200,7 @@ def test_a_training_run_lists_as_running_and_its_lock_goes_with_the_trainer(smal
     from lstm_tui.core.events import Started
     from lstm_tui.core.runs import LOCK_FILE
 
-    config = RunConfig(corpus=str(small_corpus), device="cpu", hidden=8, epochs=1, max_tokens=2000,
-                       predict_every=0)
+    config = RunConfig(corpus=str(small_corpus), device="cpu", hidden=8, epochs=1, max_tokens=2000, predict_every=0)
     run = RunDir.create(tmp_path, config)
     seen = {}
 
@@ -218,8 +221,16 @@ def test_run_status_is_a_str_enum_and_old_summaries_read(tmp_path):
     from lstm_tui.core.runs import RunStatus, Summary, run_status
 
     run = RunDir.create(tmp_path, RunConfig())
-    old = {"status": "finished", "epoch": 6, "perplexity": 3.5, "device": "cpu", "stopped": False,
-           "checkpoint_saved": True, "event": "finished", "pid": 12}  # written by an older version
+    old = {
+        "status": "finished",
+        "epoch": 6,
+        "perplexity": 3.5,
+        "device": "cpu",
+        "stopped": False,
+        "checkpoint_saved": True,
+        "event": "finished",
+        "pid": 12,
+    }  # written by an older version
     run.write_summary(old)
     summary = run.summary()
     assert summary.status is RunStatus.FINISHED and summary.status == "finished" and summary.epoch == 6

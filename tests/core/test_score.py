@@ -36,8 +36,15 @@ def _model(seed=0, **changes):
     return config, model.eval()
 
 
-@pytest.mark.parametrize("changes", [dict(cell="lstm", impl="scratch"), dict(cell="lstm", impl="scratch", fused=False),
-                                     dict(cell="gru", impl="torch"), dict(cell="rnn", impl="scratch")])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(cell="lstm", impl="scratch"),
+        dict(cell="lstm", impl="scratch", fused=False),
+        dict(cell="gru", impl="torch"),
+        dict(cell="rnn", impl="scratch"),
+    ],
+)
 def test_the_score_of_a_text_is_the_trainers_loss_on_it(changes):
     """The loss the training step computes (make_step, before its update) is bpc * ln 2."""
     config, model = _model(**changes)

@@ -15,8 +15,18 @@ from lstm_tui.core.runs import LOCK_FILE, RunDir, RunStatus, list_runs
 from lstm_tui.core.session import PreparedRun, Refusal, prepare_resume, prepare_run
 
 BASE = dict(
-    device="cpu", impl="torch", hidden=16, batch_size=8, num_steps=10, max_tokens=2000, epochs=2,
-    predict_every=0, checkpoint_every=1, predict_length=10, lr=1.0, seed=0,
+    device="cpu",
+    impl="torch",
+    hidden=16,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=2000,
+    epochs=2,
+    predict_every=0,
+    checkpoint_every=1,
+    predict_length=10,
+    lr=1.0,
+    seed=0,
 )
 
 
@@ -46,12 +56,15 @@ def test_prepare_run_makes_the_folder_with_absolute_paths_and_a_ready_trainer(sh
     assert isinstance(prepared.trainer.run(), Finished)
 
 
-@pytest.mark.parametrize("changes, field", [
-    (dict(prefix=("Time!",)), "prefix"),
-    (dict(prefix=("Time!",), impl="torch", bidirectional=True), "prefix"),  # it writes samples too
-    (dict(batch_size=512, num_steps=500), "corpus"),
-    (dict(corpus="/no/such/book.txt"), "corpus"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(prefix=("Time!",)), "prefix"),
+        (dict(prefix=("Time!",), impl="torch", bidirectional=True), "prefix"),  # it writes samples too
+        (dict(batch_size=512, num_steps=500), "corpus"),
+        (dict(corpus="/no/such/book.txt"), "corpus"),
+    ],
+)
 def test_prepare_run_refuses_naming_the_field_and_makes_no_folder(shared_data_dir, tmp_path, changes, field):
     refusal = prepare_run(make_config(shared_data_dir, **changes), tmp_path / "runs")
     assert isinstance(refusal, Refusal) and refusal.field == field and refusal.reason

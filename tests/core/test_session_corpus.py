@@ -14,8 +14,21 @@ from lstm_tui.core.data.dataset import split_parts, vocab_warning
 from lstm_tui.core.events import Finished, LoadProgress, Status
 from lstm_tui.core.session import CORPUS_CHANGED, PreparedRun, Refusal, prepare_resume, prepare_run
 
-BASE = dict(device="cpu", impl="torch", hidden=16, batch_size=4, num_steps=8, max_tokens=0, epochs=1,
-            predict_every=0, checkpoint_every=1, predict_length=5, prefix=("the",), lr=1.0, seed=0)
+BASE = dict(
+    device="cpu",
+    impl="torch",
+    hidden=16,
+    batch_size=4,
+    num_steps=8,
+    max_tokens=0,
+    epochs=1,
+    predict_every=0,
+    checkpoint_every=1,
+    predict_length=5,
+    prefix=("the",),
+    lr=1.0,
+    seed=0,
+)
 
 
 def book(path, text: str = "the time traveller was expounding a recondite matter to us\n" * 40):
@@ -57,15 +70,25 @@ def test_the_run_records_its_corpus_and_a_changed_corpus_is_refused_on_resume(tm
 def test_the_test_split_is_cut_after_validation_and_scored_once_at_the_end(tmp_path):
     corpus = torch.arange(100)
     train_part, val, test = split_parts(corpus, 0.2, 0.1)
-    assert (train_part.tolist(), val.tolist(), test.tolist()) == (list(range(70)), list(range(70, 90)), list(range(90, 100)))
+    assert (train_part.tolist(), val.tolist(), test.tolist()) == (
+        list(range(70)),
+        list(range(70, 90)),
+        list(range(90, 100)),
+    )
     assert split_corpus(corpus, 0.2)[1].tolist() == list(range(80, 100))  # without a test split: as before
-    prepared = train(RunConfig.from_mapping({**BASE, "corpus": str(book(tmp_path / "b.txt")), "val_split": 0.1,
-                                             "test_split": 0.1, "epochs": 2}), tmp_path / "runs")
+    prepared = train(
+        RunConfig.from_mapping(
+            {**BASE, "corpus": str(book(tmp_path / "b.txt")), "val_split": 0.1, "test_split": 0.1, "epochs": 2}
+        ),
+        tmp_path / "runs",
+    )
     finished = prepared.events[-1]
     assert finished.test_perplexity is not None and finished.test_perplexity > 1
     assert prepared.run.summary().test_perplexity == pytest.approx(finished.test_perplexity)
     assert all("test" not in key for row in prepared.run.read_metrics() for key in row)  # never during training
-    assert prepared.data.test is not None and prepared.data.tokens == len(prepared.data.train) + len(prepared.data.val) + len(prepared.data.test)
+    assert prepared.data.test is not None and prepared.data.tokens == len(prepared.data.train) + len(
+        prepared.data.val
+    ) + len(prepared.data.test)
 
 
 def test_no_test_split_no_test_perplexity(tmp_path):
@@ -73,17 +96,20 @@ def test_no_test_split_no_test_perplexity(tmp_path):
     assert prepared.events[-1].test_perplexity is None and prepared.run.summary().test_perplexity is None
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"test_split": 0.6}, "test_split"),
-    ({"test_split": -0.1}, "test_split"),
-    ({"val_split": 0.3, "test_split": 0.3}, "test_split"),
-    ({"test_split": 0.1, "max_tokens": 10}, "test_split"),
-    ({"min_freq": -1}, "min_freq"),
-    ({"max_vocab": 1}, "max_vocab"),
-    ({"encoding": "no-such-codec"}, "encoding"),
-    ({"encoding": "base64"}, "encoding"),
-    ({"errors": "ignore"}, "errors"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"test_split": 0.6}, "test_split"),
+        ({"test_split": -0.1}, "test_split"),
+        ({"val_split": 0.3, "test_split": 0.3}, "test_split"),
+        ({"test_split": 0.1, "max_tokens": 10}, "test_split"),
+        ({"min_freq": -1}, "min_freq"),
+        ({"max_vocab": 1}, "max_vocab"),
+        ({"encoding": "no-such-codec"}, "encoding"),
+        ({"encoding": "base64"}, "encoding"),
+        ({"errors": "ignore"}, "errors"),
+    ],
+)
 def test_bad_corpus_settings_name_their_field(values, field):
     with pytest.raises(ConfigError) as info:
         RunConfig.from_mapping(values)
@@ -94,15 +120,20 @@ def test_prepare_run_reports_load_progress_and_warnings(tmp_path):
     novel = tmp_path / "novel.txt"
     novel.write_text("天下大势，分久必合，合久必分。" * 100 + "\nthe end of the book is in english\n" * 3)
     events = []
-    prepared = prepare_run(RunConfig.from_mapping({**BASE, "corpus": str(novel)}), tmp_path / "runs", on_event=events.append)
+    prepared = prepare_run(
+        RunConfig.from_mapping({**BASE, "corpus": str(novel)}), tmp_path / "runs", on_event=events.append
+    )
     assert isinstance(prepared, PreparedRun)
     assert any(isinstance(e, LoadProgress) and e.stage == "counting" and e.done == e.total for e in events)
     assert any(isinstance(e, Status) and "--raw" in e.message for e in events)
 
 
 def test_cancel_during_the_load_is_a_cancelled_refusal(tmp_path):
-    refusal = prepare_run(RunConfig.from_mapping({**BASE, "corpus": str(book(tmp_path / "b.txt"))}), tmp_path / "runs",
-                          cancel=lambda: True)
+    refusal = prepare_run(
+        RunConfig.from_mapping({**BASE, "corpus": str(book(tmp_path / "b.txt"))}),
+        tmp_path / "runs",
+        cancel=lambda: True,
+    )
     assert isinstance(refusal, Refusal) and refusal.cancelled and "stopped while loading" in refusal.reason
     assert not (tmp_path / "runs").exists()
 

@@ -51,7 +51,7 @@ def test_keys_and_defaults_are_read(tmp_path, monkeypatch):
 
 
 def test_an_unknown_binding_id_is_a_warning_not_a_crash(tmp_path):
-    path = _write(tmp_path, GOOD + '\n[extra]\nx = 1\n')
+    path = _write(tmp_path, GOOD + "\n[extra]\nx = 1\n")
     settings = load_settings(path, known_bindings=["start"])
     assert any("'runs.book' is not a binding id" in w for w in settings.warnings)
     assert any("'extra'" in w for w in settings.warnings)
@@ -59,16 +59,19 @@ def test_an_unknown_binding_id_is_a_warning_not_a_crash(tmp_path):
     assert settings.keymap() == settings.keys
 
 
-@pytest.mark.parametrize("text, line, key, words", [
-    ("[defaults]\ndevice = \"cpu\"\nthreads = -2\n", 3, "threads", "0 to 4,096"),
-    ("[defaults]\n\ndevice = \"gpu\"\n", 3, "device", "not a device"),
-    ("[defaults]\ncolour = \"red\"\n", 2, "colour", "known defaults are: device, threads, runs_dir"),
-    ("[defaults]\nruns_dir = 3\n", 2, "runs_dir", "folder path"),
-    ("[keys]\nstart = \"f5,,x\"\n", 2, "start", "not a list of keys"),
-    ("[keys]\n\n\nquit = 5\n", 4, "quit", "not a list of keys"),
-    ("keys = 3\n", 1, "keys", "must be a table"),
-    ("[defaults]\nthreads = \n", 2, None, "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, line, key, words",
+    [
+        ('[defaults]\ndevice = "cpu"\nthreads = -2\n', 3, "threads", "0 to 4,096"),
+        ('[defaults]\n\ndevice = "gpu"\n', 3, "device", "not a device"),
+        ('[defaults]\ncolour = "red"\n', 2, "colour", "known defaults are: device, threads, runs_dir"),
+        ("[defaults]\nruns_dir = 3\n", 2, "runs_dir", "folder path"),
+        ('[keys]\nstart = "f5,,x"\n', 2, "start", "not a list of keys"),
+        ("[keys]\n\n\nquit = 5\n", 4, "quit", "not a list of keys"),
+        ("keys = 3\n", 1, "keys", "must be a table"),
+        ("[defaults]\nthreads = \n", 2, None, "not valid TOML"),
+    ],
+)
 def test_a_bad_file_names_the_file_line_and_key(tmp_path, text, line, key, words):
     path = _write(tmp_path, text)
     with pytest.raises(SettingsError) as err:
@@ -111,7 +114,7 @@ def test_a_bad_settings_file_exits_2_with_its_line(tmp_path, monkeypatch, capsys
     from lstm_tui.cli import main
 
     monkeypatch.setenv(SETTINGS_ENV, str(tmp_path))
-    path = _write(tmp_path, "[defaults]\nthreads = \"many\"\n")
+    path = _write(tmp_path, '[defaults]\nthreads = "many"\n')
     assert main(["runs"]) == 2
     err = capsys.readouterr().err
     assert f"{path}: line 2: key 'threads'" in err and "an integer from 0 to 4,096" in err

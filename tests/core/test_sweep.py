@@ -33,7 +33,13 @@ def test_grid_crosses_the_lists_last_field_fastest_and_zip_pairs_them():
     spec = grid(RunConfig(), {"lr": "0.5,1,2", "hidden": [128, 256]})
     assert spec.varying == ("lr", "hidden")
     assert [(p.config.lr, p.config.hidden) for p in spec.points] == [
-        (0.5, 128), (0.5, 256), (1.0, 128), (1.0, 256), (2.0, 128), (2.0, 256)]
+        (0.5, 128),
+        (0.5, 256),
+        (1.0, 128),
+        (1.0, 256),
+        (2.0, 128),
+        (2.0, 256),
+    ]
     assert [dict(p.values) for p in spec.points][1] == {"lr": 0.5, "hidden": 256}
     spec = zipped(RunConfig(), {"lr": "0.5,1", "hidden": "128,256"})
     assert [(p.config.lr, p.config.hidden) for p in spec.points] == [(0.5, 128), (1.0, 256)]
@@ -42,10 +48,17 @@ def test_grid_crosses_the_lists_last_field_fastest_and_zip_pairs_them():
     assert err.value.field == "hidden" and "equal length" in err.value.message
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("lr", "1,0", "1e-08 to 1,000"), ("hidden", "16,x", "an integer"), ("cell", "lstm,tree", "one of lstm"),
-    ("sampling", "random,", "empty value"), ("prefix", "a,b", "cannot be swept"), ("widgets", "1,2", "unknown"),
-])
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("lr", "1,0", "1e-08 to 1,000"),
+        ("hidden", "16,x", "an integer"),
+        ("cell", "lstm,tree", "one of lstm"),
+        ("sampling", "random,", "empty value"),
+        ("prefix", "a,b", "cannot be swept"),
+        ("widgets", "1,2", "unknown"),
+    ],
+)
 def test_a_bad_value_names_the_field_and_what_it_takes(name, text, words):
     with pytest.raises(ConfigError) as err:
         parse_values(name, text)
@@ -80,7 +93,11 @@ def test_book_sweep_is_the_four_presets_on_shared_data_and_seed():
         want = PRESETS[point.values["preset"]].config
         assert (point.config.seed, point.config.data_dir, point.config.device) == (7, "/data", "cpu")
         assert (point.config.impl, point.config.layers, point.config.lr, point.config.bidirectional) == (
-            want.impl, want.layers, want.lr, want.bidirectional)
+            want.impl,
+            want.layers,
+            want.lr,
+            want.bidirectional,
+        )
     with pytest.raises(ConfigError):
         book_sweep({"seed": -1})
 

@@ -122,7 +122,9 @@ def test_nothing_changed_costs_a_stat_and_no_open(tmp_path: Path, monkeypatch: p
         assert tail.read_new() == []
 
 
-def test_a_backlog_bigger_than_one_read_comes_over_several_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_backlog_bigger_than_one_read_comes_over_several_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(tail_module, "READ_CHUNK", 7)  # smaller than one line
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(_line({"epoch": e}) for e in range(20)), encoding="utf-8")
@@ -179,6 +181,7 @@ def test_a_subprocess_writing_slowly_with_a_torn_last_line(tmp_path: Path) -> No
     tail = JsonlTail(path)
     got: list[dict] = []
     try:
+
         def torn_line_written() -> bool:
             got.extend(tail.read_new())
             return tail.pending_bytes == 9

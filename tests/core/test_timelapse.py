@@ -23,8 +23,18 @@ from lstm_tui.core.timelapse import (
 
 
 def _config(data_dir, **changes) -> RunConfig:
-    base = dict(hidden=16, epochs=6, batch_size=8, num_steps=10, max_tokens=2000, predict_every=0,
-                checkpoint_every=0, device="cpu", predict_length=10, data_dir=str(data_dir))
+    base = dict(
+        hidden=16,
+        epochs=6,
+        batch_size=8,
+        num_steps=10,
+        max_tokens=2000,
+        predict_every=0,
+        checkpoint_every=0,
+        device="cpu",
+        predict_length=10,
+        data_dir=str(data_dir),
+    )
     return RunConfig.from_mapping({**base, **changes})
 
 

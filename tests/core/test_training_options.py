@@ -17,8 +17,20 @@ from lstm_tui.core.models import build_model
 from lstm_tui.core.runs import RunDir
 from lstm_tui.core.schedule import epochs_since_best, lr_factor, plateau_decreases
 
-BASE = dict(device="cpu", impl="torch", hidden=16, batch_size=8, num_steps=10, max_tokens=1500, epochs=3,
-            predict_every=0, checkpoint_every=0, predict_length=10, lr=1.0, seed=0)
+BASE = dict(
+    device="cpu",
+    impl="torch",
+    hidden=16,
+    batch_size=8,
+    num_steps=10,
+    max_tokens=1500,
+    epochs=3,
+    predict_every=0,
+    checkpoint_every=0,
+    predict_length=10,
+    lr=1.0,
+    seed=0,
+)
 
 
 def make_config(data_dir, **changes) -> RunConfig:
@@ -26,35 +38,55 @@ def make_config(data_dir, **changes) -> RunConfig:
 
 
 # ---------------------------------------------------------------------- config
-@pytest.mark.parametrize("name, value, allowed", [
-    ("momentum", 1.0, "a number from 0 to 0.999"),
-    ("weight_decay", -0.1, "a number from 0 to 10"),
-    ("dropout", 0.95, "a number from 0 to 0.9"),
-    ("lr_schedule", "exp", "one of none, step, cosine, plateau"),
-    ("lr_step_every", 0, "an integer from 1 to 1,000,000"),
-    ("lr_gamma", 0, "a number from 1e-06 to 1"),
-    ("warmup_epochs", -1, "an integer from 0 to 100,000"),
-    ("plateau_patience", 0, "an integer from 1 to 1,000,000"),
-    ("early_stop_patience", -1, "an integer from 0 to 1,000,000"),
-    ("embedding", "glove", "one of one-hot, learned"),
-    ("embed_dim", 0, "an integer from 1 to 8,192"),
-    ("tie_weights", "maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [
+        ("momentum", 1.0, "a number from 0 to 0.999"),
+        ("weight_decay", -0.1, "a number from 0 to 10"),
+        ("dropout", 0.95, "a number from 0 to 0.9"),
+        ("lr_schedule", "exp", "one of none, step, cosine, plateau"),
+        ("lr_step_every", 0, "an integer from 1 to 1,000,000"),
+        ("lr_gamma", 0, "a number from 1e-06 to 1"),
+        ("warmup_epochs", -1, "an integer from 0 to 100,000"),
+        ("plateau_patience", 0, "an integer from 1 to 1,000,000"),
+        ("early_stop_patience", -1, "an integer from 0 to 1,000,000"),
+        ("embedding", "glove", "one of one-hot, learned"),
+        ("embed_dim", 0, "an integer from 1 to 8,192"),
+        ("tie_weights", "maybe", "true or false"),
+    ],
+)
 def test_every_new_field_refuses_bad_input_naming_it(name, value, allowed):
     with pytest.raises(ConfigError) as caught:
         RunConfig.from_mapping({name: value})
     assert caught.value.field == name and allowed in caught.value.message
 
 
-@pytest.mark.parametrize("values, field, text", [
-    ({"lr_schedule": "plateau"}, "lr_schedule", "val_split > 0"),
-    ({"early_stop_patience": 3}, "early_stop_patience", "val_split > 0"),
-    ({"tie_weights": True}, "tie_weights", "embedding=learned"),
-    ({"tie_weights": True, "embedding": "learned", "embed_dim": 32, "hidden": 64}, "tie_weights", "embed_dim == hidden"),
-    ({"tie_weights": True, "embedding": "learned", "embed_dim": 64, "hidden": 64, "impl": "torch",
-      "bidirectional": True}, "tie_weights", "bidirectional"),
-    ({"warmup_epochs": 5, "epochs": 5}, "warmup_epochs", "leave none"),
-])
+@pytest.mark.parametrize(
+    "values, field, text",
+    [
+        ({"lr_schedule": "plateau"}, "lr_schedule", "val_split > 0"),
+        ({"early_stop_patience": 3}, "early_stop_patience", "val_split > 0"),
+        ({"tie_weights": True}, "tie_weights", "embedding=learned"),
+        (
+            {"tie_weights": True, "embedding": "learned", "embed_dim": 32, "hidden": 64},
+            "tie_weights",
+            "embed_dim == hidden",
+        ),
+        (
+            {
+                "tie_weights": True,
+                "embedding": "learned",
+                "embed_dim": 64,
+                "hidden": 64,
+                "impl": "torch",
+                "bidirectional": True,
+            },
+            "tie_weights",
+            "bidirectional",
+        ),
+        ({"warmup_epochs": 5, "epochs": 5}, "warmup_epochs", "leave none"),
+    ],
+)
 def test_cross_field_rules(values, field, text):
     with pytest.raises(ConfigError) as caught:
         RunConfig.from_mapping(values)
@@ -63,8 +95,16 @@ def test_cross_field_rules(values, field, text):
 
 def test_defaults_are_the_books():
     config = RunConfig()
-    assert (config.momentum, config.weight_decay, config.dropout, config.lr_schedule, config.warmup_epochs,
-            config.early_stop_patience, config.embedding, config.tie_weights) == (0, 0, 0, "none", 0, 0, "one-hot", False)
+    assert (
+        config.momentum,
+        config.weight_decay,
+        config.dropout,
+        config.lr_schedule,
+        config.warmup_epochs,
+        config.early_stop_patience,
+        config.embedding,
+        config.tie_weights,
+    ) == (0, 0, 0, "none", 0, 0, "one-hot", False)
 
 
 def test_cli_flags_come_from_the_field_table(capsys):
@@ -112,8 +152,9 @@ def test_early_stopping_keeps_the_best_checkpoint(shared_data_dir, tmp_path, mon
     config = make_config(shared_data_dir, epochs=6, val_split=0.1, early_stop_patience=2)
     result = Trainer(config, on_event=events.append, run_dir=tmp_path / "r").run()
     assert isinstance(result, Finished) and result.epoch == 4 and not result.stopped
-    assert any(isinstance(e, Status) and e.message.startswith("early stopping") and "epoch 2" in e.message
-               for e in events)
+    assert any(
+        isinstance(e, Status) and e.message.startswith("early stopping") and "epoch 2" in e.message for e in events
+    )
     run = RunDir(tmp_path / "r")
     best = run.load_checkpoint(best=True)
     assert best.epoch == 2 and best.history[-1]["val_perplexity"] == 4.0
@@ -133,8 +174,10 @@ def test_generate_best_on_the_command_line(shared_data_dir, tmp_path, capsys):
 
     config = make_config(shared_data_dir, epochs=2, val_split=0.1, early_stop_patience=1)
     Trainer(config, run_dir=tmp_path / "r").run()
-    assert main(["generate", "-c", str(tmp_path / "r"), "--best", "-n", "5", "--top-p", "0.9", "-t", "1",
-                 "--seed", "1"]) == 0
+    assert (
+        main(["generate", "-c", str(tmp_path / "r"), "--best", "-n", "5", "--top-p", "0.9", "-t", "1", "--seed", "1"])
+        == 0
+    )
     assert capsys.readouterr().out.startswith("time traveller")
     assert main(["generate", "-c", str(tmp_path / "r"), "--top-p", "0"]) == 2
     assert "--top-p" in capsys.readouterr().err
@@ -176,8 +219,16 @@ def test_a_learned_embedding_and_tied_weights(impl, fused):
 
 
 def test_a_run_with_the_options_trains_and_resumes(shared_data_dir, tmp_path):
-    options = dict(embedding="learned", embed_dim=16, tie_weights=True, dropout=0.2, momentum=0.9, weight_decay=1e-4,
-                   optimizer="sgd", lr=0.5)
+    options = dict(
+        embedding="learned",
+        embed_dim=16,
+        tie_weights=True,
+        dropout=0.2,
+        momentum=0.9,
+        weight_decay=1e-4,
+        optimizer="sgd",
+        lr=0.5,
+    )
     config = make_config(shared_data_dir, epochs=2, **options)
     assert isinstance(Trainer(config, run_dir=tmp_path / "r").run(), Finished)
     trainer = Trainer.resume_from(tmp_path / "r", epochs=3)

@@ -14,9 +14,24 @@ def test_a_cjk_text_trains_raw_and_generates_cjk(tmp_path):
     corpus = tmp_path / "novel.txt"
     corpus.write_text(NOVEL, encoding="utf-8")
     events = []
-    config = RunConfig.from_mapping(dict(corpus=str(corpus), raw=True, device="cpu", impl="torch", hidden=32, epochs=3,
-                                         batch_size=4, num_steps=8, max_tokens=0, predict_every=1, checkpoint_every=0,
-                                         predict_length=12, prefix=("话说天下",), lr=2.0))
+    config = RunConfig.from_mapping(
+        dict(
+            corpus=str(corpus),
+            raw=True,
+            device="cpu",
+            impl="torch",
+            hidden=32,
+            epochs=3,
+            batch_size=4,
+            num_steps=8,
+            max_tokens=0,
+            predict_every=1,
+            checkpoint_every=0,
+            predict_length=12,
+            prefix=("话说天下",),
+            lr=2.0,
+        )
+    )
     prepared = prepare_run(config, tmp_path / "runs", on_event=events.append)
     assert isinstance(prepared, PreparedRun)
     vocab = prepared.data.vocab

@@ -1,4 +1,4 @@
-""""Run the book": the chapter's four experiments trained in a row, on the runs screen (b).
+""" "Run the book": the chapter's four experiments trained in a row, on the runs screen (b).
 
 The runs are prepared by :func:`~lstm_tui.app.worker.prepare_new` (the main screen's run is
 too) and trained in a thread worker of the runs screen (:func:`run_book`). The worker posts
@@ -10,8 +10,9 @@ at the end; it never touches widgets. :class:`BookMixin` is the screen's side.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual.message import Message
@@ -23,7 +24,7 @@ from lstm_tui.core.presets import PRESETS
 
 from .. import messages as m
 from ..gil import short_gil_switches
-from ..worker import Prepared, Preparation, Refused, prepare_new
+from ..worker import Preparation, Prepared, Refused, prepare_new
 from .confirm import Confirm
 
 #: The chapter's experiments, trained in this order by "Run the book".
@@ -54,8 +55,14 @@ class BookDone(Message):
     (``stopped_in``: index, preset, epochs done, epochs planned, whether its checkpoint was
     written -- ``Finished.checkpoint_saved``)."""
 
-    def __init__(self, paths: list[str], stopped: bool, problems: list[str], trained: int = 0,
-                 stopped_in: tuple[int, str, int, int, bool] | None = None) -> None:
+    def __init__(
+        self,
+        paths: list[str],
+        stopped: bool,
+        problems: list[str],
+        trained: int = 0,
+        stopped_in: tuple[int, str, int, int, bool] | None = None,
+    ) -> None:
         super().__init__()
         self.paths, self.stopped, self.problems = paths, stopped, problems
         self.trained, self.stopped_in = trained, stopped_in
@@ -67,8 +74,10 @@ def book_outcome(message: BookDone) -> str:
     trained = f"{message.trained} of {total} trained all their epochs"
     if message.stopped_in is not None:
         index, preset, epoch, epochs, saved = message.stopped_in
-        return (f"Stopped during {index + 1}/{total} ({preset}, epoch {epoch} of {epochs})"
-                f"{'; its checkpoint is saved' if saved else ''}. {trained}.")
+        return (
+            f"Stopped during {index + 1}/{total} ({preset}, epoch {epoch} of {epochs})"
+            f"{'; its checkpoint is saved' if saved else ''}. {trained}."
+        )
     if message.stopped:
         return f"Stopped between experiments: {trained}."
     return f"The book's runs are done: {trained}."
@@ -134,8 +143,7 @@ def run_book(configs: list[RunConfig], root: Path, book: BookRun, post: Callable
             if isinstance(result, ev.Failed):
                 problems.append(f"{config.preset}: {result.reason}")
             elif result.stopped:
-                stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs,
-                                              result.checkpoint_saved)
+                stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs, result.checkpoint_saved)
                 break
             else:
                 trained += 1
@@ -166,8 +174,11 @@ class BookMixin:
         if self.book_active:
             return
         if self.host.run_active:
-            self.notify("A run is training on the main screen: stop it (F7) before running the book.",
-                        title="Not started", severity="warning")
+            self.notify(
+                "A run is training on the main screen: stop it (F7) before running the book.",
+                title="Not started",
+                severity="warning",
+            )
             return
         try:
             configs = book_configs(self.host.book_shared_fields(BOOK_SHARED_FIELDS))
@@ -181,16 +192,20 @@ class BookMixin:
             data = f"The Time Machine, first {first.max_tokens:,} tokens"
         else:
             data = "The Time Machine, whole book"
-        message = (f"Trains {', '.join(BOOK_PRESETS)} one after another: {first.epochs} epochs each, "
-                   f"hidden {first.hidden}, on {first.device}, seed {first.seed}, data: {data}.\n"
-                   f"Each run gets its own folder in {self.root}. b stops; the comparison opens at the end.")
+        message = (
+            f"Trains {', '.join(BOOK_PRESETS)} one after another: {first.epochs} epochs each, "
+            f"hidden {first.hidden}, on {first.device}, seed {first.seed}, data: {data}.\n"
+            f"Each run gets its own folder in {self.root}. b stops; the comparison opens at the end."
+        )
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.start_book(configs)
 
-        self.app.push_screen(Confirm("Run the book's four experiments?", message, yes="Train", no="Cancel",
-                                     danger=False, width=72), answer)
+        self.app.push_screen(
+            Confirm("Run the book's four experiments?", message, yes="Train", no="Cancel", danger=False, width=72),
+            answer,
+        )
 
     def start_book(self, configs: list[RunConfig]) -> None:
         self.book_active = True
@@ -201,8 +216,13 @@ class BookMixin:
         self._show_progress(Text(f"Run the book: preparing {configs[0].preset}…"))
         self.refresh_bindings()
         book, root = self._book, self.root
-        self.run_worker(lambda: run_book(configs, root, book, self.post_message), thread=True, exclusive=True,
-                        group="book", exit_on_error=False)
+        self.run_worker(
+            lambda: run_book(configs, root, book, self.post_message),
+            thread=True,
+            exclusive=True,
+            group="book",
+            exit_on_error=False,
+        )
 
     def action_stop_book(self) -> None:
         if self.book_active:
@@ -233,8 +253,9 @@ class BookMixin:
         event = message.event
         self._progress(event.epoch, event.epochs, event.perplexity, event.val_perplexity)
 
-    def _progress(self, epoch: float, epochs: int | None, perplexity: float | None = None,
-                  val_perplexity: float | None = None) -> None:
+    def _progress(
+        self, epoch: float, epochs: int | None, perplexity: float | None = None, val_perplexity: float | None = None
+    ) -> None:
         """The progress line; after a stop request the "stopping" line stays (the worker's
         progress lags behind, and "b stops" would be wrong)."""
         now = self._book_now
@@ -251,8 +272,9 @@ class BookMixin:
             text.append(f" · val {val_perplexity:.2f}")
         text.append(" · b stops", style="dim")
         self._show_progress(text)
-        self.host.show_status_message(f"the book trains: {now.index + 1}/{now.total} {now.preset}, "
-                                      f"epoch {epoch:.0f}/{epochs} (F2)")
+        self.host.show_status_message(
+            f"the book trains: {now.index + 1}/{now.total} {now.preset}, epoch {epoch:.0f}/{epochs} (F2)"
+        )
 
     def on_book_done(self, message: BookDone) -> None:
         self.book_active = False

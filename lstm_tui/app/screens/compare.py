@@ -36,8 +36,11 @@ def legend_text(rows: list[RunRow]) -> Text:
         text.append(f"  train {format_cell(row, 'train_ppl'):>6}")
         text.append(f"  val {format_cell(row, 'val_ppl'):>6}", style="bold" if row.val_ppl is not None else "dim")
         text.append(f"  gen {format_cell(row, 'gen_ppl'):>6}")
-        text.append(f"  {format_cell(row, 'preset')} · {row.epochs_done}/{format_cell(row, 'epochs')} epochs"
-                    f" · {format_cell(row, 'wall_s')}", style="dim")
+        text.append(
+            f"  {format_cell(row, 'preset')} · {row.epochs_done}/{format_cell(row, 'epochs')} epochs"
+            f" · {format_cell(row, 'wall_s')}",
+            style="dim",
+        )
     return text
 
 
@@ -51,16 +54,23 @@ class CompareScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="compare.back"),
-        Binding("t", "toggle_x", "Epochs/time", id="compare.toggle_x",
-                tooltip="Plot against epochs or wall-clock seconds"),
-        Binding("v", "toggle_val", "Val curves", id="compare.toggle_val",
-                tooltip="Show or hide the validation curves (dotted)"),
+        Binding(
+            "t", "toggle_x", "Epochs/time", id="compare.toggle_x", tooltip="Plot against epochs or wall-clock seconds"
+        ),
+        Binding(
+            "v",
+            "toggle_val",
+            "Val curves",
+            id="compare.toggle_val",
+            tooltip="Show or hide the validation curves (dotted)",
+        ),
         Binding("x", "save_svg", "Save SVG", id="compare.save_svg", tooltip="Save this chart as an SVG picture"),
         Binding("ctrl+s", "save_svg", "Save SVG", id="compare.save_svg.alt", show=False),
     ]
 
-    def __init__(self, runs: list[str | os.PathLike], exports_dir: str | os.PathLike | None = None,
-                 title: str = "") -> None:
+    def __init__(
+        self, runs: list[str | os.PathLike], exports_dir: str | os.PathLike | None = None, title: str = ""
+    ) -> None:
         super().__init__()
         self.runs = [Path(r) for r in runs]
         self.exports_dir = Path(exports_dir) if exports_dir is not None else None
@@ -91,15 +101,18 @@ class CompareScreen(ModalScreen[None]):
         self.rows = rows
         self.runs = [row.path for row in rows]
         count = len(rows)
-        self.query_one("#compare-title", Static).update(Text(
-            self.heading or f"Comparing {count} run{'s' if count != 1 else ''}"))
+        self.query_one("#compare-title", Static).update(
+            Text(self.heading or f"Comparing {count} run{'s' if count != 1 else ''}")
+        )
         self.query_one("#compare-legend", Static).update(legend_text(rows))
         self._plot()
 
     def _plot(self) -> None:
         chart = self.chart
         chart.set_curves(curves(self.runs, x=self.x_axis), self.x_axis)
-        chart.border_subtitle = "x: wall-clock seconds (t: epochs)" if self.x_axis == "time" else "x: epoch (t: seconds)"
+        chart.border_subtitle = (
+            "x: wall-clock seconds (t: epochs)" if self.x_axis == "time" else "x: epoch (t: seconds)"
+        )
 
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "epoch" else "epoch"
@@ -117,8 +130,12 @@ class CompareScreen(ModalScreen[None]):
             folder.mkdir(parents=True, exist_ok=True)
             path = self.app.save_screenshot(name, str(folder))
         except OSError as exc:
-            self.notify(f"cannot save the picture in {folder}: {exc.strerror or exc}", title="Not saved",
-                        severity="error", markup=False)
+            self.notify(
+                f"cannot save the picture in {folder}: {exc.strerror or exc}",
+                title="Not saved",
+                severity="error",
+                markup=False,
+            )
             return
         self.saved.append(path)
         self.notify(f"chart saved to {path}", title="Saved", markup=False)

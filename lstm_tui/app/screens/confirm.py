@@ -26,8 +26,16 @@ class Confirm(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, message: str = "", *, yes: str = "Yes", no: str = "No",
-                 danger: bool = True, width: int | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        message: str = "",
+        *,
+        yes: str = "Yes",
+        no: str = "No",
+        danger: bool = True,
+        width: int | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.message = message

@@ -36,7 +36,7 @@ def flip_book_text(prefix: str, pages: list[tuple[int, str]]) -> Text:
             out.append("\n")
         out.append(f"epoch {epoch:>{width}}  ", "bold")
         out.append(prefix, "bold magenta")
-        continuation = (text[len(prefix):] if text.startswith(prefix) else text).replace("\n", " ")
+        continuation = (text[len(prefix) :] if text.startswith(prefix) else text).replace("\n", " ")
         if continuation.strip():
             out.append(continuation)
         else:  # a young model often writes spaces only: say so rather than show a blank line
@@ -63,8 +63,10 @@ class FlipBookScreen(ModalScreen[None]):
         self.computing = False
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"Flip-book: {self.prefix!r} written greedily at every snapshot, newest last",
-                          style="bold"), id="flipbook-title")
+        yield Static(
+            Text(f"Flip-book: {self.prefix!r} written greedily at every snapshot, newest last", style="bold"),
+            id="flipbook-title",
+        )
         with VerticalScroll(id="flipbook-scroll"):
             yield Static(Text("writing…", style="italic"), id="flipbook-pages")
         yield Footer(compact=True)

@@ -58,8 +58,10 @@ class ForkMixin:
                 return f"{exc.field}: {exc.message}"
             return None
 
-        self.app.push_screen(Prompt(f"Fork {row.name} from its checkpoint", label=FORK_HINT, submit=submit),
-                             lambda answer: self._forked(made[0] if made else None))
+        self.app.push_screen(
+            Prompt(f"Fork {row.name} from its checkpoint", label=FORK_HINT, submit=submit),
+            lambda answer: self._forked(made[0] if made else None),
+        )
 
     def _forked(self, fork: Any) -> None:
         if fork is None:

@@ -35,12 +35,12 @@ __all__ = ["DEFAULT_TEXT", "GateScreen", "GatesComputed"]
 DEFAULT_TEXT = "time traveller for so it will be convenient to speak of him was expounding a recondite matter to us"
 TOP_UNITS = 8
 RETYPE_DELAY_S = 0.3  # recompute this long after the last key typed in the text box
-NO_MODEL = ("No model yet: start a run (F5) or load a saved one (ctrl+o), then open the gate "
-            "inspector again.")
-HINTS = ("←/→ ctrl+←/→ Home End move · u units · c contrast · [ ] snapshots · b flip-book · r read again · "
-         "Esc close")
-READING = ("gates: mean over the hidden units · forget ≈ 1 keeps the memory cell C, ≈ 0 wipes it · "
-           "input ≈ 1 writes the new candidate · output ≈ 1 shows C in H")
+NO_MODEL = "No model yet: start a run (F5) or load a saved one (ctrl+o), then open the gate inspector again."
+HINTS = "←/→ ctrl+←/→ Home End move · u units · c contrast · [ ] snapshots · b flip-book · r read again · Esc close"
+READING = (
+    "gates: mean over the hidden units · forget ≈ 1 keeps the memory cell C, ≈ 0 wipes it · "
+    "input ≈ 1 writes the new candidate · output ≈ 1 shows C in H"
+)
 
 
 class GatesComputed(Message):
@@ -123,19 +123,35 @@ class GateScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,f3", "close", "Close", id="gates.close"),
         Binding("r", "reread", "Read again", id="gates.reread"),
-        Binding("[", "timelapse(-1)", "Older", id="gates.older",
-                tooltip="Read with the run's previous weight snapshot (as of epoch N)"),
-        Binding("]", "timelapse(1)", "Newer", id="gates.newer",
-                tooltip="Read with the next snapshot (past the newest: the latest model)"),
-        Binding("b", "flip_book", "Flip-book", id="gates.flipbook",
-                tooltip="The same prefix written at every snapshot of the run"),
+        Binding(
+            "[",
+            "timelapse(-1)",
+            "Older",
+            id="gates.older",
+            tooltip="Read with the run's previous weight snapshot (as of epoch N)",
+        ),
+        Binding(
+            "]",
+            "timelapse(1)",
+            "Newer",
+            id="gates.newer",
+            tooltip="Read with the next snapshot (past the newest: the latest model)",
+        ),
+        Binding(
+            "b",
+            "flip_book",
+            "Flip-book",
+            id="gates.flipbook",
+            tooltip="The same prefix written at every snapshot of the run",
+        ),
         # The app refuses its own actions (app.focus_next included) while a modal screen is up.
         Binding("tab", "move_focus(1)", "Next", show=False),
         Binding("shift+tab", "move_focus(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, choice: ModelChoice | None = None, text: str = DEFAULT_TEXT,
-                 run_path: str | None = None) -> None:
+    def __init__(
+        self, choice: ModelChoice | None = None, text: str = DEFAULT_TEXT, run_path: str | None = None
+    ) -> None:
         """``choice``: the model to read with (the session's :meth:`~..session.AppSession.model_choice`);
         ``run_path``: its run folder (the snapshots ``[`` / ``]`` step through)."""
         super().__init__()
@@ -159,11 +175,21 @@ class GateScreen(ModalScreen[None]):
                 dialog.border_subtitle = self._subtitle()
             with Horizontal(id="gates-controls"):
                 yield Label("text", classes="gates-label")
-                yield Input(self.initial_text, placeholder="a text for the model to read", compact=True,
-                            id="gates-text", select_on_focus=False)
+                yield Input(
+                    self.initial_text,
+                    placeholder="a text for the model to read",
+                    compact=True,
+                    id="gates-text",
+                    select_on_focus=False,
+                )
                 if layers > 1:
-                    yield Select([(f"layer {k}", k) for k in range(layers)], value=0, allow_blank=False,
-                                 compact=True, id="gates-layer")
+                    yield Select(
+                        [(f"layer {k}", k) for k in range(layers)],
+                        value=0,
+                        allow_blank=False,
+                        compact=True,
+                        id="gates-layer",
+                    )
             yield GateStrip(id="gates-strip")
             yield Static("", id="gates-detail")
             yield Static("", id="gates-note")
@@ -299,8 +325,11 @@ class GateScreen(ModalScreen[None]):
         line.append(f"{shown}", "bold")
         line.append(f"  {index + 1}/{len(trace.chars)}", "dim")
         plain = [f"{shown} {index + 1}/{len(trace.chars)}"]
-        for label, value in (("input", trace.input_gate[index]), ("forget", trace.forget_gate[index]),
-                             ("output", trace.output_gate[index])):
+        for label, value in (
+            ("input", trace.input_gate[index]),
+            ("forget", trace.forget_gate[index]),
+            ("output", trace.output_gate[index]),
+        ):
             line.append(f"   {label} ")
             line.append(f"{value:.3f}", style=f"{text_colour(gate_colour(value))} on {gate_colour(value)}")
             plain.append(f"{label} {value:.3f}")

@@ -62,9 +62,14 @@ class GradientScreen(ModalScreen[None]):
         self.computing = False
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"Gradient through time: ||∂L_T/∂h_(T-k)|| for k = 0..{steps_for(self.text)} "
-                          "steps back (log scale); a plain RNN's fades fast, an LSTM's does not", style="bold"),
-                     id="gradient-title")
+        yield Static(
+            Text(
+                f"Gradient through time: ||∂L_T/∂h_(T-k)|| for k = 0..{steps_for(self.text)} "
+                "steps back (log scale); a plain RNN's fades fast, an LSTM's does not",
+                style="bold",
+            ),
+            id="gradient-title",
+        )
         chart = GradientChart(id="gradient-chart")
         chart.border_title = "gradient norm (log) · x: steps back"
         yield chart
@@ -91,8 +96,9 @@ class GradientScreen(ModalScreen[None]):
         for label, source in sources:
             try:
                 model, vocab = source.model_and_vocab()
-                series.append((f"{label} ({source.config.cell})",
-                               gradient_through_time(model, vocab, text, steps_for(text))))
+                series.append(
+                    (f"{label} ({source.config.cell})", gradient_through_time(model, vocab, text, steps_for(text)))
+                )
             except Exception as exc:  # noqa: BLE001 - shown in the legend
                 errors.append(f"{label}: {readable_error(exc)}")
         self.post_message(GradientComputed(series, errors))

@@ -15,22 +15,36 @@ from textual.widgets import Static
 from ..keys import binding_groups, group_keys, group_text, remapped
 
 PANELS = [
-    ("Run setup (left)", "Every setting of a run. Pick a preset to fill the fields, then change any of them. "
-     "A wrong value is marked in red with what the field takes; Start refuses until it is fixed. "
-     "The fields lock while a run trains. Tab / shift+tab move between fields; Enter opens a choice list."),
-    ("Perplexity", "Training perplexity per epoch on a log scale (and validation perplexity when val split > 0). "
-     "Lower is better; 1 would be a model that is always sure and right."),
-    ("Predictions", "Every 'predict every' epochs, the model continues each prefix (greedy). "
-     "Also run start, stop, checkpoints and failures. Scroll up to read back; it follows new lines when at the end."),
-    ("Generate", "Type a prefix, the length, temperature (0 = greedy) and top-k (0 = all), then Enter. "
-     "Works while training (on a copy of the current model), after a run, or on a loaded run."),
+    (
+        "Run setup (left)",
+        "Every setting of a run. Pick a preset to fill the fields, then change any of them. "
+        "A wrong value is marked in red with what the field takes; Start refuses until it is fixed. "
+        "The fields lock while a run trains. Tab / shift+tab move between fields; Enter opens a choice list.",
+    ),
+    (
+        "Perplexity",
+        "Training perplexity per epoch on a log scale (and validation perplexity when val split > 0). "
+        "Lower is better; 1 would be a model that is always sure and right.",
+    ),
+    (
+        "Predictions",
+        "Every 'predict every' epochs, the model continues each prefix (greedy). "
+        "Also run start, stop, checkpoints and failures. Scroll up to read back; it follows new lines when at the end.",
+    ),
+    (
+        "Generate",
+        "Type a prefix, the length, temperature (0 = greedy) and top-k (0 = all), then Enter. "
+        "Works while training (on a copy of the current model), after a run, or on a loaded run.",
+    ),
     ("Status line", "State, epoch, perplexity, tokens per second, elapsed time and ETA, device, progress."),
 ]
 
 
-MAIN_EXTRA = [("tab, shift+tab", "Move between fields and panels"),
-              ("ctrl+p", "Command palette (every action by name)"),
-              ("escape", "Close this help / a dialog")]
+MAIN_EXTRA = [
+    ("tab, shift+tab", "Move between fields and panels"),
+    ("ctrl+p", "Command palette (every action by name)"),
+    ("escape", "Close this help / a dialog"),
+]
 
 
 def other_screens() -> list[tuple[str, list]]:
@@ -44,11 +58,14 @@ def other_screens() -> list[tuple[str, list]]:
     from .lens import LensScreen
     from .runs import RunsScreen
 
-    return [("Runs (F2)", RunsScreen.BINDINGS), ("Compare (c in Runs)", CompareScreen.BINDINGS),
-            ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS),
-            ("Probability lens (F4)", LensScreen.BINDINGS + CharStrip.BINDINGS),
-            ("Flip-book (b in the lens or the gate inspector)", FlipBookScreen.BINDINGS),
-            ("Gradient through time (t in the lens)", GradientScreen.BINDINGS)]
+    return [
+        ("Runs (F2)", RunsScreen.BINDINGS),
+        ("Compare (c in Runs)", CompareScreen.BINDINGS),
+        ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS),
+        ("Probability lens (F4)", LensScreen.BINDINGS + CharStrip.BINDINGS),
+        ("Flip-book (b in the lens or the gate inspector)", FlipBookScreen.BINDINGS),
+        ("Gradient through time (t in the lens)", GradientScreen.BINDINGS),
+    ]
 
 
 def key_table(bindings: list, extra: Sequence[tuple[str, str]] = ()) -> Table:
@@ -65,8 +82,9 @@ def key_table(bindings: list, extra: Sequence[tuple[str, str]] = ()) -> Table:
 
 def key_label(key: str) -> str:
     """``"f5, ctrl+r"`` -> ``"F5, ctrl+r"``."""
-    return ", ".join(k.upper() if k.startswith("f") and k[1:].isdigit() else k
-                     for k in (part.strip() for part in key.split(",")))
+    return ", ".join(
+        k.upper() if k.startswith("f") and k[1:].isdigit() else k for k in (part.strip() for part in key.split(","))
+    )
 
 
 class HelpScreen(ModalScreen[None]):

@@ -34,8 +34,9 @@ from .lens_text import LensReading, detail_text, reading_rows, surprising_text, 
 
 __all__ = ["LensScreen", "LensComputed", "NO_MODEL", "read_lens"]
 
-NO_MODEL = ("No model yet: start a run (F5), load a saved one (ctrl+o) or follow one, then open the "
-            "probability lens again.")
+NO_MODEL = (
+    "No model yet: start a run (F5), load a saved one (ctrl+o) or follow one, then open the probability lens again."
+)
 HINTS = "←/→ Home End move · [ ] snapshots · o/x second run · b flip-book · t gradient · r reread · Esc"
 
 
@@ -58,8 +59,10 @@ def read_lens(source: Any, other: Any, text: str) -> LensReading:
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; wait for the first batch, then press r") from None
     if source.config.bidirectional:
-        scores = [("train", score_text(model, vocab, text, mode="train")),
-                  ("write", score_text(model, vocab, text, mode="write"))]
+        scores = [
+            ("train", score_text(model, vocab, text, mode="train")),
+            ("write", score_text(model, vocab, text, mode="write")),
+        ]
     else:
         scores = [("a", score_text(model, vocab, text))]
     if other is None:
@@ -96,20 +99,45 @@ class LensScreen(ModalScreen[None]):
         Binding("r", "reread", "Read again", id="lens.reread", tooltip="Read the text again (a fresh snapshot)"),
         Binding("o", "other", "Second run", id="lens.other", tooltip="Pick a second run to compare with"),
         Binding("x", "drop_other", "Drop second", id="lens.drop", tooltip="Drop the second run"),
-        Binding("[", "timelapse(-1)", "Older", id="lens.older",
-                tooltip="Read with the run's previous weight snapshot (as of epoch N)"),
-        Binding("]", "timelapse(1)", "Newer", id="lens.newer",
-                tooltip="Read with the next snapshot (past the newest: the latest model)"),
-        Binding("b", "flip_book", "Flip-book", id="lens.flipbook",
-                tooltip="The same prefix written at every snapshot of the run"),
-        Binding("t", "gradient", "Gradient", id="lens.gradient",
-                tooltip="Gradient through time: how far back the last step's loss reaches"),
+        Binding(
+            "[",
+            "timelapse(-1)",
+            "Older",
+            id="lens.older",
+            tooltip="Read with the run's previous weight snapshot (as of epoch N)",
+        ),
+        Binding(
+            "]",
+            "timelapse(1)",
+            "Newer",
+            id="lens.newer",
+            tooltip="Read with the next snapshot (past the newest: the latest model)",
+        ),
+        Binding(
+            "b",
+            "flip_book",
+            "Flip-book",
+            id="lens.flipbook",
+            tooltip="The same prefix written at every snapshot of the run",
+        ),
+        Binding(
+            "t",
+            "gradient",
+            "Gradient",
+            id="lens.gradient",
+            tooltip="Gradient through time: how far back the last step's loss reaches",
+        ),
         Binding("tab", "move_focus(1)", "Next", show=False),
         Binding("shift+tab", "move_focus(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, choice: ModelChoice | None = None, run_path: str | None = None, text: str = DEFAULT_TEXT,
-                 runs_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        choice: ModelChoice | None = None,
+        run_path: str | None = None,
+        text: str = DEFAULT_TEXT,
+        runs_dir: Path | None = None,
+    ) -> None:
         """``choice``: the session's model; ``run_path``: its run folder (snapshots), or, with no
         choice, a run folder to read (a followed run: its checkpoint)."""
         super().__init__()
@@ -138,8 +166,13 @@ class LensScreen(ModalScreen[None]):
             dialog.border_title = "Probability lens"
             with Horizontal(id="lens-controls"):
                 yield Label("text", classes="lens-label")
-                yield Input(self.initial_text, placeholder="a text for the model to read", compact=True,
-                            id="lens-text", select_on_focus=False)
+                yield Input(
+                    self.initial_text,
+                    placeholder="a text for the model to read",
+                    compact=True,
+                    id="lens-text",
+                    select_on_focus=False,
+                )
             yield SurprisalStrip(id="lens-strip")
             yield Static("", id="lens-detail")
             yield Static("", id="lens-totals")
@@ -295,5 +328,6 @@ class LensScreen(ModalScreen[None]):
         sources = [(self.description or "this run", self.timelapse.source(self.source))]
         if self.other is not None:
             sources.append((f"run {Path(self.other.path).name}", self.other))
-        self.app.push_screen(GradientScreen([s for s in sources if s[1] is not None], self.text_input.value,
-                                            runs_dir=self.runs_dir))
+        self.app.push_screen(
+            GradientScreen([s for s in sources if s[1] is not None], self.text_input.value, runs_dir=self.runs_dir)
+        )

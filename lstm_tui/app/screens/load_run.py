@@ -17,8 +17,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 TITLES = {"load": "Load a run", "resume": "Resume a run (continue training from its checkpoint)"}
-HINTS = {"load": "Enter loads · F8 resumes training · Escape cancels",
-         "resume": "Enter resumes · Escape cancels"}
+HINTS = {"load": "Enter loads · F8 resumes training · Escape cancels", "resume": "Enter resumes · Escape cancels"}
 
 
 class LoadRunScreen(ModalScreen["str | None"]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -38,8 +38,15 @@ class Prompt(ModalScreen["str | None"]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, value: str = "", *, label: str = "",
-                 submit: Callable[[str], str | None] | None = None, placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        value: str = "",
+        *,
+        label: str = "",
+        submit: Callable[[str], str | None] | None = None,
+        placeholder: str = "",
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.value = value

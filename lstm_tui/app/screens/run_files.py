@@ -7,9 +7,9 @@ another process says it trains is, after a question (that process may have been 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from lstm_tui.core.compare import RunRow, delete_run, rename_run
 from lstm_tui.core.runs import RunError
@@ -38,28 +38,37 @@ class RunFilesMixin:
                 return True
         return self.book_active and (str(row.path) in self.book_paths or same_run(self._book.path, row.path))
 
-    def _unless_training(self, row: RunRow, action: str, proceed: Callable[[bool], None],
-                         detail: str = "") -> None:
+    def _unless_training(self, row: RunRow, action: str, proceed: Callable[[bool], None], detail: str = "") -> None:
         """``proceed(force)`` for ``row``: at once unless it says it is training; refused when
         this app trains it, else after a question (its process may have been killed)."""
         if row.status != "running":
             proceed(False)
             return
         if self.training_here(row):
-            self.notify(f"Cannot {action} {row.name}: it is training. Stop it first (F7 on the main screen"
-                        f"{', b here for the book' if self.book_active else ''}).",
-                        title=f"Not {action}d", severity="error", markup=False)
+            self.notify(
+                f"Cannot {action} {row.name}: it is training. Stop it first (F7 on the main screen"
+                f"{', b here for the book' if self.book_active else ''}).",
+                title=f"Not {action}d",
+                severity="error",
+                markup=False,
+            )
             return
 
         def answer(yes: bool | None) -> None:
             if yes:
                 proceed(True)
 
-        self.app.push_screen(Confirm(
-            f"{action.capitalize()} {row.name} anyway?",
-            f"{row.name} says it is still training, but not in this app. If no other lstm-tui process is "
-            f"training it (it may have been killed), {action} it anyway?{detail}",
-            yes=action.capitalize(), no="Keep" if action == "delete" else "Cancel", width=72), answer)
+        self.app.push_screen(
+            Confirm(
+                f"{action.capitalize()} {row.name} anyway?",
+                f"{row.name} says it is still training, but not in this app. If no other lstm-tui process is "
+                f"training it (it may have been killed), {action} it anyway?{detail}",
+                yes=action.capitalize(),
+                no="Keep" if action == "delete" else "Cancel",
+                width=72,
+            ),
+            answer,
+        )
 
     def action_delete(self) -> None:
         row = self.cursor_row()
@@ -81,8 +90,7 @@ class RunFilesMixin:
             if yes:
                 self.delete(row)
 
-        self.app.push_screen(Confirm(f"Delete the run {row.name}?", removed, yes="Delete", no="Keep", width=72),
-                             answer)
+        self.app.push_screen(Confirm(f"Delete the run {row.name}?", removed, yes="Delete", no="Keep", width=72), answer)
 
     def delete(self, row: RunRow, force: bool = False) -> None:
         try:
@@ -116,8 +124,14 @@ class RunFilesMixin:
                 self.notify(f"renamed to {renamed.name} (folder names keep letters, digits, . _ -)", markup=False)
             return None
 
-        self.app.push_screen(Prompt(f"Rename {row.name}", row.name, submit=submit,
-                                    label="New name (letters, digits, . _ -; anything else becomes -):"))
+        self.app.push_screen(
+            Prompt(
+                f"Rename {row.name}",
+                row.name,
+                submit=submit,
+                label="New name (letters, digits, . _ -; anything else becomes -):",
+            )
+        )
 
     # ------------------------------------------------------------------ export
     def action_export(self) -> None:
@@ -135,12 +149,17 @@ class RunFilesMixin:
                 paths = self.export(runs, Path(text).expanduser())
             except (RunError, OSError) as exc:
                 return str(exc)
-            self.notify("wrote " + ", ".join(str(p) for p in paths), title=f"Exported {what}", timeout=8,
-                        markup=False)
+            self.notify("wrote " + ", ".join(str(p) for p in paths), title=f"Exported {what}", timeout=8, markup=False)
             return None
 
-        self.app.push_screen(Prompt(f"Export {what}", str(self.exports_dir), submit=submit,
-                                    label="Folder for the metrics (CSV + JSON per run) and a markdown report:"))
+        self.app.push_screen(
+            Prompt(
+                f"Export {what}",
+                str(self.exports_dir),
+                submit=submit,
+                label="Folder for the metrics (CSV + JSON per run) and a markdown report:",
+            )
+        )
 
     def export(self, runs: list[RunRow], folder: Path) -> list[Path]:
         from lstm_tui.core.export import comparison_report, export_run

@@ -8,8 +8,8 @@ screen. It talks to the app through :class:`~lstm_tui.app.session.SessionHost` o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rich.text import Text
 from textual import work
@@ -59,10 +59,16 @@ SORT_KEYS: tuple[str, ...] = tuple(f for _, _, f in TABLE_COLUMNS if f and f != 
 NUMERIC = {"layers", "hidden", "epochs", "train_ppl", "val_ppl", "gen_ppl", "tokens_per_s", "wall_s"}
 #: Seconds between re-reads of the runs folder while something in it trains.
 REFRESH_S = 1.0
-STATUS_STYLE = {"running": "bold yellow", "interrupted": "yellow", "failed": "bold red", "stopped": "dim", "unknown": "dim"}
+STATUS_STYLE = {
+    "running": "bold yellow",
+    "interrupted": "yellow",
+    "failed": "bold red",
+    "stopped": "dim",
+    "unknown": "dim",
+}
 
 
-def open_runs_screen(app: App, make: Callable[[], "RunsScreen"]) -> "RunsScreen":
+def open_runs_screen(app: App, make: Callable[[], RunsScreen]) -> RunsScreen:
     """Show the runs screen (``make()`` once per app, installed, so a book run survives leaving it)."""
     if not app.is_screen_installed(RUNS_SCREEN):
         app.install_screen(make(), RUNS_SCREEN)
@@ -83,7 +89,7 @@ def book_running(app: App) -> bool:
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
     """``name`` cut to ``width`` keeping its end, which tells runs apart (the start of a
     default name is its date stamp, shown in the date column); the dialogs show it whole."""
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
 def read_rows(root: Path) -> tuple[list[RunRow], str]:
@@ -109,21 +115,46 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="runs.back", tooltip="Back to the main screen"),
         Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark or unmark the run (for compare / export)"),
-        Binding("c", "compare", "Compare", id="runs.compare",
-                tooltip="Overlay the perplexity curves of the marked runs (or the highlighted one)"),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            id="runs.compare",
+            tooltip="Overlay the perplexity curves of the marked runs (or the highlighted one)",
+        ),
         Binding("s", "sort", "Sort", id="runs.sort", tooltip="Sort by the next column"),
         Binding("r", "reverse", "Reverse", id="runs.reverse", tooltip="Reverse the sort order"),
         Binding("n", "rename", "Rename", id="runs.rename", tooltip="Rename the highlighted run"),
         Binding("d", "delete", "Delete", id="runs.delete", tooltip="Delete the highlighted run (asks first)"),
-        Binding("x", "export", "Export", id="runs.export",
-                tooltip="Write metrics CSV/JSON and a markdown report of the marked (or highlighted) runs"),
-        Binding("k", "fork", "Fork", id="runs.fork",
-                tooltip="Fork the highlighted run from its checkpoint with changed settings, and train the fork"),
-        Binding("f", "follow", "Follow", id="runs.follow",
-                tooltip="Follow the marked (or highlighted) runs live on the main screen: chart, log, status"),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            id="runs.export",
+            tooltip="Write metrics CSV/JSON and a markdown report of the marked (or highlighted) runs",
+        ),
+        Binding(
+            "k",
+            "fork",
+            "Fork",
+            id="runs.fork",
+            tooltip="Fork the highlighted run from its checkpoint with changed settings, and train the fork",
+        ),
+        Binding(
+            "f",
+            "follow",
+            "Follow",
+            id="runs.follow",
+            tooltip="Follow the marked (or highlighted) runs live on the main screen: chart, log, status",
+        ),
         Binding("u", "unfollow", "Unfollow", id="runs.unfollow", tooltip="Stop following runs"),
-        Binding("b", "book", "Book", id="runs.book",
-                tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them"),
+        Binding(
+            "b",
+            "book",
+            "Book",
+            id="runs.book",
+            tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them",
+        ),
         Binding("b", "stop_book", "Stop book", id="runs.stop_book", tooltip="Stop the book run"),
     ]
 
@@ -220,9 +251,13 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         empty = not self.rows
         self.set_class(empty, "-empty")
         if empty:
-            self.query_one("#runs-empty", Static).update(Text(
-                self.problem or f"No runs yet in {self.root}.\n\nTrain one on the main screen (F5), "
-                "or press b to run the book's four experiments."))
+            self.query_one("#runs-empty", Static).update(
+                Text(
+                    self.problem
+                    or f"No runs yet in {self.root}.\n\nTrain one on the main screen (F5), "
+                    "or press b to run the book's four experiments."
+                )
+            )
         self._update_title()
 
     def _cells(self, row: RunRow) -> list[Text]:
@@ -236,7 +271,9 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
                 cells.append(Text(f"{row.epochs_done}/{format_cell(row, 'epochs')}", justify="right"))
             elif key == "status":  # "*": its checkpoint is older than its last epoch (see the table's subtitle)
                 mark = "*" if row.checkpoint_note else ""
-                cells.append(Text(f"{row.status}{mark}", style="bold red" if mark else STATUS_STYLE.get(row.status, "")))
+                cells.append(
+                    Text(f"{row.status}{mark}", style="bold red" if mark else STATUS_STYLE.get(row.status, ""))
+                )
             else:
                 text = format_cell(row, key)
                 style = "dim" if text == "n/a" else ("yellow" if key == "val_ppl" else "")
@@ -342,4 +379,3 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
 
     def _open_compare(self, paths: list[str], title: str = "") -> None:
         self.app.push_screen(CompareScreen(paths, self.exports_dir, title=title))
-

@@ -187,7 +187,9 @@ class CharStrip(Widget, can_focus=True):
         return 1 + self.row_count()
 
     # ------------------------------------------------------------------ drawing
-    def coloured_row(self, label: str, colours: Mapping[int, str] | Sequence[str], first: int, end: int, label_style: str = "") -> Text:
+    def coloured_row(
+        self, label: str, colours: Mapping[int, str] | Sequence[str], first: int, end: int, label_style: str = ""
+    ) -> Text:
         """One row: ``label``, then cells ``first..end`` on the backgrounds ``colours[k]``."""
         chars = self.chars or ()
         line = Text(label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH), style=label_style)
@@ -197,8 +199,7 @@ class CharStrip(Widget, can_focus=True):
 
     def marker_line(self, first: int, end: int) -> Text:
         chars = self.chars or ()
-        marker = Text(f"{self.cursor + 1}/{len(chars)}".rjust(LABEL_WIDTH - 1)[: LABEL_WIDTH - 1] + " ",
-                      style="dim")
+        marker = Text(f"{self.cursor + 1}/{len(chars)}".rjust(LABEL_WIDTH - 1)[: LABEL_WIDTH - 1] + " ", style="dim")
         for k in range(first, end):
             cell = cell_len(self.cell_text(chars[k]))
             if k == self.cursor:

@@ -16,8 +16,14 @@ from .perplexity_chart import epoch_ticks, log_y_axis
 
 #: plotext colour names, one per run (cycled), and the Rich colour of each for the legend.
 PALETTE: tuple[tuple[str, str], ...] = (
-    ("cyan", "cyan"), ("orange", "dark_orange"), ("green", "green"), ("magenta", "magenta"),
-    ("blue", "dodger_blue1"), ("red", "red"), ("yellow", "yellow"), ("white", "white"),
+    ("cyan", "cyan"),
+    ("orange", "dark_orange"),
+    ("green", "green"),
+    ("magenta", "magenta"),
+    ("blue", "dodger_blue1"),
+    ("red", "red"),
+    ("yellow", "yellow"),
+    ("white", "white"),
 )
 
 

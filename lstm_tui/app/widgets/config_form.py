@@ -6,7 +6,8 @@ Every field validates as it is typed with :func:`parse_field`; a wrong value get
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -21,15 +22,39 @@ from lstm_tui.core.presets import PRESETS
 
 #: Fields shown at the top of the form, in this order; the rest go under "more settings".
 MAIN_FIELDS: tuple[str, ...] = (
-    "cell", "impl", "layers", "hidden", "bidirectional", "lr", "optimizer", "epochs",
-    "batch_size", "num_steps", "clip", "max_tokens", "sampling", "val_split", "device", "seed",
-    "predict_every", "prefix",
+    "cell",
+    "impl",
+    "layers",
+    "hidden",
+    "bidirectional",
+    "lr",
+    "optimizer",
+    "epochs",
+    "batch_size",
+    "num_steps",
+    "clip",
+    "max_tokens",
+    "sampling",
+    "val_split",
+    "device",
+    "seed",
+    "predict_every",
+    "prefix",
 )
 MORE_FIELDS: tuple[str, ...] = tuple(n for n in FIELD_NAMES if n not in MAIN_FIELDS and n != "preset")
 
-LABELS = {"impl": "implementation", "lr": "learning rate", "num_steps": "steps", "batch_size": "batch size",
-          "max_tokens": "max tokens", "val_split": "val split", "predict_every": "predict every",
-          "predict_length": "predict length", "checkpoint_every": "checkpoint every", "data_dir": "data dir"}
+LABELS = {
+    "impl": "implementation",
+    "lr": "learning rate",
+    "num_steps": "steps",
+    "batch_size": "batch size",
+    "max_tokens": "max tokens",
+    "val_split": "val split",
+    "predict_every": "predict every",
+    "predict_length": "predict length",
+    "checkpoint_every": "checkpoint every",
+    "data_dir": "data dir",
+}
 
 CUSTOM = "custom"
 
@@ -70,7 +95,9 @@ def parse_text(name: str, raw: Any) -> Any:
         items = [part.strip() for part in str(raw).split(",")]
         items = [part for part in items if part]
         if not items:
-            raise ConfigError(name, f"{str(raw)!r} is not valid; expected {allowed_text(name)} (separate several with commas)")
+            raise ConfigError(
+                name, f"{str(raw)!r} is not valid; expected {allowed_text(name)} (separate several with commas)"
+            )
         return parse_field(name, items)
     return parse_field(name, raw)
 
@@ -96,13 +123,13 @@ class ConfigForm(VerticalScroll):
     class Changed(Message):
         """A field changed (``valid``: whether the whole form is free of field errors)."""
 
-        def __init__(self, form: "ConfigForm", name: str) -> None:
+        def __init__(self, form: ConfigForm, name: str) -> None:
             super().__init__()
             self.form = form
             self.name = name
 
         @property
-        def control(self) -> "ConfigForm":
+        def control(self) -> ConfigForm:
             return self.form
 
     class PresetChosen(Message):
@@ -154,7 +181,7 @@ class ConfigForm(VerticalScroll):
     # ---------------------------------------------------------------- reading
     def field_of(self, widget: Widget | None) -> str | None:
         wid = getattr(widget, "id", None) or ""
-        return wid[len("field-"):] if wid.startswith("field-") else None
+        return wid[len("field-") :] if wid.startswith("field-") else None
 
     @staticmethod
     def _raw(widget: Widget) -> Any:

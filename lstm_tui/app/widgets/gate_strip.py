@@ -143,8 +143,7 @@ class GateStrip(CharStrip):
         lines = [strip(label, getattr(trace, field), gate_colour, "bold") for label, field in GATES]
         units = self.shown_units()
         if units:
-            lines.append(Text("hidden".ljust(LABEL_WIDTH) + "H of the most varying units (-1 … +1)",
-                              style="dim"))
+            lines.append(Text("hidden".ljust(LABEL_WIDTH) + "H of the most varying units (-1 … +1)", style="dim"))
             for unit, values in units:
                 lines.append(strip(f"h{unit}", values, unit_colour, ""))
         return lines

@@ -10,7 +10,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-
 #: The longest prefix the box takes. Textual's Input redoes work over its whole text on every
 #: key (cursor offset, tab expansion, scrolling), so 10,000 typed keys cost O(n²): 10-30 s of
 #: frozen UI. A prefix this long is more than the model needs; keys beyond it are refused.
@@ -50,8 +49,14 @@ class GenerateBox(Vertical):
         with Horizontal(id="gen-inputs"):
             with Horizontal(id="gen-prefix-row"):
                 yield Label("prefix", classes="gen-label")
-                yield Input(self._prefix, placeholder="text to continue", compact=True, id="gen-prefix",
-                            select_on_focus=False, max_length=PREFIX_MAX_LENGTH)
+                yield Input(
+                    self._prefix,
+                    placeholder="text to continue",
+                    compact=True,
+                    id="gen-prefix",
+                    select_on_focus=False,
+                    max_length=PREFIX_MAX_LENGTH,
+                )
             with Horizontal(id="gen-params"):
                 yield Label("len", classes="gen-label")
                 yield Input("100", compact=True, id="gen-length", restrict=r"[0-9]*", max_length=5)

@@ -47,14 +47,14 @@ def log_ticks(lo: float, hi: float) -> list[float]:
     stop = math.ceil(math.log10(hi)) + 1
     for exp in range(start, stop + 1):
         for step in _NICE:
-            value = step * 10.0 ** exp
+            value = step * 10.0**exp
             if lo <= value <= hi:
                 ticks.append(value)
     if len(ticks) < 2:  # a narrow range: finer steps
         ticks = []
         for exp in range(start, stop + 1):
             for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9):
-                value = step * 10.0 ** exp
+                value = step * 10.0**exp
                 if lo <= value <= hi:
                     ticks.append(value)
     if len(ticks) < 2:
@@ -125,8 +125,9 @@ class PerplexityChart(PlotextPlot):
 
     def set_lines(self, lines: dict[str, list[tuple[float, float]]]) -> None:
         """Replace the named lines (``{label: [(epoch, perplexity), ...]}``; bad points dropped)."""
-        self.lines = {label: thin([(x, y) for x, y in points if math.isfinite(y) and y > 0])
-                      for label, points in lines.items()}
+        self.lines = {
+            label: thin([(x, y) for x, y in points if math.isfinite(y) and y > 0]) for label, points in lines.items()
+        }
         self._dirty = True
 
     def set_line(self, label: str, points: list[tuple[float, float]]) -> None:
@@ -147,8 +148,9 @@ class PerplexityChart(PlotextPlot):
         plotted = {}
         for record in records:
             if "knob" in record and isinstance(record.get("epoch"), int) and isinstance(record.get("batch"), int):
-                self.add_knob(record["epoch"] - 1 + (record["batch"] / batches if batches > 0 else 0.0),
-                              str(record["knob"]))
+                self.add_knob(
+                    record["epoch"] - 1 + (record["batch"] / batches if batches > 0 else 0.0), str(record["knob"])
+                )
                 continue
             epoch, ppl, val = record.get("epoch"), record.get("perplexity"), record.get("val_perplexity")
             if isinstance(epoch, int) and not isinstance(epoch, bool) and isinstance(ppl, (int, float)):
@@ -201,8 +203,12 @@ class PerplexityChart(PlotextPlot):
         plt.clear_figure()
         grad = self.grad if self.show_grad else []
         named = [points for points in self.lines.values() if points]
-        values = ([p for _, p in self.train] + [p for _, p in self.val] + [g for _, g in grad]
-                  + [p for points in named for _, p in points])
+        values = (
+            [p for _, p in self.train]
+            + [p for _, p in self.val]
+            + [g for _, g in grad]
+            + [p for points in named for _, p in points]
+        )
         if not values:
             plt.xlim(0, max(self.total_epochs, 1))
             plt.ylim(0, 1)
@@ -221,10 +227,20 @@ class PerplexityChart(PlotextPlot):
             plt.plot(list(xs), [math.log10(y) for y in ys], label="grad norm", marker="braille", color="magenta")
         for index, (label, points) in enumerate(item for item in self.lines.items() if item[1]):
             xs, ys = zip(*points)
-            plt.plot(list(xs), [math.log10(y) for y in ys], label=label, marker="braille",
-                     color=LINE_COLORS[index % len(LINE_COLORS)])
-        last_x = max([x for x, _ in self.train] + [x for x, _ in self.val] + [x for x, _ in grad]
-                     + [x for points in named for x, _ in points] + [1])
+            plt.plot(
+                list(xs),
+                [math.log10(y) for y in ys],
+                label=label,
+                marker="braille",
+                color=LINE_COLORS[index % len(LINE_COLORS)],
+            )
+        last_x = max(
+            [x for x, _ in self.train]
+            + [x for x, _ in self.val]
+            + [x for x, _ in grad]
+            + [x for points in named for x, _ in points]
+            + [1]
+        )
         for x, _name in self.knobs:
             plt.vline(x, "orange")
         plt.xlim(0, max(last_x, 1))

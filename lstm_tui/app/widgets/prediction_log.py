@@ -88,11 +88,12 @@ class PredictionLog(RichLog):
     def error(self, text: str) -> None:
         self.add(text, "bold red")
 
-    def sample(self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str,
-               warning: str = "") -> None:
+    def sample(
+        self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str, warning: str = ""
+    ) -> None:
         """One prediction; ``text`` is the prefix and its continuation (d2l's ``predict_ch8``);
         a ``warning`` (``Sample.warning``: a bidirectional model's) marks the line."""
-        continuation = text[len(prefix):] if text.startswith(prefix) else text
+        continuation = text[len(prefix) :] if text.startswith(prefix) else text
         if self._sample_epoch != epoch:
             self._sample_epoch = epoch
             head = Text(f"epoch {epoch}", style="bold")
@@ -109,7 +110,7 @@ class PredictionLog(RichLog):
         self.add(line)
         self.entries += 1
 
-    def clear(self) -> "PredictionLog":
+    def clear(self) -> PredictionLog:
         self._sample_epoch = None
         self._lines.clear()
         return super().clear()

@@ -13,8 +13,15 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar
 
 STATE_STYLES = {
-    "idle": "bold", "preparing": "bold yellow", "loading": "bold yellow", "training": "bold green", "paused": "bold yellow",
-    "stopping": "bold yellow", "stopped": "bold cyan", "finished": "bold cyan", "failed": "bold red",
+    "idle": "bold",
+    "preparing": "bold yellow",
+    "loading": "bold yellow",
+    "training": "bold green",
+    "paused": "bold yellow",
+    "stopping": "bold yellow",
+    "stopped": "bold cyan",
+    "finished": "bold cyan",
+    "failed": "bold red",
     "loaded": "bold cyan",
 }
 
@@ -80,7 +87,8 @@ class StatusText(Widget):
         """(long, short or None) forms of each part, most important first (the message last)."""
         s = self.status
         out: list[tuple[Text, Text | None]] = [
-            (Text(f" {s.state} ", style=STATE_STYLES.get(s.state, "bold") + " reverse"), None)]
+            (Text(f" {s.state} ", style=STATE_STYLES.get(s.state, "bold") + " reverse"), None)
+        ]
         if s.epochs:
             out.append((Text(f"epoch {int(s.epoch)}/{s.epochs}"), Text(f"{int(s.epoch)}/{s.epochs}")))
         if s.perplexity is not None:
@@ -101,7 +109,9 @@ class StatusText(Widget):
             out.append((long, Text(f"‖g‖ {s.grad_norm:.2g}", style="magenta")))
         if s.device:
             short_device = s.device.split(" (")[0]
-            out.append((Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None))
+            out.append(
+                (Text(s.device, style="dim"), Text(short_device, style="dim") if short_device != s.device else None)
+            )
         if s.vocab_size and vocab:
             out.append((Text(f"vocab {s.vocab_size:,}", style="dim"), None))
         if s.message:

@@ -51,11 +51,32 @@ _LAZY = {
 }
 
 __all__ = [
-    "CORPUS_FILENAME", "DATA_DIR_ENV", "DEFAULT_MAX_BYTES", "MAX_CORPUS_BYTES", "TIME_MACHINE_SHA1",
-    "TIME_MACHINE_URL", "CorpusError", "LoadCancelled", "LoadHooks", "ReadOptions", "SourceText",
-    "corpus_files", "read_source", "Vocab", "clean_lines", "count_corpus", "default_data_dir",
-    "download", "fetch_time_machine", "read_corpus_text", "read_text_file", "resolve_data_dir",
-    "sha1_of_file", "split_lines", "tokenize", *_LAZY,
+    "CORPUS_FILENAME",
+    "DATA_DIR_ENV",
+    "DEFAULT_MAX_BYTES",
+    "MAX_CORPUS_BYTES",
+    "TIME_MACHINE_SHA1",
+    "TIME_MACHINE_URL",
+    "CorpusError",
+    "LoadCancelled",
+    "LoadHooks",
+    "ReadOptions",
+    "SourceText",
+    "corpus_files",
+    "read_source",
+    "Vocab",
+    "clean_lines",
+    "count_corpus",
+    "default_data_dir",
+    "download",
+    "fetch_time_machine",
+    "read_corpus_text",
+    "read_text_file",
+    "resolve_data_dir",
+    "sha1_of_file",
+    "split_lines",
+    "tokenize",
+    *_LAZY,
 ]
 
 

@@ -26,12 +26,12 @@ _FEW_NEW = 8  # new characters in a chunk found one by one; more: one np.unique 
 
 OTHER, LETTER, NEWLINE = 0, 1, 2
 KIND = np.zeros(256, np.uint8)
-KIND[ord("A"):ord("Z") + 1] = LETTER
-KIND[ord("a"):ord("z") + 1] = LETTER
+KIND[ord("A") : ord("Z") + 1] = LETTER
+KIND[ord("a") : ord("z") + 1] = LETTER
 KIND[[ord("\n"), ord("\r")]] = NEWLINE
 LOWER = np.zeros(256, np.uint8)
-LOWER[ord("A"):ord("Z") + 1] = np.arange(ord("a"), ord("z") + 1)
-LOWER[ord("a"):ord("z") + 1] = np.arange(ord("a"), ord("z") + 1)
+LOWER[ord("A") : ord("Z") + 1] = np.arange(ord("a"), ord("z") + 1)
+LOWER[ord("a") : ord("z") + 1] = np.arange(ord("a"), ord("z") + 1)
 _KIND_TABLE, _LOWER_TABLE = KIND.tobytes(), LOWER.tobytes()  # for bytes.translate: faster than indexing
 
 
@@ -122,8 +122,8 @@ class _Tally:
 
     def add(self, codes: np.ndarray, offset: int) -> None:
         counts = count_values(codes)
-        self.counts[:len(counts)] += counts
-        new = np.flatnonzero((counts > 0) & (self.first[:len(counts)] < 0))
+        self.counts[: len(counts)] += counts
+        new = np.flatnonzero((counts > 0) & (self.first[: len(counts)] < 0))
         if len(new) > _FEW_NEW:
             values, index = np.unique(codes, return_index=True)
             fresh = self.first[values] < 0
@@ -135,8 +135,9 @@ class _Tally:
     def vocab(self, min_freq: int, max_size: int) -> Vocab:
         seen = np.flatnonzero(self.counts)
         order = seen[np.argsort(self.first[seen], kind="stable")]
-        return Vocab.from_counts([chr(c) for c in order], self.counts[order].tolist(),
-                                 min_freq=min_freq, max_size=max_size)
+        return Vocab.from_counts(
+            [chr(c) for c in order], self.counts[order].tolist(), min_freq=min_freq, max_size=max_size
+        )
 
 
 def _lookup(vocab: Vocab, size: int, dtype: np.dtype) -> np.ndarray:
@@ -194,7 +195,7 @@ def _encode_unicode(text: Buffer, hooks: LoadHooks, min_freq: int, max_size: int
         table, ids, done = _lookup(vocab, MAX_CODE_POINT + 1, dtype), np.empty(count, dtype), 0
         for start, stop in ranges:
             codes = _code_points(view, start, stop)
-            ids[done:done + len(codes)] = table[codes]
+            ids[done : done + len(codes)] = table[codes]
             done += len(codes)
             hooks.step("indexing", stop, total)
     return ids, vocab

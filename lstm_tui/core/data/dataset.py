@@ -51,8 +51,14 @@ class CorpusData:
         return sum(len(part) for part in (self.train, self.val, self.test) if part is not None)
 
 
-def load_corpus(config: RunConfig, progress: Progress | None = None, *, on_load: LoadProgressFn | None = None,
-                cancel: Callable[[], bool] | None = None, on_status: Callable[[str], None] | None = None) -> CorpusData:
+def load_corpus(
+    config: RunConfig,
+    progress: Progress | None = None,
+    *,
+    on_load: LoadProgressFn | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> CorpusData:
     """Read, clean, tokenize and index the corpus ``config`` names; check it is long enough.
 
     ``progress(done, total)``: a download's bytes; ``on_load(stage, done, total)``: the loading
@@ -60,19 +66,35 @@ def load_corpus(config: RunConfig, progress: Progress | None = None, *, on_load:
     hooks = LoadHooks(progress=on_load, cancelled=cancel, status=on_status)
     options = ReadOptions(encoding=config.encoding, errors=config.errors, download_progress=progress, hooks=hooks)
     source = read_source(config.corpus, config.data_dir, options)
-    encoded = encode(source.data, config.token, config.raw, min_freq=config.min_freq, max_size=config.max_vocab, hooks=hooks)
+    encoded = encode(
+        source.data, config.token, config.raw, min_freq=config.min_freq, max_size=config.max_vocab, hooks=hooks
+    )
     corpus = torch.from_numpy(encoded.ids)
     if config.max_tokens > 0 and config.max_tokens < len(corpus):
-        corpus = corpus[:config.max_tokens].clone()  # (not a view: the rest of a big text is freed)
+        corpus = corpus[: config.max_tokens].clone()  # (not a view: the rest of a big text is freed)
     train, val, test = split_parts(corpus, config.val_split, config.test_split)
     _check_lengths(train, val, test, config, source, encoded)
-    return CorpusData(train=train, val=val, vocab=encoded.vocab, text_chars=encoded.chars, test=test,
-                      sha1=source.sha1, nbytes=source.nbytes, warnings=corpus_warnings(config, source, encoded))
+    return CorpusData(
+        train=train,
+        val=val,
+        vocab=encoded.vocab,
+        text_chars=encoded.chars,
+        test=test,
+        sha1=source.sha1,
+        nbytes=source.nbytes,
+        warnings=corpus_warnings(config, source, encoded),
+    )
 
 
-def corpus_for(config: RunConfig, *, vocab: Vocab | None = None, progress: Progress | None = None,
-               on_load: LoadProgressFn | None = None, cancel: Callable[[], bool] | None = None,
-               on_status: Callable[[str], None] | None = None) -> CorpusData:
+def corpus_for(
+    config: RunConfig,
+    *,
+    vocab: Vocab | None = None,
+    progress: Progress | None = None,
+    on_load: LoadProgressFn | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> CorpusData:
     """The corpus a run of ``config`` trains on (:func:`load_corpus`); with ``vocab`` (a
     checkpoint's), a CorpusError when the corpus gives another vocabulary. The one loader of
     a run's corpus: the trainer and the run preparation (core/session.py) both call it."""
@@ -111,8 +133,9 @@ def split_corpus(corpus: torch.Tensor, val_split: float) -> tuple[torch.Tensor, 
     return train, val
 
 
-def split_parts(corpus: torch.Tensor, val_split: float, test_split: float
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def split_parts(
+    corpus: torch.Tensor, val_split: float, test_split: float
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """``(train, val, test)``: the test part is the last ``test_split`` fraction, the validation
     part the ``val_split`` fraction before it (None when its fraction is 0); no overlap."""
     n = len(corpus)
@@ -128,9 +151,11 @@ def corpus_warnings(config: RunConfig, source: SourceText, encoded: Encoded) -> 
     """What a user should hear about this corpus: most of it lost to the cleaning, a huge vocabulary."""
     out = []
     if config.corpus and not config.raw and encoded.chars and encoded.dropped > DROPPED_WARNING * encoded.chars:
-        out.append(f"the book's cleaning (letters A-Z only, lower case) drops {encoded.dropped / encoded.chars:.0%} of "
-                   f"the characters of {source.label} ({encoded.dropped:,} of {encoded.chars:,}); "
-                   "train with raw=true (--raw) to keep them")
+        out.append(
+            f"the book's cleaning (letters A-Z only, lower case) drops {encoded.dropped / encoded.chars:.0%} of "
+            f"the characters of {source.label} ({encoded.dropped:,} of {encoded.chars:,}); "
+            "train with raw=true (--raw) to keep them"
+        )
     warning = vocab_warning(config, len(encoded.vocab))
     if warning:
         out.append(warning)
@@ -143,19 +168,29 @@ def vocab_warning(config: RunConfig, vocab_size: int) -> str:
         return ""
     width = config.hidden * (2 if config.bidirectional else 1)
     params = vocab_size * width + vocab_size
-    return (f"a vocabulary of {vocab_size:,} tokens: the output layer alone has {params:,} parameters "
-            f"({vocab_size:,} x {width:,} + {vocab_size:,}) and scores every token at every step; "
-            "limit it with max_vocab (--max-vocab) or min_freq (--min-freq)")
+    return (
+        f"a vocabulary of {vocab_size:,} tokens: the output layer alone has {params:,} parameters "
+        f"({vocab_size:,} x {width:,} + {vocab_size:,}) and scores every token at every step; "
+        "limit it with max_vocab (--max-vocab) or min_freq (--min-freq)"
+    )
 
 
-def _check_lengths(train: torch.Tensor, val: torch.Tensor | None, test: torch.Tensor | None, config: RunConfig,
-                   source: SourceText, encoded: Encoded) -> None:
+def _check_lengths(
+    train: torch.Tensor,
+    val: torch.Tensor | None,
+    test: torch.Tensor | None,
+    config: RunConfig,
+    source: SourceText,
+    encoded: Encoded,
+) -> None:
     where = config.corpus or "The Time Machine"
     if len(train) == 0 and val is None and test is None:
         if not config.raw and encoded.chars:
-            raise CorpusError(f"the corpus {where} has no tokens after cleaning: the book's cleaning keeps only "
-                              f"the letters A-Z, and none of its {encoded.chars:,} characters is one",
-                              "train with raw=true (--raw) to keep every character")
+            raise CorpusError(
+                f"the corpus {where} has no tokens after cleaning: the book's cleaning keeps only "
+                f"the letters A-Z, and none of its {encoded.chars:,} characters is one",
+                "train with raw=true (--raw) to keep every character",
+            )
         raise CorpusError(f"the corpus {where} has no tokens after cleaning", "try raw=true or another file")
     check_batches(len(train), config)
     for name, part in (("validation", val), ("test", test)):

@@ -27,8 +27,9 @@ def codec_name(encoding: str) -> str:
     return codecs.lookup(encoding).name
 
 
-def to_utf8(data: Buffer, name: str, encoding: str = "utf-8", errors: str = "strict",
-            hooks: LoadHooks = NO_HOOKS) -> Buffer:
+def to_utf8(
+    data: Buffer, name: str, encoding: str = "utf-8", errors: str = "strict", hooks: LoadHooks = NO_HOOKS
+) -> Buffer:
     """``data`` (one file, called ``name`` in errors) as UTF-8 without a BOM."""
     if not data:
         raise CorpusError(f"the corpus file {name} is empty", "pass a text file with some content")
@@ -55,8 +56,9 @@ def _transcode(data: Buffer, base: int, name: str, encoding: str, errors: str, h
     return b"".join(pieces)
 
 
-def _decode_chunks(data: Buffer, base: int, name: str, encoding: str, errors: str,
-                   pieces: list[bytes] | None, hooks: LoadHooks) -> None:
+def _decode_chunks(
+    data: Buffer, base: int, name: str, encoding: str, errors: str, pieces: list[bytes] | None, hooks: LoadHooks
+) -> None:
     """Decode ``data`` in chunks (UTF-8 pieces appended to ``pieces`` unless None); an error
     names the offset in the file (``base``: bytes before ``data``, e.g. a BOM)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors)
@@ -64,7 +66,7 @@ def _decode_chunks(data: Buffer, base: int, name: str, encoding: str, errors: st
     try:
         for start in range(0, total + 1, DECODE_CHUNK):
             pending = len(decoder.getstate()[0])
-            chunk = view[start:start + DECODE_CHUNK]
+            chunk = view[start : start + DECODE_CHUNK]
             try:
                 text = decoder.decode(chunk, final=start + DECODE_CHUNK > total)
             except UnicodeDecodeError as exc:

@@ -80,7 +80,10 @@ def download(
                 tmp.flush()
                 os.fsync(tmp.fileno())
             if sha1 is not None and digest != sha1.lower():
-                raise CorpusError(f"SHA-1 mismatch for {url}: expected {sha1.lower()}, got {digest}", "the server sent a different file; try again or download it by hand")
+                raise CorpusError(
+                    f"SHA-1 mismatch for {url}: expected {sha1.lower()}, got {digest}",
+                    "the server sent a different file; try again or download it by hand",
+                )
             os.replace(tmp.name, dest)
         except BaseException as exc:
             _remove(tmp.name)
@@ -164,14 +167,20 @@ def _requests_errors(url: str, timeout: float, watch: _Watchdog) -> Iterator[Non
         raise
     except urllib3.exceptions.ReadTimeoutError:
         watch.raise_if_fired()
-        raise CorpusError(f"the download of {url} stalled: no data for {timeout:g} s "
-                          f"({watch.done_bytes} bytes received)", "check the network or try again") from None
+        raise CorpusError(
+            f"the download of {url} stalled: no data for {timeout:g} s ({watch.done_bytes} bytes received)",
+            "check the network or try again",
+        ) from None
     except requests.Timeout:
         watch.raise_if_fired()
-        raise CorpusError(f"timed out after {timeout:g} s downloading {url}", "check the network or try again") from None
+        raise CorpusError(
+            f"timed out after {timeout:g} s downloading {url}", "check the network or try again"
+        ) from None
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError):
         watch.raise_if_fired()
-        raise CorpusError(f"download of {url} was cut short: the connection broke during the transfer", "try again") from None
+        raise CorpusError(
+            f"download of {url} was cut short: the connection broke during the transfer", "try again"
+        ) from None
     except requests.RequestException as exc:
         watch.raise_if_fired()
         raise CorpusError(f"could not download {url}: {_describe(exc)}", "check the network or the URL") from None
@@ -181,7 +190,9 @@ def _temp_file(dest: Path) -> IO[bytes]:
     try:
         return tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
     except OSError as exc:
-        raise CorpusError(f"cannot write to {dest.parent}: {exc.strerror or exc}", "choose a writable data directory") from None
+        raise CorpusError(
+            f"cannot write to {dest.parent}: {exc.strerror or exc}", "choose a writable data directory"
+        ) from None
 
 
 def _open(url: str, timeout: float) -> requests.Response:
@@ -199,7 +210,10 @@ def _open(url: str, timeout: float) -> requests.Response:
         raise CorpusError(f"too many redirects downloading {url}")
     if response.status_code >= 400:
         response.close()
-        raise CorpusError(f"could not download {url}: the server answered {response.status_code} {response.reason or ''}".rstrip(), "check the URL")
+        raise CorpusError(
+            f"could not download {url}: the server answered {response.status_code} {response.reason or ''}".rstrip(),
+            "check the URL",
+        )
     return response
 
 
@@ -215,8 +229,15 @@ def _chunks(response: requests.Response, watch: _Watchdog) -> Iterator[bytes]:
         yield chunk
 
 
-def _copy_body(url: str, response: requests.Response, out: IO[bytes], progress: Progress | None, total: int | None,
-               max_bytes: int, watch: _Watchdog) -> str:
+def _copy_body(
+    url: str,
+    response: requests.Response,
+    out: IO[bytes],
+    progress: Progress | None,
+    total: int | None,
+    max_bytes: int,
+    watch: _Watchdog,
+) -> str:
     """Stream the body to ``out`` enforcing ``max_bytes`` and the announced length."""
     digest, done = hashlib.sha1(), 0
     for chunk in _chunks(response, watch):
@@ -249,15 +270,21 @@ def _check_scheme(target: str, original: str) -> None:
     if scheme in HTTP_SCHEMES:
         return
     if target == original:
-        raise CorpusError(f"cannot download {target}: only http and https URLs are supported", "for a local file pass its path")
-    raise CorpusError(f"{original} redirected to {target}, which is not an http(s) URL", "download the file by hand and pass its path")
+        raise CorpusError(
+            f"cannot download {target}: only http and https URLs are supported", "for a local file pass its path"
+        )
+    raise CorpusError(
+        f"{original} redirected to {target}, which is not an http(s) URL", "download the file by hand and pass its path"
+    )
 
 
 def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CorpusError(f"cannot create the folder {folder}: {exc.strerror or exc}", "choose a writable data directory") from None
+        raise CorpusError(
+            f"cannot create the folder {folder}: {exc.strerror or exc}", "choose a writable data directory"
+        ) from None
 
 
 def _describe(exc: BaseException) -> str:

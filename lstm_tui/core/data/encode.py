@@ -32,8 +32,15 @@ class Encoded:
     dropped: int  # characters the book's cleaning drops (neither ASCII letters nor whitespace); 0 raw
 
 
-def encode(data: Buffer, token: str = "char", raw: bool = False, *, min_freq: int = 0, max_size: int = 0,
-           hooks: LoadHooks = NO_HOOKS) -> Encoded:
+def encode(
+    data: Buffer,
+    token: str = "char",
+    raw: bool = False,
+    *,
+    min_freq: int = 0,
+    max_size: int = 0,
+    hooks: LoadHooks = NO_HOOKS,
+) -> Encoded:
     """Index UTF-8 ``data`` as d2l's pipeline would (``text.py`` + ``Vocab``), fast."""
     if token not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {token!r}; expected one of {', '.join(TOKEN_KINDS)}")
@@ -42,8 +49,11 @@ def encode(data: Buffer, token: str = "char", raw: bool = False, *, min_freq: in
     dropped = 0 if raw or counts is None else chars - int(counts[_LETTER_BYTES].sum() + counts[_SPACE_BYTES].sum())
     if raw:
         text = normalize_newlines(data)
-        ids, vocab = (encode_chars(text, hooks, min_freq=min_freq, max_size=max_size) if token == "char" else
-                      encode_words(text, True, hooks, min_freq=min_freq, max_size=max_size))
+        ids, vocab = (
+            encode_chars(text, hooks, min_freq=min_freq, max_size=max_size)
+            if token == "char"
+            else encode_words(text, True, hooks, min_freq=min_freq, max_size=max_size)
+        )
     elif token == "char":
         ids, vocab = encode_chars(clean_bytes(data, hooks), hooks, min_freq=min_freq, max_size=max_size)
     else:

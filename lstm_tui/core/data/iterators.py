@@ -31,16 +31,16 @@ def seq_data_iter_random(corpus: Corpus, batch_size: int, num_steps: int, rng: r
 
     Adjacent minibatches are not adjacent in the text, so the state is reset every batch.
     """
-    tokens = _as_corpus(corpus)[rng.randint(0, num_steps - 1):]
+    tokens = _as_corpus(corpus)[rng.randint(0, num_steps - 1) :]
     num_subseqs = max(0, (len(tokens) - 1) // num_steps)
     span = num_subseqs * num_steps
     xs = tokens[:span].view(num_subseqs, num_steps)
-    ys = tokens[1:span + 1].view(num_subseqs, num_steps)
+    ys = tokens[1 : span + 1].view(num_subseqs, num_steps)
     rows = list(range(num_subseqs))  # same permutation as shuffling d2l's start indices
     rng.shuffle(rows)
     order = torch.tensor(rows, dtype=torch.long)
     for i in range(0, (num_subseqs // batch_size) * batch_size, batch_size):
-        pick = order[i:i + batch_size]
+        pick = order[i : i + batch_size]
         yield xs[pick].long(), ys[pick].long()
 
 
@@ -52,11 +52,11 @@ def seq_data_iter_sequential(corpus: Corpus, batch_size: int, num_steps: int, rn
     tokens = _as_corpus(corpus)
     offset = rng.randint(0, num_steps)
     num_tokens = max(0, (len(tokens) - offset - 1) // batch_size) * batch_size
-    xs = tokens[offset:offset + num_tokens].view(batch_size, -1)
-    ys = tokens[offset + 1:offset + 1 + num_tokens].view(batch_size, -1)
+    xs = tokens[offset : offset + num_tokens].view(batch_size, -1)
+    ys = tokens[offset + 1 : offset + 1 + num_tokens].view(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     for i in range(0, num_batches * num_steps, num_steps):
-        yield xs[:, i:i + num_steps].long(), ys[:, i:i + num_steps].long()
+        yield xs[:, i : i + num_steps].long(), ys[:, i : i + num_steps].long()
 
 
 def data_iter(corpus: Corpus, batch_size: int, num_steps: int, sampling: str, rng: random.Random) -> Iterator[Batch]:

@@ -85,14 +85,18 @@ def corpus_files(source: str) -> list[str]:
     if any(ch in source for ch in GLOB_CHARS) and not os.path.lexists(path):
         matches = sorted(p for p in glob.glob(str(path), recursive=True) if os.path.isfile(p))
         if not matches:
-            raise CorpusError(f"no files match the corpus pattern {source}",
-                              "check the pattern (quote it so that the shell does not expand it)")
+            raise CorpusError(
+                f"no files match the corpus pattern {source}",
+                "check the pattern (quote it so that the shell does not expand it)",
+            )
         return matches
     if path.is_dir():
         matches = sorted(str(p) for p in path.glob("*.txt") if p.is_file())
         if not matches:
-            raise CorpusError(f"the corpus path {source} is a directory with no .txt files",
-                              "pass a text file, a folder of .txt files, or a glob such as 'books/*.txt'")
+            raise CorpusError(
+                f"the corpus path {source} is a directory with no .txt files",
+                "pass a text file, a folder of .txt files, or a glob such as 'books/*.txt'",
+            )
         return matches
     return [str(path)]
 
@@ -119,7 +123,9 @@ def _read_regular(path: str, label: str, max_bytes: int, hooks: LoadHooks) -> by
         with open(path, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
-                raise CorpusError(f"{label} is {size} bytes, over the limit of {max_bytes} bytes", "use a smaller corpus")
+                raise CorpusError(
+                    f"{label} is {size} bytes, over the limit of {max_bytes} bytes", "use a smaller corpus"
+                )
             buf = bytearray(size)
             done = _fill(f, buf, hooks)
     except OSError as exc:
@@ -133,7 +139,7 @@ def _fill(f, buf: bytearray, hooks: LoadHooks) -> int:  # type: ignore[no-untype
     done, size = 0, len(buf)
     with memoryview(buf) as view:
         while done < size:
-            got = f.readinto(view[done:done + READ_CHUNK])
+            got = f.readinto(view[done : done + READ_CHUNK])
             if not got:
                 break
             done += got
@@ -153,8 +159,13 @@ def _read_url(url: str, scheme: str, opts: ReadOptions) -> SourceText:
             "for a local file give its path instead of a URL",
         )
     with tempfile.TemporaryDirectory(prefix="lstm-tui-") as folder:
-        path = download(url, Path(folder) / "corpus.txt", progress=opts.download_progress,
-                        max_bytes=opts.max_bytes, cancel=opts.hooks.cancelled)
+        path = download(
+            url,
+            Path(folder) / "corpus.txt",
+            progress=opts.download_progress,
+            max_bytes=opts.max_bytes,
+            cancel=opts.hooks.cancelled,
+        )
         data = _read_path(str(path), url, opts)
     return _finish([_decoded(data, url, opts)], url, opts)
 
@@ -180,13 +191,18 @@ def _sha1(data: Buffer, hooks: LoadHooks) -> str:
     digest = hashlib.sha1()
     with memoryview(data) as view:
         for start in range(0, len(data), READ_CHUNK):
-            digest.update(view[start:start + READ_CHUNK])
+            digest.update(view[start : start + READ_CHUNK])
             hooks.step("checking", min(len(data), start + READ_CHUNK), len(data))
     return digest.hexdigest()
 
 
-def read_corpus_text(source: str, data_dir: str | Path | None = None, progress: Progress | None = None, *,
-                     max_bytes: int = MAX_CORPUS_BYTES) -> str:
+def read_corpus_text(
+    source: str,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    *,
+    max_bytes: int = MAX_CORPUS_BYTES,
+) -> str:
     """The text of a corpus (:func:`read_source`, UTF-8) as a ``str``."""
     options = ReadOptions(max_bytes=max_bytes, download_progress=progress)
     return read_source(source, data_dir, options).data.decode("utf-8")

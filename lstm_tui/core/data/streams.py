@@ -40,8 +40,10 @@ def read_stdin(max_bytes: int, hooks: LoadHooks) -> bytes:
     """All of standard input (a pipe or a redirected file); a terminal is refused."""
     try:
         if os.isatty(0):
-            raise CorpusError("standard input is a terminal, not a text",
-                              "pipe a text into it, e.g. lstm-tui train --corpus - < book.txt")
+            raise CorpusError(
+                "standard input is a terminal, not a text",
+                "pipe a text into it, e.g. lstm-tui train --corpus - < book.txt",
+            )
     except OSError as exc:
         raise CorpusError(f"cannot read standard input: {exc.strerror or exc}") from None
     return read_fd(0, STDIN_LABEL, max_bytes, hooks, named_fifo=False)
@@ -59,8 +61,9 @@ def read_stream_path(path: str, label: str, max_bytes: int, hooks: LoadHooks, wa
         os.close(fd)
 
 
-def read_fd(fd: int, label: str, max_bytes: int, hooks: LoadHooks, *, named_fifo: bool,
-            wait_s: float | None = None) -> bytes:
+def read_fd(
+    fd: int, label: str, max_bytes: int, hooks: LoadHooks, *, named_fifo: bool, wait_s: float | None = None
+) -> bytes:
     """Read ``fd`` to its end through ``poll``; see the module docstring (``wait_s``: how long a
     stream may send nothing before it is reported; default :data:`FIFO_WAIT_S`)."""
     wait_s = FIFO_WAIT_S if wait_s is None else wait_s
@@ -73,8 +76,10 @@ def read_fd(fd: int, label: str, max_bytes: int, hooks: LoadHooks, *, named_fifo
         if not poller.poll(POLL_MS):
             if done == 0 and time.monotonic() - started > wait_s:
                 if named_fifo:
-                    raise CorpusError(f"nothing was written to the FIFO {label} in {wait_s:g} s: no process seems to write to it",
-                                      f"start the writer first (e.g. cat book.txt > {label}) or pass a regular file")
+                    raise CorpusError(
+                        f"nothing was written to the FIFO {label} in {wait_s:g} s: no process seems to write to it",
+                        f"start the writer first (e.g. cat book.txt > {label}) or pass a regular file",
+                    )
                 if not waiting_said:
                     hooks.say(f"waiting for {label} to send the corpus")
                     waiting_said = True

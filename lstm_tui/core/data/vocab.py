@@ -26,13 +26,19 @@ class Vocab:
     Ties keep first-seen order (Counter insertion order + stable sort), exactly as d2l.
     """
 
-    def __init__(self, tokens: Tokens | None = None, min_freq: int = 0, reserved_tokens: Iterable[str] | None = None,
-                 max_size: int = 0):
+    def __init__(
+        self,
+        tokens: Tokens | None = None,
+        min_freq: int = 0,
+        reserved_tokens: Iterable[str] | None = None,
+        max_size: int = 0,
+    ):
         counter = count_corpus(tokens if tokens is not None else [])
         self._fill(counter.items(), min_freq, reserved_tokens, max_size)
 
-    def _fill(self, freqs: Iterable[tuple[str, int]], min_freq: int, reserved_tokens: Iterable[str] | None,
-              max_size: int) -> None:
+    def _fill(
+        self, freqs: Iterable[tuple[str, int]], min_freq: int, reserved_tokens: Iterable[str] | None, max_size: int
+    ) -> None:
         """d2l's construction from ``(token, count)`` pairs in first-seen order; ``max_size`` > 0
         keeps at most that many entries (``<unk>`` included), the rarest tokens becoming ``<unk>``."""
         self._token_freqs = sorted(freqs, key=lambda item: item[1], reverse=True)
@@ -46,7 +52,9 @@ class Vocab:
                 self.idx_to_token.append(token)
 
     @classmethod
-    def from_counts(cls, tokens: Sequence[str], counts: Sequence[int], *, min_freq: int = 0, max_size: int = 0) -> Vocab:
+    def from_counts(
+        cls, tokens: Sequence[str], counts: Sequence[int], *, min_freq: int = 0, max_size: int = 0
+    ) -> Vocab:
         """The vocabulary :class:`Vocab` builds from a token list whose distinct tokens, in
         first-seen order, are ``tokens`` with ``counts`` occurrences (counted elsewhere, fast)."""
         vocab = cls.__new__(cls)

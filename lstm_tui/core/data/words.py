@@ -54,7 +54,9 @@ class _Words:
         return table[provisional], vocab
 
 
-def encode_words(data: Buffer, raw: bool, hooks: LoadHooks, *, min_freq: int = 0, max_size: int = 0) -> tuple[np.ndarray, Vocab]:
+def encode_words(
+    data: Buffer, raw: bool, hooks: LoadHooks, *, min_freq: int = 0, max_size: int = 0
+) -> tuple[np.ndarray, Vocab]:
     """``(indices, vocab)`` of the word tokens of UTF-8 ``data`` (raw or cleaned, as the book)."""
     ascii_text = not raw or data.isascii()
     text = data.translate(_CLEAN_WORDS if not raw else _ASCII_SPACES) if ascii_text else data

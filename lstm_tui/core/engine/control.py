@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class RunControl:
@@ -56,8 +57,11 @@ class RunControl:
     def set_knobs(self, **changes: Any) -> dict[str, float]:
         """Queue live-knob changes for the next batch boundary (later ones win); returns them
         as validated. Raises what the validator raises (``ConfigError`` naming the field)."""
-        parsed = self._check_knobs(dict(changes)) if self._check_knobs is not None else \
-            {k: float(v) for k, v in changes.items()}
+        parsed = (
+            self._check_knobs(dict(changes))
+            if self._check_knobs is not None
+            else {k: float(v) for k, v in changes.items()}
+        )
         with self._cond:
             self._knobs.update(parsed)
         return parsed

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
 from ..data.iterators import data_iter
 from ..events import BatchProgress, EpochEnd, Finished, Sample, Status
 from ..generate import GenerationError, generation_perplexity, predict
+from ..models.base import RecurrentLM, State
 from ..runs import RunStatus
 from ..runs.snapshots import write_snapshot
+from ..schedule import scheduled
 from ..timelapse import snapshot_interval
 from .grad_stats import GradReading, GradStats
-from ..schedule import scheduled
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
-from .step import make_step
-from ..models.base import RecurrentLM, State
 from .state import Step, TrainerState
+from .step import make_step
 from .tally import EpochTally
 from .throttle import Throttle
 
@@ -33,8 +34,16 @@ class EpochsMixin(TrainerState):
     """The training loop's epochs, batches, samples and closing numbers (see trainer.py)."""
 
     # ------------------------------------------------------------------ the epochs and the end
-    def _epochs(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, step: Step, train: torch.Tensor, val: torch.Tensor | None, batches: int,
-                device: torch.device) -> tuple[bool, dict[str, Any] | None, dict[str, Any]]:
+    def _epochs(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        step: Step,
+        train: torch.Tensor,
+        val: torch.Tensor | None,
+        batches: int,
+        device: torch.device,
+    ) -> tuple[bool, dict[str, Any] | None, dict[str, Any]]:
         """Train the remaining epochs; ``(stopped, partial epoch or None, last epoch's numbers)``."""
         cfg = self.config
         last: dict[str, Any] = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
@@ -52,27 +61,48 @@ class EpochsMixin(TrainerState):
                 return True, None, last
         return False, None, last
 
-    def _end_epoch(self, number: int, model: RecurrentLM, outcome: dict[str, Any], train: torch.Tensor, val: torch.Tensor | None) -> dict[str, Any]:
+    def _end_epoch(
+        self, number: int, model: RecurrentLM, outcome: dict[str, Any], train: torch.Tensor, val: torch.Tensor | None
+    ) -> dict[str, Any]:
         """Validation, the epoch's record, :class:`EpochEnd` and the metrics line."""
         cfg = self.config
         ppl = perplexity(outcome["loss_sum"], outcome["tokens"])
-        val_ppl = (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                   if val is not None else None)
+        val_ppl = (
+            evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
+            if val is not None
+            else None
+        )
         self.epoch, self.batch = number, 0
         grads = self._grad_stats.read() if self._grad_stats is not None else GradReading()
-        record: dict[str, Any] = {"epoch": number, "perplexity": ppl, "val_perplexity": val_ppl,
-                  "tokens_per_s": outcome["tokens_per_s"], "elapsed_s": self._elapsed(),
-                  "grad_norm": grads.grad_norm, "grad_norm_max": grads.grad_norm_max,
-                  "clipped_share": grads.clipped_share}
+        record: dict[str, Any] = {
+            "epoch": number,
+            "perplexity": ppl,
+            "val_perplexity": val_ppl,
+            "tokens_per_s": outcome["tokens_per_s"],
+            "elapsed_s": self._elapsed(),
+            "grad_norm": grads.grad_norm,
+            "grad_norm_max": grads.grad_norm_max,
+            "clipped_share": grads.clipped_share,
+        }
         if scheduled(cfg):  # the rate the epoch ended with
             record["lr"] = cfg.lr * self._lr_factor
         if cfg.gen_ppl_every and number % cfg.gen_ppl_every == 0:
             record["generation_perplexity"] = self._generation_perplexity(model, val if val is not None else train)
         self.history.append(record)
-        self._emit(EpochEnd(epoch=number, epochs=cfg.epochs, perplexity=ppl, tokens_per_s=record["tokens_per_s"],
-                            elapsed_s=record["elapsed_s"], val_perplexity=val_ppl,
-                            generation_perplexity=record.get("generation_perplexity"), grad_norm=grads.grad_norm,
-                            clipped_share=grads.clipped_share, grad_norm_max=grads.grad_norm_max))
+        self._emit(
+            EpochEnd(
+                epoch=number,
+                epochs=cfg.epochs,
+                perplexity=ppl,
+                tokens_per_s=record["tokens_per_s"],
+                elapsed_s=record["elapsed_s"],
+                val_perplexity=val_ppl,
+                generation_perplexity=record.get("generation_perplexity"),
+                grad_norm=grads.grad_norm,
+                clipped_share=grads.clipped_share,
+                grad_norm_max=grads.grad_norm_max,
+            )
+        )
         if self.run_dir is not None:
             self._persist("metrics", self.run_dir.append_metric, dict(record))
             if number % snapshot_interval(cfg) == 0:
@@ -90,8 +120,16 @@ class EpochsMixin(TrainerState):
             self._save_checkpoint(model, optimizer, requested=True)
         return self._control.stopping
 
-    def _finish(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, stopped: bool, partial: dict[str, Any] | None, last: dict[str, Any], train: torch.Tensor,
-                val: torch.Tensor | None) -> Finished:
+    def _finish(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        stopped: bool,
+        partial: dict[str, Any] | None,
+        last: dict[str, Any],
+        train: torch.Tensor,
+        val: torch.Tensor | None,
+    ) -> Finished:
         """The closing checkpoint, d2l's final predictions, the summary and :class:`Finished`.
 
         A stopped run reports its last whole epoch's numbers (those in metrics.jsonl), or the
@@ -101,29 +139,48 @@ class EpochsMixin(TrainerState):
         if stopped:
             self._emit(Status("stopped: saving the checkpoint and the final samples"))
         if partial is not None:  # stopped inside an epoch (maybe before its first batch)
-            saved = self._save_checkpoint(model, optimizer, carry=partial["carry"], in_epoch=True,
-                                          accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]})
+            saved = self._save_checkpoint(
+                model,
+                optimizer,
+                carry=partial["carry"],
+                in_epoch=True,
+                accum={"loss_sum": partial["loss_sum"], "tokens": partial["tokens"]},
+            )
         else:
             saved = self._save_checkpoint(model, optimizer)
         if partial is not None and partial["batch"] > 0 and not self.history:
-            last = {"perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
-                    "tokens_per_s": partial["tokens_per_s"],
-                    "val_perplexity": (evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
-                                       if val is not None else None)}
+            last = {
+                "perplexity": perplexity(partial["loss_sum"], partial["tokens"]),
+                "tokens_per_s": partial["tokens_per_s"],
+                "val_perplexity": (
+                    evaluate_perplexity(model, val, cfg.batch_size, cfg.num_steps, amp=self._amp_on)
+                    if val is not None
+                    else None
+                ),
+            }
         self._samples(model, self.epoch, _end_prefixes(cfg.prefix), final=True)
         finished = Finished(
-            epoch=self.epoch, perplexity=last["perplexity"], tokens_per_s=last["tokens_per_s"] or 0.0,
-            elapsed_s=self._elapsed(), device=self._device_text, stopped=stopped,
+            epoch=self.epoch,
+            perplexity=last["perplexity"],
+            tokens_per_s=last["tokens_per_s"] or 0.0,
+            elapsed_s=self._elapsed(),
+            device=self._device_text,
+            stopped=stopped,
             val_perplexity=last.get("val_perplexity"),
-            generation_perplexity=None if stopped else self._generation_perplexity(model, val if val is not None else train),
-            checkpoint_saved=saved, checkpoint_error="" if saved else self._checkpoint_error,
+            generation_perplexity=None
+            if stopped
+            else self._generation_perplexity(model, val if val is not None else train),
+            checkpoint_saved=saved,
+            checkpoint_error="" if saved else self._checkpoint_error,
             test_perplexity=None if stopped else self._test_perplexity(model),
         )
         self._write_summary(RunStatus.STOPPED if stopped else RunStatus.FINISHED, **_finished_fields(finished))
         self._emit(finished)
         return finished
 
-    def _train_epoch(self, number: int, model: RecurrentLM, step: Step, train: torch.Tensor, batches: int, device: torch.device) -> dict[str, Any]:
+    def _train_epoch(
+        self, number: int, model: RecurrentLM, step: Step, train: torch.Tensor, batches: int, device: torch.device
+    ) -> dict[str, Any]:
         """One epoch (or the rest of one, after a mid-epoch resume); sums stay on the device."""
         cfg, control = self.config, self._control
         skip, carry, tally = self._epoch_start(number, device)
@@ -138,8 +195,14 @@ class EpochsMixin(TrainerState):
 
         def save_now() -> None:  # a checkpoint asked for with checkpoint_now(), here and exact
             if self.optimizer is not None:  # (built with the model, before the first epoch)
-                self._save_checkpoint(model, self.optimizer, in_epoch=True, requested=True, carry=carried(),
-                                      accum={"loss_sum": tally.total(), "tokens": tally.tokens})
+                self._save_checkpoint(
+                    model,
+                    self.optimizer,
+                    in_epoch=True,
+                    requested=True,
+                    carry=carried(),
+                    accum={"loss_sum": tally.total(), "tokens": tally.tokens},
+                )
 
         for index, (X, Y) in enumerate(iterator):
             if index < skip:
@@ -152,10 +215,15 @@ class EpochsMixin(TrainerState):
                 save_now()
             if control.stopping:
                 rate = tally.rate()
-                return {"stopped": True, "batch": done, "loss_sum": tally.total(), "tokens": tally.tokens,
-                        "tokens_per_s": rate, "carry": carried()}
-            state = model.begin_state(X.shape[0], device) if state is None or fresh_state else \
-                model.detach_state(state)
+                return {
+                    "stopped": True,
+                    "batch": done,
+                    "loss_sum": tally.total(),
+                    "tokens": tally.tokens,
+                    "tokens_per_s": rate,
+                    "carry": carried(),
+                }
+            state = model.begin_state(X.shape[0], device) if state is None or fresh_state else model.detach_state(state)
             with self._model_lock:
                 loss, state = step(X, Y, state)
             tally.add(loss, Y.numel())
@@ -180,8 +248,16 @@ class EpochsMixin(TrainerState):
 
     def _progress(self, number: int, done: int, batches: int, tally: EpochTally, now: float) -> None:
         total = tally.total()  # the only host sync inside an epoch, at most every _progress_interval_s
-        self._emit(BatchProgress(epoch=number, batch=done, batches=batches, perplexity=perplexity(total, tally.tokens),
-                                 tokens_per_s=tally.rate(now), elapsed_s=self._elapsed()))
+        self._emit(
+            BatchProgress(
+                epoch=number,
+                batch=done,
+                batches=batches,
+                perplexity=perplexity(total, tally.tokens),
+                tokens_per_s=tally.rate(now),
+                elapsed_s=self._elapsed(),
+            )
+        )
 
     def _make_step(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device) -> Step:
         forward = None
@@ -191,11 +267,25 @@ class EpochsMixin(TrainerState):
         graphs = self.config.graphs and device.type == "cuda" and forward is None
         self._amp_hint(device)  # (amp off where bf16 is native: say once that it would be faster)
         if self.config.amp:
-            self._emit(Status("bf16 autocast on" if self._amp_on else
-                              f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"))
+            self._emit(
+                Status(
+                    "bf16 autocast on"
+                    if self._amp_on
+                    else f"bf16 autocast off: {self._device_text} has no native bf16; training in float32"
+                )
+            )
         self._grad_stats = GradStats(device, self.config.clip)
-        step: Step = make_step(self.config, model, optimizer, device, amp=self._amp_on, forward=forward,
-                               graphs=graphs, grad_stats=self._grad_stats, settings=self._step_settings)
+        step: Step = make_step(
+            self.config,
+            model,
+            optimizer,
+            device,
+            amp=self._amp_on,
+            forward=forward,
+            graphs=graphs,
+            grad_stats=self._grad_stats,
+            settings=self._step_settings,
+        )
         if graphs:
             self._emit(Status("capturing the training step in a CUDA graph (--no-graphs to skip)"))
             step = StaticStep(step, model, optimizer, device, capture=True, restore=self._grad_stats.tensors())
@@ -269,9 +359,21 @@ class EpochsMixin(TrainerState):
 
 def _finished_fields(finished: Finished) -> dict[str, Any]:
     """The summary's fields from a :class:`Finished` (its numbers, not its event bookkeeping)."""
-    return {name: getattr(finished, name) for name in (
-        "epoch", "perplexity", "tokens_per_s", "elapsed_s", "device", "stopped", "val_perplexity",
-        "generation_perplexity", "checkpoint_saved", "test_perplexity")}
+    return {
+        name: getattr(finished, name)
+        for name in (
+            "epoch",
+            "perplexity",
+            "tokens_per_s",
+            "elapsed_s",
+            "device",
+            "stopped",
+            "val_perplexity",
+            "generation_perplexity",
+            "checkpoint_saved",
+            "test_perplexity",
+        )
+    }
 
 
 def _end_prefixes(prefixes: Iterable[str]) -> list[str]:

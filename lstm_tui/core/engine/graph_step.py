@@ -29,15 +29,21 @@ from ..models.base import State
 from ..models.fused_lstm import WORKSPACES
 from .state import Step
 
-
 WARMUP_STEPS = 3
 
 
 class StaticStep:
     """``step(X, Y, state) -> (loss, state)`` through static buffers, replayed from a CUDA graph."""
 
-    def __init__(self, step: Step, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 device: torch.device, capture: bool = True, restore: tuple[torch.Tensor, ...] = ()):
+    def __init__(
+        self,
+        step: Step,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+        capture: bool = True,
+        restore: tuple[torch.Tensor, ...] = (),
+    ):
         """``restore``: more tensors the step updates in place (the gradient totals), put back
         after the warm-up like the weights."""
         self._step, self._model, self._optimizer = step, model, optimizer
@@ -100,12 +106,20 @@ class StaticStep:
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[tuple[int, str], torch.Tensor]:
     """Copies of the optimizer's state tensors, by (parameter id, key)."""
-    return {(id(p), k): v.detach().clone() for p, state in optimizer.state.items()
-            for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return {
+        (id(p), k): v.detach().clone()
+        for p, state in optimizer.state.items()
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor)
+    }
 
 
-def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, model_state: dict[str, torch.Tensor],
-             optimizer_state: dict[tuple[int, str], torch.Tensor]) -> None:
+def _restore(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    model_state: dict[str, torch.Tensor],
+    optimizer_state: dict[tuple[int, str], torch.Tensor],
+) -> None:
     """Put back the weights and optimizer state in place (the graph holds their addresses).
 
     State the warm-up created (Adam's moments and step count on its first steps) goes back to

@@ -14,7 +14,9 @@ from .step import autocast_context
 
 
 @torch.no_grad()
-def evaluate_perplexity(model: RecurrentLM, tokens: torch.Tensor, batch_size: int, num_steps: int, *, amp: bool = False) -> float:
+def evaluate_perplexity(
+    model: RecurrentLM, tokens: torch.Tensor, batch_size: int, num_steps: int, *, amp: bool = False
+) -> float:
     """exp(mean cross-entropy) of next-token prediction over ``tokens`` (1-D, on the model's device).
 
     The tokens are split into ``batch_size`` contiguous rows (fewer if they are short) and read
@@ -27,14 +29,14 @@ def evaluate_perplexity(model: RecurrentLM, tokens: torch.Tensor, batch_size: in
     rows = max(1, min(batch_size, n // max(1, num_steps)))
     width = n // rows
     xs = tokens[: rows * width].view(rows, width)
-    ys = tokens[1: rows * width + 1].view(rows, width)
+    ys = tokens[1 : rows * width + 1].view(rows, width)
     was_training = model.training
     model.eval()
     try:
         state = model.begin_state(rows, tokens.device)
         loss_sum = torch.zeros((), dtype=torch.float32, device=tokens.device)
         for i in range(0, width, num_steps):
-            X, Y = xs[:, i:i + num_steps].long(), ys[:, i:i + num_steps].long()  # (the corpus may be uint8)
+            X, Y = xs[:, i : i + num_steps].long(), ys[:, i : i + num_steps].long()  # (the corpus may be uint8)
             with autocast_context(tokens.device, amp):
                 logits, state = model(X, state)
             loss_sum += F.cross_entropy(logits.float(), Y.T.reshape(-1), reduction="sum")
@@ -71,13 +73,19 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def out_of_memory_failure(config: RunConfig, device_text: str, epoch: int) -> Failed:
     smaller = ", ".join(
-        f"{name} {max(1, value // 2)}" for name, value in
-        (("batch_size", config.batch_size), ("hidden", config.hidden), ("num_steps", config.num_steps))
+        f"{name} {max(1, value // 2)}"
+        for name, value in (
+            ("batch_size", config.batch_size),
+            ("hidden", config.hidden),
+            ("num_steps", config.num_steps),
+        )
         if value > 1
     )
     return Failed(
-        reason=(f"out of memory on {device_text} with batch_size {config.batch_size}, hidden {config.hidden}, "
-                f"num_steps {config.num_steps}" + (f", layers {config.layers}" if config.layers > 1 else "")),
+        reason=(
+            f"out of memory on {device_text} with batch_size {config.batch_size}, hidden {config.hidden}, "
+            f"num_steps {config.num_steps}" + (f", layers {config.layers}" if config.layers > 1 else "")
+        ),
         hint=f"use a smaller batch_size, hidden or num_steps (e.g. {smaller})" if smaller else "use a smaller model",
         epoch=epoch,
     )

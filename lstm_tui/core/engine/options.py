@@ -96,8 +96,12 @@ class OptionsMixin(TrainerState):
         if since < patience or best is None:
             return False
         row = self.history[best]
-        self._emit(Status(f"early stopping: no better validation perplexity for {since} epochs "
-                          f"(best {row['val_perplexity']:.3f} at epoch {row['epoch']}, kept in best.pt)"))
+        self._emit(
+            Status(
+                f"early stopping: no better validation perplexity for {since} epochs "
+                f"(best {row['val_perplexity']:.3f} at epoch {row['epoch']}, kept in best.pt)"
+            )
+        )
         return True
 
     def _save_best(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> None:
@@ -112,8 +116,11 @@ class OptionsMixin(TrainerState):
     def _amp_hint(self, device: torch.device) -> None:
         """Say once that ``--amp`` would be faster where bf16 is native and amp is off."""
         if not self.config.amp and bf16_native(device):
-            self._report_once("amp", f"{describe(device)} computes bf16 natively: --amp would train faster "
-                              "(float32 stays the default so the book's numbers hold)")
+            self._report_once(
+                "amp",
+                f"{describe(device)} computes bf16 natively: --amp would train faster "
+                "(float32 stays the default so the book's numbers hold)",
+            )
 
 
 def describe(device: torch.device) -> str:

@@ -7,18 +7,18 @@ order), and for a mid-epoch stop the carried hidden state and the partial loss s
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
-from ..events import CheckpointFailed, Checkpointed, NoRunFolder, Status
+from ..events import Checkpointed, CheckpointFailed, NoRunFolder, Status
+from ..models.base import RecurrentLM, State
 from ..runs import RunError, RunStatus, Summary, repair_run_files
 from ..runs.payload import make_payload
-from ..models.base import RecurrentLM, State
 from .errors import NonFinite
 from .state import TrainerState
-
 
 #: Config fields that decide how the corpus is cut into an epoch's batches.
 BATCHING_FIELDS = ("batch_size", "num_steps", "sampling", "max_tokens", "val_split", "corpus", "token", "raw")
@@ -52,8 +52,16 @@ def params_finite(model: torch.nn.Module) -> bool:
 class PersistMixin(TrainerState):
     """Methods of :class:`~lstm_tui.core.engine.Trainer` that read and write its run folder."""
 
-    def _save_checkpoint(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
-                         accum: dict[str, Any] | None = None, in_epoch: bool = False, requested: bool = False) -> bool:
+    def _save_checkpoint(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        *,
+        carry: State | None = None,
+        accum: dict[str, Any] | None = None,
+        in_epoch: bool = False,
+        requested: bool = False,
+    ) -> bool:
         """Write the checkpoint at (epoch, batch); False when it could not be written.
 
         ``in_epoch``: called inside an epoch (its minibatch order is rebuilt from the RNG state
@@ -81,23 +89,43 @@ class PersistMixin(TrainerState):
         self._emit(Checkpointed(epoch=self.epoch, path=str(path)))
         return True
 
-    def _payload(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
-                 accum: dict[str, Any] | None = None, in_epoch: bool = False) -> dict[str, Any]:
+    def _payload(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        *,
+        carry: State | None = None,
+        accum: dict[str, Any] | None = None,
+        in_epoch: bool = False,
+    ) -> dict[str, Any]:
         """The checkpoint payload of the run as it is now (at ``self.epoch``, ``self.batch``)."""
         mid_epoch = self.batch > 0
-        rng = {"torch": torch.get_rng_state(),
-               "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate()}
+        rng = {
+            "torch": torch.get_rng_state(),
+            "python_epoch": self._epoch_rng_state if mid_epoch or in_epoch else self._rng.getstate(),
+        }
         if self.device is not None and self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return make_payload(
-            config=self.config, vocab=self.vocab, model_state=model.state_dict(),
-            optimizer_state=optimizer.state_dict(), epoch=self.epoch, batch=self.batch, history=self.history,
-            rng=rng, carry=carry, accum=accum, elapsed_s=self._elapsed(),
+            config=self.config,
+            vocab=self.vocab,
+            model_state=model.state_dict(),
+            optimizer_state=optimizer.state_dict(),
+            epoch=self.epoch,
+            batch=self.batch,
+            history=self.history,
+            rng=rng,
+            carry=carry,
+            accum=accum,
+            elapsed_s=self._elapsed(),
         )
 
-    def _restore(self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer,
-                 device: torch.device) -> None:
-        problem = describe_state_mismatch(model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab))
+    def _restore(
+        self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device
+    ) -> None:
+        problem = describe_state_mismatch(
+            model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab)
+        )
         if problem:
             raise CheckpointError(f"the checkpoint does not fit the model of this config: {problem}", checkpoint.path)
         model.load_state_dict(checkpoint.model_state, strict=True)
@@ -110,8 +138,12 @@ class PersistMixin(TrainerState):
                 if "momentum" in group:  # (SGD's; Adam has none)
                     group["momentum"] = self.config.momentum
         elif checkpoint.optimizer_state:
-            self._emit(Status(f"optimizer changed from {checkpoint.config.optimizer} to {self.config.optimizer}: "
-                              "its state starts fresh"))
+            self._emit(
+                Status(
+                    f"optimizer changed from {checkpoint.config.optimizer} to {self.config.optimizer}: "
+                    "its state starts fresh"
+                )
+            )
         rng = checkpoint.rng or {}
         if isinstance(rng.get("torch"), torch.Tensor):
             torch.set_rng_state(rng["torch"])
@@ -135,12 +167,19 @@ class PersistMixin(TrainerState):
         corpus; with another one the epoch starts again at its first batch (from the
         checkpoint's weights), and a Status says why."""
         old, new = checkpoint.config, self.config
-        changed = [f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
-                   for name in BATCHING_FIELDS if getattr(old, name) != getattr(new, name)]
+        changed = [
+            f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
+            for name in BATCHING_FIELDS
+            if getattr(old, name) != getattr(new, name)
+        ]
         if changed:
             self.batch = 0
-            self._emit(Status(f"the batching changed since the checkpoint ({', '.join(changed)}): epoch "
-                              f"{checkpoint.epoch + 1} starts again at its first batch, from the checkpoint's weights"))
+            self._emit(
+                Status(
+                    f"the batching changed since the checkpoint ({', '.join(changed)}): epoch "
+                    f"{checkpoint.epoch + 1} starts again at its first batch, from the checkpoint's weights"
+                )
+            )
 
     def _repair_run_files(self, checkpoint: Checkpoint) -> None:
         """metrics.jsonl and samples.jsonl in step with the resumed checkpoint (see
@@ -168,4 +207,3 @@ class PersistMixin(TrainerState):
             write(*args)
         except (RunError, OSError, TypeError, ValueError) as exc:
             self._report_once(f"persist:{what}", f"cannot write the run's {what}: {exc}")
-

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..config import RunConfig
 from ..events import Event
-from ..runs import RunDir, RunStatus
 from ..models.base import State
+from ..runs import RunDir, RunStatus
 from .control import RunControl
 
 if TYPE_CHECKING:
@@ -88,10 +89,25 @@ class TrainerState:
     def _amp_hint(self, device: torch.device) -> None:
         raise NotImplementedError
 
-    def _payload(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
-                 accum: dict[str, Any] | None = None, in_epoch: bool = False) -> dict[str, Any]:
+    def _payload(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        *,
+        carry: State | None = None,
+        accum: dict[str, Any] | None = None,
+        in_epoch: bool = False,
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _save_checkpoint(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, *, carry: State | None = None,
-                         accum: dict[str, Any] | None = None, in_epoch: bool = False, requested: bool = False) -> bool:
+    def _save_checkpoint(
+        self,
+        model: RecurrentLM,
+        optimizer: torch.optim.Optimizer,
+        *,
+        carry: State | None = None,
+        accum: dict[str, Any] | None = None,
+        in_epoch: bool = False,
+        requested: bool = False,
+    ) -> bool:
         raise NotImplementedError

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from .state import Step
 
 
-def autocast_context(device: torch.device, amp: bool, cache: bool = True) -> ContextManager[Any]:
+def autocast_context(device: torch.device, amp: bool, cache: bool = True) -> AbstractContextManager[Any]:
     """bf16 autocast on CUDA or the CPU when ``amp`` is on (callers check
     :func:`~lstm_tui.core.device.bf16_native`);
     a no-op otherwise.
@@ -37,10 +39,16 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
     if config.optimizer == "adam":
         # capturable: its step count stays on the GPU, so the update can live in a CUDA graph
         on_cuda = next(model.parameters()).is_cuda
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True,
-                                capturable=config.graphs and on_cuda)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay, foreach=True)
+        return torch.optim.Adam(
+            model.parameters(),
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            foreach=True,
+            capturable=config.graphs and on_cuda,
+        )
+    return torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True
+    )
 
 
 class StepSettings:
@@ -51,9 +59,18 @@ class StepSettings:
         self.clip = clip
 
 
-def make_step(config: RunConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device, *,
-              amp: bool = False, forward: Callable[..., Any] | None = None, graphs: bool = False,
-              grad_stats: GradStats | None = None, settings: StepSettings | None = None) -> "Step":
+def make_step(
+    config: RunConfig,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    *,
+    amp: bool = False,
+    forward: Callable[..., Any] | None = None,
+    graphs: bool = False,
+    grad_stats: GradStats | None = None,
+    settings: StepSettings | None = None,
+) -> Step:
     """``step(X, Y, state) -> (loss tensor, state)``: one update, no host synchronisation.
 
     ``graphs``: the step will be captured in a CUDA graph (see :mod:`.graph_step`).

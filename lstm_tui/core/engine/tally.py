@@ -7,9 +7,8 @@ the loss is finite. Time spent paused does not count towards tokens/s.
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
+from typing import Any
 
 import torch
 

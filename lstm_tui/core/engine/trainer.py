@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -48,16 +48,16 @@ from ..models import build_model
 from ..models.base import RecurrentLM
 from ..models.fused_lstm import WORKSPACES
 from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
+from ..timelapse import snapshot_plan
 from .allocator import keep_freed_memory
 from .control import RunControl
+from .epochs import EpochsMixin
 from .errors import HandlerError, NonFinite
 from .metrics import is_out_of_memory, nonfinite_failure, out_of_memory_failure
-from .epochs import EpochsMixin
 from .options import OptionsMixin
 from .persist import PersistMixin
 from .step import StepSettings, make_optimizer
 from .throttle import Throttle
-from ..timelapse import snapshot_plan
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         self,
         config: RunConfig,
         on_event: EventHandler | None = None,
-        run_dir: "RunDir | str | os.PathLike[str] | None" = None,
+        run_dir: RunDir | str | os.PathLike[str] | None = None,
         data: CorpusData | None = None,
     ):
         self.config = config
@@ -85,9 +85,9 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         self.run_dir = _as_run_dir(run_dir)
         self.data = data
         self.model = None
-        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.optimizer: torch.optim.Optimizer | None = None
         self.vocab = data.vocab if data is not None else None
-        self.device: Optional[torch.device] = None
+        self.device: torch.device | None = None
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # completed epochs
         self.batch = 0  # batches done in the current epoch
@@ -124,11 +124,11 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
     @classmethod
     def resume_from(
         cls,
-        run_dir: "RunDir | str | os.PathLike[str]",
+        run_dir: RunDir | str | os.PathLike[str],
         on_event: EventHandler | None = None,
         data: CorpusData | None = None,
         **changes: Any,
-    ) -> "Trainer":
+    ) -> Trainer:
         """A trainer that continues ``run_dir`` from its checkpoint.
 
         ``changes`` override config fields for the rest of the run (e.g. ``epochs=800`` for a
@@ -142,8 +142,14 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         return cls.from_checkpoint(run, checkpoint, config, on_event=on_event, data=data)
 
     @classmethod
-    def from_checkpoint(cls, run: RunDir, checkpoint: Checkpoint, config: RunConfig,
-                        on_event: EventHandler | None = None, data: CorpusData | None = None) -> "Trainer":
+    def from_checkpoint(
+        cls,
+        run: RunDir,
+        checkpoint: Checkpoint,
+        config: RunConfig,
+        on_event: EventHandler | None = None,
+        data: CorpusData | None = None,
+    ) -> Trainer:
         """A trainer that continues ``run`` from ``checkpoint`` (already read) with ``config``
         (the checkpoint's, changed); :func:`~lstm_tui.core.session.prepare_resume` checks both first."""
         trainer = cls(config, on_event=on_event, run_dir=run, data=data)
@@ -266,8 +272,14 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
                     detail=self.traceback,
                 )
         if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
-            self._write_summary(RunStatus.FAILED, epoch=failed.epoch, reason=failed.reason, hint=failed.hint,
-                                detail=failed.detail or None, traceback=self.traceback or None)
+            self._write_summary(
+                RunStatus.FAILED,
+                epoch=failed.epoch,
+                reason=failed.reason,
+                hint=failed.hint,
+                detail=failed.detail or None,
+                traceback=self.traceback or None,
+            )
         self._emit_last(failed)
         return failed
 
@@ -316,9 +328,14 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         data, checkpoint = self.data, self._checkpoint
         if data is None:
             self._emit(Status("loading corpus"))
-            data = corpus_for(self.config, vocab=checkpoint.vocab if checkpoint else None,
-                              progress=self._download_progress, on_load=self._load_progress,
-                              cancel=lambda: self._control.stopping, on_status=lambda text: self._emit(Status(text)))
+            data = corpus_for(
+                self.config,
+                vocab=checkpoint.vocab if checkpoint else None,
+                progress=self._download_progress,
+                on_load=self._load_progress,
+                cancel=lambda: self._control.stopping,
+                on_status=lambda text: self._emit(Status(text)),
+            )
             self.data = data
             for warning in data.warnings:
                 self._emit(Status(warning))
@@ -354,19 +371,29 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         if self._resuming:
             self._mark_running()
         self._announced = True
-        self._emit(Started(
-            device=self._device_text, parameters=model.num_parameters(), vocab_size=len(data.vocab),
-            corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
-            batches_per_epoch=batches, start_epoch=self.epoch + 1, epochs=cfg.epochs,
-        ))
+        self._emit(
+            Started(
+                device=self._device_text,
+                parameters=model.num_parameters(),
+                vocab_size=len(data.vocab),
+                corpus_tokens=len(data.train) + (len(data.val) if data.val is not None else 0),
+                batches_per_epoch=batches,
+                start_epoch=self.epoch + 1,
+                epochs=cfg.epochs,
+            )
+        )
         if checkpoint is not None:
             where = f"epoch {checkpoint.epoch}" + (f", batch {checkpoint.batch}" if checkpoint.batch else "")
             self._emit(Status(f"resumed from the checkpoint at {where}"))
             if self.run_dir is not None:  # epochs logged after it are trained again; torn lines mended
                 self._persist("metrics", self._repair_run_files, checkpoint)
         if not cfg.can_generate:
-            self._emit(Status(f"{cfg.generation_warning}: its samples are written the book's way anyway "
-                              "(greedy, one step at a time, only the past)"))
+            self._emit(
+                Status(
+                    f"{cfg.generation_warning}: its samples are written the book's way anyway "
+                    "(greedy, one step at a time, only the past)"
+                )
+            )
         if self.run_dir is not None:
             self._emit(Status(snapshot_plan(cfg, model.num_parameters())))
 

@@ -21,8 +21,11 @@ def build_model(config: RunConfig, vocab_size: int) -> RecurrentLM:
     Parameters are created on the CPU from torch's global RNG, so the same seed gives the
     same model; move it with ``.to(device)``.
     """
-    options: dict[str, Any] = {"dropout": config.dropout, "embed_dim": config.embed_dim if config.embedding == "learned" else 0,
-               "tie_weights": config.tie_weights}
+    options: dict[str, Any] = {
+        "dropout": config.dropout,
+        "embed_dim": config.embed_dim if config.embedding == "learned" else 0,
+        "tie_weights": config.tie_weights,
+    }
     if config.impl == "scratch":
         if config.bidirectional:
             raise ValueError("the scratch implementation is one-directional; use impl=torch")

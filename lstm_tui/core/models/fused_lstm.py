@@ -187,7 +187,11 @@ class LSTMSequence(torch.autograd.Function):
         dtype, device = w_h.dtype, w_h.device
         with torch.autocast(device.type, enabled=False):
             steps, batch = index.shape if index is not None else xw.shape[:2]
-            ws = pool.take(steps, batch, hidden, dtype, device) if pool else Workspace(steps, batch, hidden, dtype, device)
+            ws = (
+                pool.take(steps, batch, hidden, dtype, device)
+                if pool
+                else Workspace(steps, batch, hidden, dtype, device)
+            )
             if index is None:
                 ws.gates.copy_(xw)
             else:

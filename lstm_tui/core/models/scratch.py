@@ -52,10 +52,26 @@ class LSTMCellParams(nn.Module):
 
     def __init__(self, num_inputs: int, hidden: int):
         super().__init__()
-        self.W_xi, self.W_hi, self.b_i = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # input gate
-        self.W_xf, self.W_hf, self.b_f = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # forget gate
-        self.W_xo, self.W_ho, self.b_o = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # output gate
-        self.W_xc, self.W_hc, self.b_c = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # candidate
+        self.W_xi, self.W_hi, self.b_i = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # input gate
+        self.W_xf, self.W_hf, self.b_f = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # forget gate
+        self.W_xo, self.W_ho, self.b_o = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # output gate
+        self.W_xc, self.W_hc, self.b_c = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # candidate
 
     def forward(self, inputs: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """``inputs``: (steps, batch) token ids or (steps, batch, in); returns all H and (H, C)."""
@@ -91,9 +107,21 @@ class GRUCellParams(nn.Module):
 
     def __init__(self, num_inputs: int, hidden: int):
         super().__init__()
-        self.W_xz, self.W_hz, self.b_z = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # update gate
-        self.W_xr, self.W_hr, self.b_r = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # reset gate
-        self.W_xh, self.W_hh, self.b_h = _normal(num_inputs, hidden), _normal(hidden, hidden), _zeros(hidden)  # candidate
+        self.W_xz, self.W_hz, self.b_z = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # update gate
+        self.W_xr, self.W_hr, self.b_r = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # reset gate
+        self.W_xh, self.W_hh, self.b_h = (
+            _normal(num_inputs, hidden),
+            _normal(hidden, hidden),
+            _zeros(hidden),
+        )  # candidate
 
     def forward(self, inputs: Tensor, state: tuple[Tensor]) -> tuple[Tensor, tuple[Tensor]]:
         (H,) = state
@@ -128,8 +156,16 @@ class _ScratchLM(RecurrentLM):
     impl = "scratch"
     cell_class: type[nn.Module]
 
-    def __init__(self, vocab_size: int, hidden: int, layers: int = 1, *, dropout: float = 0.0, embed_dim: int = 0,
-                 tie_weights: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden: int,
+        layers: int = 1,
+        *,
+        dropout: float = 0.0,
+        embed_dim: int = 0,
+        tie_weights: bool = False,
+    ):
         """``dropout`` before the output layer; ``embed_dim`` > 0: a learned embedding
         ``embed (vocab_size, embed_dim)`` (d2l's init, made after the book's parameters) feeds
         layer 0 instead of one-hot rows; ``tie_weights``: the output layer is ``embed``

@@ -18,8 +18,18 @@ _LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 class TorchRNNLM(RecurrentLM):
     impl = "torch"
 
-    def __init__(self, cell: str, vocab_size: int, hidden: int, layers: int = 1, bidirectional: bool = False, *,
-                 dropout: float = 0.0, embed_dim: int = 0, tie_weights: bool = False):
+    def __init__(
+        self,
+        cell: str,
+        vocab_size: int,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        *,
+        dropout: float = 0.0,
+        embed_dim: int = 0,
+        tie_weights: bool = False,
+    ):
         """``dropout``: torch's between the stacked layers and before the output layer;
         ``embed_dim`` > 0: a learned ``nn.Embedding`` instead of one-hot inputs, shared with
         the output layer when ``tie_weights`` (needs ``embed_dim == hidden``, one direction)."""
@@ -28,8 +38,13 @@ class TorchRNNLM(RecurrentLM):
         super().__init__(vocab_size, hidden, layers, directions=2 if bidirectional else 1)
         self.cell = cell
         self.dropout = float(dropout)
-        self.rnn = _LAYERS[cell](embed_dim or vocab_size, hidden, num_layers=layers, bidirectional=bool(bidirectional),
-                                 dropout=self.dropout if layers > 1 else 0.0)
+        self.rnn = _LAYERS[cell](
+            embed_dim or vocab_size,
+            hidden,
+            num_layers=layers,
+            bidirectional=bool(bidirectional),
+            dropout=self.dropout if layers > 1 else 0.0,
+        )
         self.linear = nn.Linear(hidden * self.directions, vocab_size)
         self.embed = nn.Embedding(vocab_size, embed_dim) if embed_dim else None
         if tie_weights:

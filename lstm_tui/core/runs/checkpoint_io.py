@@ -123,7 +123,9 @@ def _read_payload(source: Path, map_location: Any) -> dict[str, Any]:
             source,
         ) from exc
     except Exception as exc:  # RuntimeError, EOFError, KeyError, ValueError... from damaged archives
-        raise CheckpointError(f"{damaged} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", source) from exc
+        raise CheckpointError(
+            f"{damaged} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", source
+        ) from exc
     if not isinstance(payload, dict):
         raise CheckpointError(
             f"{source} is a PyTorch file but not an lstm-tui checkpoint (it holds a {type(payload).__name__})", source

@@ -32,6 +32,7 @@ def is_knob_record(record: object) -> bool:
 class RunError(Exception):
     """A run folder is missing, not a run, or cannot be written; ``str()`` says which."""
 
+
 # ----------------------------------------------------------------------------- sweeps (core/sweep)
 #: Under the runs root: ``<name>.json`` records a sweep (its runs and varying fields) and the
 #: folder ``<name>/`` holds each run's launch config (``<run>.toml``) and output (``<run>.log``).

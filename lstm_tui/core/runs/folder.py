@@ -22,9 +22,10 @@ import re
 import shutil
 import sys
 import unicodedata
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Union
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import tomli_w
@@ -94,7 +95,9 @@ class RunDir:
 
     # ------------------------------------------------------------------ making / finding
     @classmethod
-    def create(cls, root: str | os.PathLike[str] | None = None, config: RunConfig | None = None, name: str | None = None) -> "RunDir":
+    def create(
+        cls, root: str | os.PathLike[str] | None = None, config: RunConfig | None = None, name: str | None = None
+    ) -> RunDir:
         """A new, uniquely named run folder under ``root`` with ``config.toml`` written.
 
         The folder is named ``<YYYYmmdd-HHMMSS>-<name or preset>``; ``-2``, ``-3``... is added
@@ -126,7 +129,7 @@ class RunDir:
         raise RunError(f"cannot find a free run folder name for {stem!r} in {base}")  # pragma: no cover
 
     @classmethod
-    def open(cls, path_or_name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> "RunDir":
+    def open(cls, path_or_name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> RunDir:
         """An existing run: a folder name inside ``root`` or a path to the folder."""
         text = os.fspath(path_or_name)
         if not text.strip():
@@ -263,7 +266,7 @@ class RunDir:
 
         return save_checkpoint(self.best_path, payload)
 
-    def load_checkpoint(self, map_location: Any = "cpu", best: bool = False) -> "Checkpoint":
+    def load_checkpoint(self, map_location: Any = "cpu", best: bool = False) -> Checkpoint:
         """The run's checkpoint (``best``: its ``best.pt``); raises ``CheckpointError`` when
         missing or unreadable."""
         from .checkpoint_io import load_checkpoint
@@ -271,7 +274,7 @@ class RunDir:
         return load_checkpoint(self.best_path if best else self.checkpoint_path, map_location=map_location)
 
     # ------------------------------------------------------------------ summary
-    def write_summary(self, summary: Union[Summary, dict[str, Any]]) -> Path:
+    def write_summary(self, summary: Summary | dict[str, Any]) -> Path:
         """Replace the summary; the creation time it recorded (see :meth:`keep_created`) is
         kept, since the trainer writes each summary afresh."""
         if isinstance(summary, Summary):

@@ -66,8 +66,10 @@ def busy_reason(folder: str | os.PathLike[str], held: dict[str, Any]) -> tuple[s
     """``(reason, hint)`` of a refusal because ``held`` (a live lock record) trains ``folder``."""
     path = Path(folder) / LOCK_FILE
     where = f"process {held.get('pid', '?')} on {held.get('host', '?')}"
-    return (f"{path.parent.name} is being trained by {where}",
-            f"wait for it to end or stop it; if that process is gone, delete {path}")
+    return (
+        f"{path.parent.name} is being trained by {where}",
+        f"wait for it to end or stop it; if that process is gone, delete {path}",
+    )
 
 
 class RunBusy(RunError):
@@ -85,7 +87,7 @@ class RunLock:
         self.path = path
 
     @classmethod
-    def acquire(cls, folder: str | os.PathLike[str]) -> "RunLock":
+    def acquire(cls, folder: str | os.PathLike[str]) -> RunLock:
         """Take the folder's lock; raises :class:`RunBusy` when a live process holds it."""
         lock = cls(Path(folder) / LOCK_FILE)
         for _ in range(2):  # a second try after removing a dead process's lock
@@ -98,8 +100,9 @@ class RunLock:
                 json.dump(owner(), out)
             _HELD.add(str(lock.path))
             return lock
-        raise RunBusy(f"{lock.path.parent.name} is locked by another trainer that just started",
-                      "wait for it, or stop it first")
+        raise RunBusy(
+            f"{lock.path.parent.name} is locked by another trainer that just started", "wait for it, or stop it first"
+        )
 
     def _take_over_or_refuse(self) -> None:
         held = read_lock(self.path) or {}

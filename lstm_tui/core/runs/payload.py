@@ -70,9 +70,20 @@ class Checkpoint:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def make_payload(*, config: RunConfig, vocab: Any, model_state: dict[str, Any], optimizer_state: dict[str, Any] | None,
-                 epoch: int, batch: int, history: list[dict[str, Any]], rng: dict[str, Any], carry: tuple[Any, ...] | None,
-                 accum: dict[str, Any] | None, elapsed_s: float) -> dict[str, Any]:
+def make_payload(
+    *,
+    config: RunConfig,
+    vocab: Any,
+    model_state: dict[str, Any],
+    optimizer_state: dict[str, Any] | None,
+    epoch: int,
+    batch: int,
+    history: list[dict[str, Any]],
+    rng: dict[str, Any],
+    carry: tuple[Any, ...] | None,
+    accum: dict[str, Any] | None,
+    elapsed_s: float,
+) -> dict[str, Any]:
     """The dict a checkpoint holds (``carry`` and ``accum`` count only mid-epoch: ``batch`` > 0)."""
     mid_epoch = batch > 0
     return {
@@ -96,7 +107,11 @@ def checkpoint_from_payload(raw: dict[str, Any], source: str | os.PathLike[str])
     source = Path(source)
     fmt = raw.get("format")
     if fmt is None:
-        hint = " (it looks like a bare state_dict)" if raw and all(isinstance(v, torch.Tensor) for v in raw.values()) else ""
+        hint = (
+            " (it looks like a bare state_dict)"
+            if raw and all(isinstance(v, torch.Tensor) for v in raw.values())
+            else ""
+        )
         raise CheckpointError(f"{source} is a PyTorch file but not an lstm-tui checkpoint{hint}", source)
     if fmt != FORMAT:
         raise CheckpointError(

@@ -53,8 +53,9 @@ def list_snapshot_files(run_path: str | os.PathLike[str]) -> list[SnapshotInfo]:
     return sorted(found, key=lambda info: info.epoch)
 
 
-def write_snapshot(run_path: str | os.PathLike[str], epoch: int, model_state: dict[str, Any],
-                   vocab: list[str], cap: int = SNAPSHOT_CAP) -> Path:
+def write_snapshot(
+    run_path: str | os.PathLike[str], epoch: int, model_state: dict[str, Any], vocab: list[str], cap: int = SNAPSHOT_CAP
+) -> Path:
     """Write epoch ``epoch``'s weights atomically, then thin the folder to about ``cap``."""
     import torch
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from .files import CREATED_KEY
 
@@ -31,7 +31,7 @@ class RunStatus(str, Enum):
         return self.value
 
     @classmethod
-    def parse(cls, value: Any) -> "RunStatus":
+    def parse(cls, value: Any) -> RunStatus:
         """The status a summary's text names; UNKNOWN for anything else."""
         try:
             return cls(str(value))
@@ -50,24 +50,24 @@ class Summary:
     """The fields of ``summary.json``. ``None`` fields are left out of the file."""
 
     status: RunStatus = RunStatus.UNKNOWN
-    epoch: Optional[int] = None  # completed epochs
-    epochs: Optional[int] = None  # the configured total
-    perplexity: Optional[float] = None
-    val_perplexity: Optional[float] = None
-    generation_perplexity: Optional[float] = None
-    tokens_per_s: Optional[float] = None
-    elapsed_s: Optional[float] = None
-    device: Optional[str] = None
-    stopped: Optional[bool] = None
-    checkpoint_saved: Optional[bool] = None  # False: the closing checkpoint could not be written
-    checkpoint_epoch: Optional[int] = None  # the epoch the folder's checkpoint.pt holds (None: none)
-    checkpoint_error: Optional[str] = None  # why the last checkpoint write failed
-    history_epochs: Optional[int] = None  # epochs in the trainer's history (= metrics lines)
-    created: Optional[str] = None  # ISO time, kept once a rename dropped the folder's stamp
-    reason: Optional[str] = None  # a failed run: why, for people
-    hint: Optional[str] = None  # a failed run: what to try
-    detail: Optional[str] = None  # a failed run: the unexpected error's traceback
-    traceback: Optional[str] = None
+    epoch: int | None = None  # completed epochs
+    epochs: int | None = None  # the configured total
+    perplexity: float | None = None
+    val_perplexity: float | None = None
+    generation_perplexity: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float | None = None
+    device: str | None = None
+    stopped: bool | None = None
+    checkpoint_saved: bool | None = None  # False: the closing checkpoint could not be written
+    checkpoint_epoch: int | None = None  # the epoch the folder's checkpoint.pt holds (None: none)
+    checkpoint_error: str | None = None  # why the last checkpoint write failed
+    history_epochs: int | None = None  # epochs in the trainer's history (= metrics lines)
+    created: str | None = None  # ISO time, kept once a rename dropped the folder's stamp
+    reason: str | None = None  # a failed run: why, for people
+    hint: str | None = None  # a failed run: what to try
+    detail: str | None = None  # a failed run: the unexpected error's traceback
+    traceback: str | None = None
     test_perplexity: float | None = None  # the test_split part's, computed once when the run finished
     corpus_sha1: str | None = None  # SHA-1 of the corpus's UTF-8 text: a resume over another text is refused
     corpus_bytes: int | None = None  # its length in bytes
@@ -84,7 +84,7 @@ class Summary:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Summary":
+    def from_dict(cls, data: dict[str, Any] | None) -> Summary:
         """A summary from a file's dict; values of the wrong type read as ``None``."""
         data = dict(data or {})
         known = {item.name: item for item in fields(cls) if item.name != "extra"}
@@ -104,8 +104,8 @@ class Summary:
         return self.checkpoint_saved is False
 
 
-def checkpoint_note(summary: Summary | dict[str, Any] | None) -> Optional[str]:
-    """"checkpoint holds epoch 1 of 6" when an ended run's checkpoint is older than its last
+def checkpoint_note(summary: Summary | dict[str, Any] | None) -> str | None:
+    """ "checkpoint holds epoch 1 of 6" when an ended run's checkpoint is older than its last
     epoch (the later ones could not be written), "no checkpoint saved" when it has none; else None."""
     if summary is None:
         return None

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..atomic import TEMP_SUFFIX, atomic_write_bytes
-from .files import BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, SNAPSHOTS_DIR, SUMMARY_FILE, is_knob_record
+from .files import (
+    BEST_FILE,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    SNAPSHOTS_DIR,
+    SUMMARY_FILE,
+    is_knob_record,
+)
 
 #: The files whose atomic writes may leave a temporary file behind when the process is killed.
 _ATOMIC_FILES = (CHECKPOINT_FILE, BEST_FILE, SUMMARY_FILE, METRICS_FILE, SAMPLES_FILE, CONFIG_FILE)
@@ -39,8 +49,9 @@ def _remove_temps(folder: Path, prefixes: tuple[str, ...]) -> list[Path]:
     return removed
 
 
-def repair_run_files(folder: str | os.PathLike[str], epoch: int, history: Iterable[dict[str, Any]],
-                     batch: int = 0) -> None:
+def repair_run_files(
+    folder: str | os.PathLike[str], epoch: int, history: Iterable[dict[str, Any]], batch: int = 0
+) -> None:
     """Put metrics.jsonl and samples.jsonl in step with a checkpoint at ``epoch`` (``batch``
     batches into the next one) whose history is ``history``: every history epoch once, in
     order (a line torn by a kill comes back from the history), lines of epochs after ``epoch``
@@ -106,9 +117,8 @@ def _rewrite_metrics(path: Path, epoch: int, history: list[dict[str, Any]], batc
     places = [((number, 1, 0), line) for number, line in by_epoch.items()]
     places += [((number, 0, done), line) for (number, done), line in knobs]
     keep = [line for _, line in sorted(places, key=lambda item: item[0])] + others
-    if torn or keep != [line for line, _ in records]:
-        if keep or path.exists():
-            atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+    if (torn or keep != [line for line, _ in records]) and (keep or path.exists()):
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
 
 
 def _rewrite_samples(path: Path, epoch: int) -> None:

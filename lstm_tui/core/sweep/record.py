@@ -39,8 +39,13 @@ class SweepRun:
     folder: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "name": self.name, "values": self.values, "folder": self.folder,
-                "config": self.config.to_dict()}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "values": self.values,
+            "folder": self.folder,
+            "config": self.config.to_dict(),
+        }
 
 
 @dataclass
@@ -56,18 +61,25 @@ class SweepRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "name": self.name, "title": self.title, "created": self.created,
-                "varying": list(self.varying), "parallel": self.parallel, "meta": self.meta,
-                "runs": [run.to_dict() for run in self.runs]}
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "title": self.title,
+            "created": self.created,
+            "varying": list(self.varying),
+            "parallel": self.parallel,
+            "meta": self.meta,
+            "runs": [run.to_dict() for run in self.runs],
+        }
 
 
 class RunState(str, Enum):
     """Where one run of a sweep stands, for ``--resume``."""
 
-    FINISHED = "finished"   # ended (finished, or failed while training): left as it is
+    FINISHED = "finished"  # ended (finished, or failed while training): left as it is
     RESUMABLE = "resumable"  # stopped / interrupted with a checkpoint: ``train --resume``
-    FRESH = "fresh"          # never started, or ended before its first checkpoint: started anew
-    BUSY = "busy"            # a live process trains it right now: left alone
+    FRESH = "fresh"  # never started, or ended before its first checkpoint: started anew
+    BUSY = "busy"  # a live process trains it right now: left alone
 
 
 # ----------------------------------------------------------------------------- paths
@@ -113,13 +125,18 @@ def run_name(sweep: str, index: int, values: dict[str, Any]) -> str:
 def new_record(root: str | os.PathLike[str] | None, name: str, spec: SweepSpec, parallel: int) -> SweepRecord:
     """Record a new sweep; a name in use is a :class:`RunError` (continue it with ``--resume``)."""
     if safe_name(name) != name or len(name) > _SWEEP_NAME_MAX:
-        raise RunError(f"sweep name {name!r} may hold only letters, digits, '.', '_' and '-', at most "
-                       f"{_SWEEP_NAME_MAX} characters (e.g. {safe_name(name)[:_SWEEP_NAME_MAX]!r})")
+        raise RunError(
+            f"sweep name {name!r} may hold only letters, digits, '.', '_' and '-', at most "
+            f"{_SWEEP_NAME_MAX} characters (e.g. {safe_name(name)[:_SWEEP_NAME_MAX]!r})"
+        )
     if sweep_path(root, name).exists():
-        raise RunError(f"a sweep named {name!r} exists already (continue it with --resume {name}, or pick another --name)")
+        raise RunError(
+            f"a sweep named {name!r} exists already (continue it with --resume {name}, or pick another --name)"
+        )
     runs = [SweepRun(i, run_name(name, i, dict(p.values)), dict(p.values), p.config) for i, p in enumerate(spec.points)]
-    record = SweepRecord(name=name, varying=spec.varying, runs=runs, parallel=parallel, title=spec.title,
-                         meta=dict(spec.meta))
+    record = SweepRecord(
+        name=name, varying=spec.varying, runs=runs, parallel=parallel, title=spec.title, meta=dict(spec.meta)
+    )
     save_record(root, record)
     return record
 
@@ -149,11 +166,21 @@ def load_record(root: str | os.PathLike[str] | None, name: str) -> SweepRecord:
 
 
 def _from_dict(data: dict[str, Any]) -> SweepRecord:
-    runs = [SweepRun(int(r["index"]), str(r["name"]), dict(r["values"]), RunConfig.from_mapping(r["config"]),
-                     r.get("folder")) for r in data["runs"]]
-    return SweepRecord(name=str(data["name"]), varying=tuple(data["varying"]), runs=runs,
-                       parallel=int(data.get("parallel", 1)), title=str(data.get("title", "")),
-                       created=str(data.get("created", "")), meta=dict(data.get("meta") or {}))
+    runs = [
+        SweepRun(
+            int(r["index"]), str(r["name"]), dict(r["values"]), RunConfig.from_mapping(r["config"]), r.get("folder")
+        )
+        for r in data["runs"]
+    ]
+    return SweepRecord(
+        name=str(data["name"]),
+        varying=tuple(data["varying"]),
+        runs=runs,
+        parallel=int(data.get("parallel", 1)),
+        title=str(data.get("title", "")),
+        created=str(data.get("created", "")),
+        meta=dict(data.get("meta") or {}),
+    )
 
 
 def list_records(root: str | os.PathLike[str] | None = None) -> list[SweepRecord]:
@@ -187,8 +214,9 @@ def find_run_folder(root: str | os.PathLike[str] | None, run: SweepRun, claimed:
     pattern = re.compile(r"^\d{8}-\d{6}-" + re.escape(run.name) + r"(-\d+)?$")
     base = _root(root)
     try:
-        candidates = [p for p in base.iterdir()
-                      if pattern.match(p.name) and p.name not in claimed and (p / CONFIG_FILE).is_file()]
+        candidates = [
+            p for p in base.iterdir() if pattern.match(p.name) and p.name not in claimed and (p / CONFIG_FILE).is_file()
+        ]
     except OSError:
         return None
     return max(candidates, key=lambda p: p.stat().st_mtime_ns, default=None)
@@ -218,6 +246,22 @@ def run_state(root: str | os.PathLike[str] | None, run: SweepRun) -> RunState:
     return RunState.FRESH
 
 
-__all__ = ["RunState", "SweepRecord", "SweepRun", "default_sweep_name", "find_run_folder", "list_records",
-           "load_record", "new_record", "read_tag", "run_folder", "run_name", "run_state", "save_record",
-           "sweep_path", "sweeps_dir", "work_dir", "write_tag"]
+__all__ = [
+    "RunState",
+    "SweepRecord",
+    "SweepRun",
+    "default_sweep_name",
+    "find_run_folder",
+    "list_records",
+    "load_record",
+    "new_record",
+    "read_tag",
+    "run_folder",
+    "run_name",
+    "run_state",
+    "save_record",
+    "sweep_path",
+    "sweeps_dir",
+    "work_dir",
+    "write_tag",
+]

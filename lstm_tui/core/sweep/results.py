@@ -57,11 +57,17 @@ def result_of(root: str | os.PathLike[str] | None, run: SweepRun) -> SweepResult
         metrics = []
     failed = row.status is RunStatus.FAILED
     return SweepResult(
-        name=row.name, values=dict(run.values), status=row.status.value, epochs_done=row.epochs_done,
-        epochs=row.epochs, train_ppl=row.train_ppl, val_ppl=row.val_ppl,
+        name=row.name,
+        values=dict(run.values),
+        status=row.status.value,
+        epochs_done=row.epochs_done,
+        epochs=row.epochs,
+        train_ppl=row.train_ppl,
+        val_ppl=row.val_ppl,
         reason=summary.reason if summary is not None and failed else None,
         failed_epoch=summary.epoch if summary is not None and failed else None,
-        folder=folder.path, metrics=metrics,
+        folder=folder.path,
+        metrics=metrics,
     )
 
 
@@ -97,8 +103,14 @@ def results_markdown(record: SweepRecord, results: Sequence[SweepResult]) -> str
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for r in rows:
         epochs = f"{r.epochs_done}/{r.epochs}" if r.epochs else str(r.epochs_done)
-        cells = [r.name, *(str(r.values.get(f, "")) for f in record.varying), _number(r.val_ppl),
-                 _number(r.train_ppl), epochs, _status(r)]
+        cells = [
+            r.name,
+            *(str(r.values.get(f, "")) for f in record.varying),
+            _number(r.val_ppl),
+            _number(r.train_ppl),
+            epochs,
+            _status(r),
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     title = f"sweep {record.name}" + (f": {record.title}" if record.title else "")
     return title + "\n\n" + "\n".join(lines)
@@ -109,10 +121,24 @@ def results_json(record: SweepRecord, results: Sequence[SweepResult]) -> dict[st
     rows = sort_results(results)
     by = "val_ppl" if any(r.val_ppl is not None for r in results) else "train_ppl"
     return {
-        "sweep": record.name, "title": record.title, "varying": list(record.varying), "sort": by,
-        "results": [{"run": r.name, "values": r.values, "status": r.status, "epochs_done": r.epochs_done,
-                     "epochs": r.epochs, "val_ppl": r.val_ppl, "train_ppl": r.train_ppl, "reason": r.reason,
-                     "folder": str(r.folder) if r.folder else None} for r in rows],
+        "sweep": record.name,
+        "title": record.title,
+        "varying": list(record.varying),
+        "sort": by,
+        "results": [
+            {
+                "run": r.name,
+                "values": r.values,
+                "status": r.status,
+                "epochs_done": r.epochs_done,
+                "epochs": r.epochs,
+                "val_ppl": r.val_ppl,
+                "train_ppl": r.train_ppl,
+                "reason": r.reason,
+                "folder": str(r.folder) if r.folder else None,
+            }
+            for r in rows
+        ],
     }
 
 
@@ -136,5 +162,15 @@ def group_by_sweep(folders: Sequence[str | os.PathLike[str]]) -> dict[str | None
     return groups
 
 
-__all__ = ["NOT_STARTED", "group_by_sweep", "sweep_curves", "sweep_folders", "SweepResult", "result_of", "results_json", "results_markdown", "sort_results",
-           "sweep_results"]
+__all__ = [
+    "NOT_STARTED",
+    "group_by_sweep",
+    "sweep_curves",
+    "sweep_folders",
+    "SweepResult",
+    "result_of",
+    "results_json",
+    "results_markdown",
+    "sort_results",
+    "sweep_results",
+]

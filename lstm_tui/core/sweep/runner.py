@@ -72,9 +72,16 @@ class _Child:
 class SweepRunner:
     """Runs ``record``'s unfinished runs under ``root``; ``on_note`` hears what happens (any thread)."""
 
-    def __init__(self, record: SweepRecord, root: str | os.PathLike[str] | None, *, parallel: int | None = None,
-                 on_note: Callable[[SweepNote], None] | None = None, python: str = sys.executable,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        record: SweepRecord,
+        root: str | os.PathLike[str] | None,
+        *,
+        parallel: int | None = None,
+        on_note: Callable[[SweepNote], None] | None = None,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.record = record
         self.root = _root(root)
         self.parallel = max(1, parallel or record.parallel)
@@ -151,8 +158,14 @@ class SweepRunner:
             kind = "started"
         try:
             with open(log, "ab") as out:
-                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                           start_new_session=True, env=self.env)
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=self.env,
+                )
         except OSError as exc:  # no such interpreter, no room for the log...: this run only
             outcome.not_started.append(run)
             self.on_note(SweepNote("ended", run, f"{run.name}: did not start ({exc.strerror or exc})"))
@@ -204,8 +217,11 @@ class SweepRunner:
 
 def _describe(run: SweepRun) -> str:
     values = ", ".join(f"{k}={v}" for k, v in run.values.items())
-    return f"{values}; device {run.config.device}, threads {run.config.threads}" if values else \
-        f"device {run.config.device}, threads {run.config.threads}"
+    return (
+        f"{values}; device {run.config.device}, threads {run.config.threads}"
+        if values
+        else f"device {run.config.device}, threads {run.config.threads}"
+    )
 
 
 __all__ = ["STOP_GRACE_S", "SweepNote", "SweepOutcome", "SweepRunner"]

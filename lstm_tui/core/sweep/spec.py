@@ -77,8 +77,9 @@ def zipped(base: RunConfig, axes: Mapping[str, Sequence[Any] | str], *, title: s
     if len(set(lengths.values())) > 1:
         first = next(iter(lengths))
         odd = next(f for f, n in lengths.items() if n != lengths[first])
-        raise ConfigError(odd, f"--zip pairs lists of equal length: {odd} has {lengths[odd]} values, "
-                               f"{first} has {lengths[first]}")
+        raise ConfigError(
+            odd, f"--zip pairs lists of equal length: {odd} has {lengths[odd]} values, {first} has {lengths[first]}"
+        )
     count = next(iter(lengths.values()), 1)
     rows = [{f: values[i] for f, values in parsed.items()} for i in range(count)]
     return _spec(base, tuple(parsed), rows, title, name)
@@ -89,16 +90,19 @@ def _spec(base: RunConfig, varying: tuple[str, ...], rows: list[dict[str, Any]],
     return SweepSpec(points=points, varying=varying, title=title, name=name)
 
 
-def book_sweep(base_shared_fields: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> SweepSpec:
-    """"Run the book": the four presets with the same data, device and seed.
+def book_sweep(
+    base_shared_fields: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> SweepSpec:
+    """ "Run the book": the four presets with the same data, device and seed.
 
     ``base_shared_fields`` are fields every run shares (typically :data:`BOOK_SHARED_FIELDS` from
     a form or flags; any field is accepted); ``overrides`` are applied last (tests: tiny runs).
     Raises ConfigError naming a bad field."""
     changes = {**(base_shared_fields or {}), **(overrides or {})}
     changes.pop("preset", None)
-    points = tuple(SweepPoint(values={"preset": name}, config=PRESETS[name].config.replace(**changes))
-                   for name in BOOK_PRESETS)
+    points = tuple(
+        SweepPoint(values={"preset": name}, config=PRESETS[name].config.replace(**changes)) for name in BOOK_PRESETS
+    )
     return SweepSpec(points=points, varying=("preset",), title="The book's four experiments", name="book")
 
 
@@ -130,5 +134,16 @@ def place(spec: SweepSpec, *, devices: Sequence[str] = (), parallel: int = 1, co
     return replace(spec, points=tuple(points))
 
 
-__all__ = ["BOOK_PRESETS", "BOOK_SHARED_FIELDS", "UNSWEEPABLE", "SweepPoint", "SweepSpec", "book_sweep",
-           "default_threads", "grid", "parse_values", "place", "zipped"]
+__all__ = [
+    "BOOK_PRESETS",
+    "BOOK_SHARED_FIELDS",
+    "UNSWEEPABLE",
+    "SweepPoint",
+    "SweepSpec",
+    "book_sweep",
+    "default_threads",
+    "grid",
+    "parse_values",
+    "place",
+    "zipped",
+]
