@@ -194,11 +194,11 @@ async def test_without_a_model_the_generate_note_previews_the_form(tiny_config, 
     async with app.run_test(size=(120, 40)) as pilot:
         output = app.query_one("#gen-output")
         app.form.query_one("#field-preset").value = "bidirectional"
-        await pilot.pause()
-        assert BIDIRECTIONAL_NOTE in str(output.render())
+        await wait_for(pilot, lambda: BIDIRECTIONAL_NOTE in str(output.render()), 10, "the note")
         app.form.query_one("#field-preset").value = "concise"
-        await pilot.pause()
-        assert BIDIRECTIONAL_NOTE not in str(output.render())  # the note goes with the choice
+        await wait_for(
+            pilot, lambda: BIDIRECTIONAL_NOTE not in str(output.render()), 10, "the note to go"
+        )  # with the choice
 
 
 async def test_generate_box_writes_for_a_bidirectional_model_with_its_warning(tiny_config, runs_dir):
@@ -324,6 +324,8 @@ async def test_bidirectional_preset_shows_note(tiny_config, runs_dir):
             note = app.query_one("#bidi-note")
             assert not note.display
             app.form.query_one("#field-preset").value = "bidirectional"
+            form = app.form
+            await wait_for(pilot, lambda form=form: form.values["bidirectional"] is True, 10, "the preset's fields")
             await pilot.pause()
             assert app.form.values["bidirectional"] is True and app.form.values["impl"] == "torch"
             assert app.form.values["data_dir"] == tiny_config.data_dir  # where the data is stays
