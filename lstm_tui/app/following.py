@@ -175,12 +175,14 @@ class FollowingMixin:
             self._follow_stop = None
         self._follow_generation += 1  # updates still queued from the old worker are dropped
 
-    def _begin_run(self, config: Any, resume: str | None = None, changes: dict | None = None) -> None:
+    def _begin_run(
+        self, config: Any, resume: str | None = None, changes: dict | None = None, allow_corpus_change: bool = False
+    ) -> None:
         """The app's own run starts: the followed runs move aside (dropped; F2 follows them again)."""
         if self.following:
             self.unfollow(say=False)
             self.log_view.info("■ followed runs dropped: the chart shows the app's own run now")
-        super()._begin_run(config, resume, changes)  # type: ignore[misc]
+        super()._begin_run(config, resume, changes, allow_corpus_change)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ the worker
     @work(thread=True, group="follow", exit_on_error=False)

@@ -330,6 +330,7 @@ async def test_bidirectional_preset_shows_note(tiny_config, runs_dir):
             assert app.form.values["bidirectional"] is True and app.form.values["impl"] == "torch"
             assert app.form.values["data_dir"] == tiny_config.data_dir  # where the data is stays
             if size[1] >= 34:
+                await wait_for(pilot, lambda note=note: note.display, 10, "the banner")
                 assert note.display and BIDIRECTIONAL_NOTE in str(note.render())
             else:  # short terminals show it in the generate box
                 assert BIDIRECTIONAL_NOTE in str(app.query_one("#gen-output").render())
