@@ -50,10 +50,10 @@ async def check_the_dialog(pilot, app, tiny_config) -> None:
 
 
 async def test_knob_change_on_the_apps_run(tiny_config, runs_dir):
-    app = make_app(tiny_config.replace(epochs=30), runs_dir)
+    app = make_app(tiny_config.replace(epochs=5000), runs_dir)  # (long enough never to end before F6)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f5")
-        await wait_for(pilot, lambda: app.state == "training" or app.state in DONE, 60, "training")
+        await wait_for(pilot, lambda: app.state == "training", 60, "training")
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.state == "paused", 30, "the pause")
         try:
@@ -62,7 +62,9 @@ async def test_knob_change_on_the_apps_run(tiny_config, runs_dir):
             if isinstance(app.screen, KnobsDialog):
                 app.screen.dismiss(None)
             await pilot.press("f6")  # (never leave a paused trainer behind: teardown would wait on it)
-        await wait_for(pilot, lambda: app.state in DONE, 60, "the run to end")
+        await wait_for(pilot, lambda: bool(app.chart.knobs), 30, "the change at the next batch")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.state in DONE, 60, "the stop")
         assert app.chart.knobs and app.chart.knobs[0][1] == "lr"
         assert f"lr {tiny_config.lr:g} -> 0.25 at epoch" in app.log_view.plain
         lines = (RunDir(app.session.run_path).path / "metrics.jsonl").read_text().splitlines()
