@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
+from functools import partial
 
+from textual.app import SystemCommand
 from textual.binding import Binding
 
 
@@ -31,3 +33,14 @@ def group_text(group: list[Binding]) -> str:
 def remapped(bindings: Iterable[object], keymap: Mapping[str, str]) -> list[object]:
     """``bindings`` with the keys ``keymap`` (binding id -> keys, the app's keymap) gives them."""
     return [replace(b, key=keymap[b.id]) if isinstance(b, Binding) and b.id in keymap else b for b in bindings]
+
+
+def action_commands(bindings: Iterable[object], run_action: Callable[[str], object]) -> Iterator[SystemCommand]:
+    """A command-palette entry per action of ``bindings`` (its name, its keys, its tooltip),
+    running it as its key would; quit is left out (Textual lists its own)."""
+    for group in binding_groups(bindings):
+        action = group[0].action
+        if action != "quit":
+            yield SystemCommand(
+                f"{group[0].description} ({group_keys(group)})", group_text(group), partial(run_action, action)
+            )

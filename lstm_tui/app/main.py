@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from .engine_view import EngineViewMixin  # engine events -> chart, log, status 
 from .following import FollowingMixin  # follow runs other processes train; control them
 from .generating import GeneratingMixin  # the generate box's worker
 from .keymap import KeymapMixin  # the settings file's keymap
-from .keys import binding_groups, group_keys, group_text, remapped
+from .keys import action_commands, remapped
 from .knobs import KnobsMixin  # ctrl+k: live knobs of the run
 from .lenses import LensesMixin  # F4 the probability lens, g the gradient-norm series
 from .loading import LoadingMixin  # ctrl+o: load a saved run
@@ -50,6 +49,7 @@ from .signals import SignalsMixin  # SIGTERM/SIGHUP/SIGINT: stop, save, quit
 from .state import AppState
 from .training import TrainingMixin  # the train worker, save, resume
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
+from .widgets.config_form import field_help
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
@@ -244,12 +244,7 @@ class LstmTuiApp(
         yield from super().get_system_commands(screen)
         if isinstance(screen, ModalScreen):
             return
-        for group in binding_groups(remapped(self.BINDINGS, self._keymap)):
-            action = group[0].action
-            if action != "quit":  # (Textual lists its own Quit)
-                yield SystemCommand(
-                    f"{group[0].description} ({group_keys(group)})", group_text(group), partial(self.run_action, action)
-                )
+        yield from action_commands(remapped(self.BINDINGS, self._keymap), self.run_action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog or the help is open, its own keys win over the main screen's bindings
@@ -318,17 +313,7 @@ class LstmTuiApp(
         name = form.field_of(event.widget)
         if name is None or event.widget not in form.walk_children():
             return
-        from lstm_tui.core.config import allowed_text, field_info
-
-        from .widgets.config_form import label_for
-
-        if name == "preset":
-            text = "preset: one of the book's experiments; choosing one fills the fields"
-        else:
-            label, about = label_for(name), field_info(name)["help"]
-            about = about if about.lower().startswith(label.lower()) else f"{label}: {about}"  # no "lr: lr"
-            text = f"{about} ({allowed_text(name)})"
-        self.query_one("#field-help", Static).update(Text(text))
+        self.query_one("#field-help", Static).update(Text(field_help(name)))
 
     # ------------------------------------------------------------------ actions
     def action_start(self) -> None:

@@ -314,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .options import apply_settings
 
         apply_settings(ns)
+        ns.reparse = build_parser().parse_args  # (fork --train trains the fork as `train --resume` would)
 
         return getattr(commands, f"cmd_{command}")(ns)
     except CliError as exc:

@@ -94,7 +94,7 @@ def cleaned(text: str, config: Any) -> str:
 
 
 def cmd_score(ns: argparse.Namespace) -> int:
-    from .commands import load_for_cli
+    from .loading import load_for_cli
 
     model, vocab, config, device = load_for_cli(ns.checkpoint, ns.runs_dir, ns.device, ns.epoch)
     text = _read_text(ns)

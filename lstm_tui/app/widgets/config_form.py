@@ -75,6 +75,15 @@ def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def field_help(name: str) -> str:
+    """The help line of a form field: what it is and what it takes (named once: no "lr: lr")."""
+    if name == "preset":
+        return "preset: one of the book's experiments; choosing one fills the fields"
+    label, about = label_for(name), field_info(name)["help"]
+    about = about if about.lower().startswith(label.lower()) else f"{label}: {about}"
+    return f"{about} ({allowed_text(name)})"
+
+
 def label_for(name: str) -> str:
     return LABELS.get(name, name.replace("_", " "))
 

@@ -21,8 +21,8 @@ from ..timelapse import snapshot_interval
 from .grad_stats import GradReading, GradStats
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
-from .state import Step, TrainerState
-from .step import make_step
+from .state import TrainerState
+from .step import Step, make_step
 from .tally import EpochTally
 from .throttle import Throttle
 

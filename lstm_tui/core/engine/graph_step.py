@@ -27,7 +27,7 @@ import torch
 
 from ..models.base import State
 from ..models.fused_lstm import WORKSPACES
-from .state import Step
+from .step import Step
 
 WARMUP_STEPS = 3
 

@@ -22,10 +22,7 @@ if TYPE_CHECKING:
     from ..data.vocab import Vocab
     from ..models.base import RecurrentLM
     from .grad_stats import GradStats
-    from .step import StepSettings
-
-#: One training step: (X, Y, state) -> (loss sum on the device, new state).
-Step = Callable[[torch.Tensor, torch.Tensor, State], tuple[torch.Tensor, State]]
+    from .step import Step, StepSettings
 
 
 class TrainerState:

@@ -15,7 +15,10 @@ from ..models.base import State
 
 if TYPE_CHECKING:
     from .grad_stats import GradStats
-    from .state import Step
+
+
+#: One training step: (X, Y, state) -> (loss sum on the device, new state).
+Step = Callable[[torch.Tensor, torch.Tensor, State], tuple[torch.Tensor, State]]
 
 
 def autocast_context(device: torch.device, amp: bool, cache: bool = True) -> AbstractContextManager[Any]:

@@ -20,19 +20,17 @@ import os
 import random
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, CheckpointError
+from ..checkpoint import Checkpoint
 from ..config import RunConfig
 from ..control_file import ControlFilePoller
 from ..data.dataset import CorpusData, check_batches, check_vocab, corpus_for
-from ..data.errors import CorpusError
 from ..data.vocab import Vocab
-from ..device import DeviceError, bf16_native, describe_device, resolve_device, threads_warning, use_threads
+from ..device import bf16_native, describe_device, resolve_device, threads_warning, use_threads
 from ..events import (
     DownloadProgress,
     Event,
@@ -52,8 +50,8 @@ from ..timelapse import snapshot_plan
 from .allocator import keep_freed_memory
 from .control import RunControl
 from .epochs import EpochsMixin
-from .errors import HandlerError, NonFinite
-from .metrics import is_out_of_memory, nonfinite_failure, out_of_memory_failure
+from .errors import HandlerError
+from .failures import failure_of
 from .options import OptionsMixin
 from .persist import PersistMixin
 from .step import StepSettings, make_optimizer
@@ -242,35 +240,8 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
     def _train_reporting_failures(self) -> Finished | Failed:
         try:
             return self._train()
-        except HandlerError as exc:
-            log.error("event handler raised on %s", exc.event.kind, exc_info=exc.cause)
-            self.traceback = "".join(traceback.format_exception(exc.cause))
-            failed = Failed(
-                f"the event handler raised {type(exc.cause).__name__} on a {exc.event.kind} event: {exc.cause}",
-                "the run was stopped; event handlers must not raise",
-                epoch=self.epoch,
-            )
-        except NonFinite as exc:
-            failed = nonfinite_failure(self.config, exc.value, exc.epoch, exc.what)
-        except CorpusError as exc:
-            failed = Failed(exc.reason, exc.hint, epoch=self.epoch)
-        except DeviceError as exc:
-            failed = Failed(exc.message, exc.hint or "pick another device, e.g. cpu or auto", epoch=self.epoch)
-        except CheckpointError as exc:
-            failed = Failed(f"cannot resume: {exc}", "start a new run", epoch=self.epoch)
         except Exception as exc:  # noqa: BLE001 - run() reports every problem as Failed
-            self.traceback = traceback.format_exc()
-            if is_out_of_memory(exc):
-                failed = out_of_memory_failure(self.config, self._device_text or self.config.device, self.epoch + 1)
-                _free_memory(self.device)
-            else:
-                log.exception("training failed")
-                failed = Failed(
-                    f"{type(exc).__name__}: {exc}",
-                    "an unexpected error; the traceback is in the log and in the run's summary.json",
-                    epoch=self.epoch,
-                    detail=self.traceback,
-                )
+            failed, self.traceback = failure_of(exc, self.config, self.epoch, self._device_text, self.device)
         if self._announced or not self._resuming:  # a refused resume leaves the run's files as they were
             self._write_summary(
                 RunStatus.FAILED,
@@ -425,11 +396,3 @@ def _as_run_dir(run_dir: RunDir | str | os.PathLike[str] | None) -> RunDir | Non
     path = Path(run_dir).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return RunDir(path)
-
-
-def _free_memory(device: torch.device | None) -> None:
-    if device is not None and device.type == "cuda":
-        try:
-            torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001
-            pass
