@@ -6,12 +6,15 @@ of ``follow_cost.py``), waits until each has trained an epoch, then runs the app
 
 * the app process's CPU as % of one core: ``time.process_time`` over the wall time (every
   thread of the process: the app's, the follow worker, the change watcher), less what the
-  measuring itself cost (timed around each of its checks);
+  measuring itself cost (timed around each of its checks); then, as a reference measured in the
+  same run with the same trainers going, the same app following no run (its own idle cost:
+  timers, the screen's compositor), and the difference;
 * the delay from each new metrics line's write (the metrics file's mtime, taken only when one
   line arrived) to its point in the chart's data, and to the chart's next redraw (the chart
   redraws new points once a second at most), median and max.
 
     python bench/follow_app.py                  # 8 runs, 30 s
+    python bench/follow_app.py --profile /tmp/follow.prof   # and a cProfile of the app thread
 """
 
 from __future__ import annotations
@@ -31,6 +34,20 @@ from follow_cost import start_trainers, stop_trainers, wait_started
 CHECK_S = 0.05
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's threads by name (Linux; empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 class Watch:
     """Checks the app's chart every CHECK_S seconds: when each run's line grows, and when drawn."""
 
@@ -43,6 +60,7 @@ class Watch:
         self.draws = 0
         self.overhead = 0.0
         self.epochs = 0
+        self.threads: dict[str, float] = {}  # % of one core by thread name, over the measurement
 
     def check(self) -> None:
         begin = time.process_time()
@@ -63,10 +81,24 @@ class Watch:
         self.overhead += time.process_time() - begin
 
 
-async def follow(folders: list[Path], seconds: float) -> tuple[Watch, float, float]:
+async def idle(runs: Path, seconds: float) -> tuple[float, float]:
+    """The reference: the same app following no run, same size, same wall time (wall, cpu)."""
+    from lstm_tui.app.main import LstmTuiApp
+
+    app = LstmTuiApp(runs_dir=runs, detect_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(1.0)
+        wall0, cpu0 = time.monotonic(), time.process_time()
+        while time.monotonic() - wall0 < seconds:
+            await asyncio.sleep(CHECK_S)
+        return time.monotonic() - wall0, time.process_time() - cpu0
+
+
+async def follow(folders: list[Path], seconds: float, profile: Path | None = None) -> tuple[Watch, float, float]:
     from lstm_tui.app.main import LstmTuiApp
 
     app = LstmTuiApp(runs_dir=folders[0].parent, detect_devices=False, follow=folders)
+    profiler = None
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 30
         while not all(app.chart.lines.get(path.name) for path in folders) and time.monotonic() < deadline:
@@ -74,11 +106,21 @@ async def follow(folders: list[Path], seconds: float) -> tuple[Watch, float, flo
         watch = Watch(app, folders)
         watch.check()
         watch.to_data, watch.to_draw, watch.pending, watch.epochs = [], [], [], 0
-        wall0, cpu0 = time.monotonic(), time.process_time()
+        if profile is not None:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu()
         while time.monotonic() - wall0 < seconds:
             await asyncio.sleep(CHECK_S)
             watch.check()
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        threads = thread_cpu()
+        watch.threads = {name: 100 * (threads[name] - threads0.get(name, 0.0)) / wall for name in threads}
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
     return watch, wall, cpu
 
 
@@ -92,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--no-reference", action="store_true", help="skip the idle app's reference measurement")
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the app's thread while following (adds its own cost)"
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -101,14 +147,16 @@ def main(argv: list[str] | None = None) -> None:
         procs = start_trainers(args.runs, runs, args.data_dir)
         try:
             folders = wait_started(runs, args.runs, procs)
-            watch, wall, cpu = asyncio.run(follow(folders, args.seconds))
+            watch, wall, cpu = asyncio.run(follow(folders, args.seconds, args.profile))
+            ref = None if args.no_reference else asyncio.run(idle(runs, args.seconds))
         finally:
             stop_trainers(procs)
-    report(args, watch, wall, cpu)
+    report(args, watch, wall, cpu, ref)
 
 
-def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float) -> None:
+def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float, ref: tuple[float, float] | None) -> None:
     cpu_pct = 100 * (cpu - watch.overhead) / wall
+    idle_pct = 100 * ref[1] / ref[0] if ref else float("nan")
     data_median, data_max, data_within = summary(watch.to_data)
     draw_median, draw_max, draw_within = summary(watch.to_draw)
     lines = [
@@ -120,6 +168,9 @@ def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float) -> N
         "| measure | value |",
         "|---|---|",
         f"| app process CPU, % of one core | {cpu_pct:.2f} |",
+        f"| the same app idle (following no run, same trainers running), % of one core | {idle_pct:.2f} |",
+        f"| following's own cost (the difference), % of one core | {cpu_pct - idle_pct:.2f} |",
+        f"| by thread: {', '.join(f'{n} {v:.1f}' for n, v in sorted(watch.threads.items(), key=lambda i: -i[1]) if v >= 0.05)} | |",
         f"| delay write -> chart data, median / max (s) | {data_median:.3f} / {data_max:.3f} |",
         f"| delay write -> chart drawn, median / max (s) | {draw_median:.3f} / {draw_max:.3f} |",
         f"| epochs in the chart data within 1 s | {100 * data_within:.1f}% of {len(watch.to_data)} |",
@@ -135,6 +186,7 @@ def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float) -> N
         "epochs": watch.epochs,
         "draws": watch.draws,
         "app_cpu_pct": cpu_pct,
+        "idle_cpu_pct": idle_pct,
         "to_data": watch.to_data,
         "to_draw": watch.to_draw,
         "cpu": cpu_model(),
