@@ -10,8 +10,8 @@ of ``follow_cost.py``), waits until each has trained an epoch, then runs the app
   same run with the same trainers going, the same app following no run (its own idle cost:
   timers, the screen's compositor), and the difference;
 * the delay from each new metrics line's write (the metrics file's mtime, taken only when one
-  line arrived) to its point in the chart's data, and to the chart's next redraw (the chart
-  redraws new points once a second at most), median and max.
+  line arrived) to its point in the chart's data, and to the chart's redraw that drew it (the
+  chart's ``redraw`` is wrapped: what is in its data then is drawn), median and max.
 
     python bench/follow_app.py                  # 8 runs, 30 s
     python bench/follow_app.py --profile /tmp/follow.prof   # and a cProfile of the app thread
@@ -62,13 +62,26 @@ class Watch:
         self.epochs = 0
         self.threads: dict[str, float] = {}  # % of one core by thread name, over the measurement
 
+    def hook(self) -> None:
+        """Wrap the chart's redraw: what is in its data when it redraws is what it draws."""
+        chart = self.app.chart
+        original = chart.redraw
+
+        def redraw() -> None:
+            self.check()  # (new points that reached the data since the last check)
+            original()
+            begin = time.process_time()
+            now = time.time()
+            self.draws += 1
+            self.to_draw += [now - written for written in self.pending]
+            self.pending = []
+            self.overhead += time.process_time() - begin
+
+        chart.redraw = redraw
+
     def check(self) -> None:
         begin = time.process_time()
         now, chart = time.time(), self.app.chart
-        if chart.draws != self.draws:
-            self.draws = chart.draws
-            self.to_draw += [now - written for written in self.pending]
-            self.pending = []
         for path in self.folders:
             count = len(chart.lines.get(path.name, []))
             new, self.seen[path.name] = count - self.seen[path.name], count
@@ -105,6 +118,7 @@ async def follow(folders: list[Path], seconds: float, profile: Path | None = Non
             await pilot.pause(0.1)  # each run's history so far: not part of the measurement
         watch = Watch(app, folders)
         watch.check()
+        watch.hook()
         watch.to_data, watch.to_draw, watch.pending, watch.epochs = [], [], [], 0
         if profile is not None:
             import cProfile

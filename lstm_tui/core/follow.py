@@ -338,7 +338,7 @@ class RunFollower:
             for _changes in watchfiles.watch(
                 *paths,
                 watch_filter=relevant,
-                debounce=200,
+                debounce=100,
                 step=50,
                 stop_event=stop,
                 rust_timeout=0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 500
@@ -98,6 +99,7 @@ class PerplexityChart(PlotextPlot):
         self.lines: dict[str, list[tuple[float, float]]] = {}
         self._dirty = True
         self._drawn_at = 0.0
+        self._soon: Timer | None = None  # a redraw_soon() waiting for its turn
         self.draws = 0
 
     #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
@@ -185,13 +187,24 @@ class PerplexityChart(PlotextPlot):
         return self.show_grad
 
     def _tick(self) -> None:
-        if self._dirty:
+        if self._dirty and self._soon is None:
             self.redraw()
 
-    def redraw_if_due(self, min_s: float) -> None:
-        """Redraw now if something changed and the last draw is ``min_s`` old (new points of a
-        followed run show without waiting for the timer)."""
-        if self._dirty and time.monotonic() - self._drawn_at >= min_s:
+    def redraw_soon(self, min_s: float) -> None:
+        """Redraw what changed: at once when the last draw is ``min_s`` old (the first change
+        after a quiet spell shows without delay), else once it is (a burst of changes costs one
+        draw per ``min_s``, and none waits longer). New points of followed runs."""
+        if not self._dirty or self._soon is not None:
+            return
+        wait = self._drawn_at + min_s - time.monotonic()
+        if wait <= 0:
+            self.redraw()
+        else:
+            self._soon = self.set_timer(wait, self._soon_due)
+
+    def _soon_due(self) -> None:
+        self._soon = None
+        if self._dirty:
             self.redraw()
 
     def redraw(self) -> None:
