@@ -22,11 +22,12 @@ from textual import work
 from textual.message import Message
 
 from lstm_tui.core import events as ev
+from lstm_tui.core.settings import ON_HANGUP_CHOICES
 
 from .state import AppState
 
 #: What a hangup does to a run the app trains.
-HANGUP_CHOICES = ("stop", "detach")
+HANGUP_CHOICES = ON_HANGUP_CHOICES
 TAKEN_TIMEOUT_S = 30.0  # the background trainer imports torch and reads the corpus first
 
 

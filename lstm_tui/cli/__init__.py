@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..core.config import allowed_text, field_info
 from ..core.limits import GENERATE_MAX_LENGTH
+from ..core.settings import ON_HANGUP_CHOICES
 from .exitcodes import DEBUG_ENV, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .options import CliError, add_config_flags
 
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lstm-tui {__version__}")
     parser.add_argument("--autostart", action="store_true", help="start training as soon as the app opens")
-    _add_on_hangup(parser, default="stop")
+    _add_on_hangup(parser, default=None)  # (None: the settings file's on_hangup, else "stop")
     _add_runs_dir(parser, default=None)
     add_config_flags(parser)
 
@@ -241,10 +242,11 @@ def _add_on_hangup(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -
     """``--on-hangup {stop,detach}``: what the app does with its run when its terminal (or page) goes."""
     parser.add_argument(
         "--on-hangup",
-        choices=("stop", "detach"),
+        choices=ON_HANGUP_CHOICES,
         default=default,
         help="what a hangup (terminal closed, SSH dropped, page closed, SIGTERM) does to a run the app trains: "
-        "stop it with a checkpoint (default), or detach it to a background `lstm-tui train --resume`",
+        "stop it with a checkpoint (default), or detach it to a background `lstm-tui train --resume` "
+        "(default: the settings file's on_hangup, else stop)",
     )
 
 

@@ -219,12 +219,16 @@ def cli_settings() -> Any:
 
 
 def apply_settings(ns: argparse.Namespace) -> None:
-    """``--runs-dir`` from the settings file when neither the flag nor ``$LSTM_TUI_RUNS_DIR`` gives it."""
+    """``--runs-dir`` from the settings file when neither the flag nor ``$LSTM_TUI_RUNS_DIR`` gives it;
+    ``--on-hangup`` from its ``on_hangup`` when the flag is not given (else ``stop``)."""
     import os
 
     from ..core.runs.files import RUNS_ENV
+    from ..core.settings import ON_HANGUP_CHOICES
 
     settings = cli_settings()  # a bad file is reported by every command
+    if hasattr(ns, "on_hangup") and ns.on_hangup is None:
+        ns.on_hangup = settings.on_hangup or ON_HANGUP_CHOICES[0]
     if getattr(ns, "runs_dir", None) is None and not os.environ.get(RUNS_ENV, "").strip():
         folder = settings.runs_dir
         if folder is not None:

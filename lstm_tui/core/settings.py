@@ -10,6 +10,7 @@ The folder is ``$LSTM_TUI_CONFIG_DIR``, else ``platformdirs.user_config_dir("lst
     device = "cpu"
     threads = 2
     runs_dir = "~/lstm-runs"
+    on_hangup = "stop"  # or "detach": what a hangup does to a run the app trains
 
 Precedence (the CLI): a flag beats a ``--config`` TOML, which beats this file, which beats the
 built-in default (the preset's); ``$LSTM_TUI_RUNS_DIR`` beats ``runs_dir`` here. A missing file is
@@ -39,7 +40,9 @@ else:  # pragma: no cover - Python 3.10
 SETTINGS_ENV = "LSTM_TUI_CONFIG_DIR"
 SETTINGS_FILE = "settings.toml"
 #: The ``[defaults]`` a settings file may hold (device and threads are RunConfig fields).
-DEFAULT_KEYS: tuple[str, ...] = ("device", "threads", "runs_dir")
+DEFAULT_KEYS: tuple[str, ...] = ("device", "threads", "runs_dir", "on_hangup")
+#: What a hangup may do to a run the app trains (``--on-hangup``, ``on_hangup``); the first is the default.
+ON_HANGUP_CHOICES: tuple[str, ...] = ("stop", "detach")
 CONFIG_DEFAULTS: tuple[str, ...] = ("device", "threads")
 TABLES: tuple[str, ...] = ("keys", "defaults")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_+\-]+$")
@@ -62,6 +65,7 @@ class Settings:
     device: str | None = None
     threads: int | None = None
     runs_dir: Path | None = None
+    on_hangup: str | None = None
     warnings: tuple[str, ...] = ()
 
     def config_defaults(self) -> dict[str, Any]:
@@ -158,6 +162,12 @@ def _defaults(file: Path, text: str, table: Any) -> dict[str, Any]:
             if not isinstance(value, str) or not value.strip():
                 raise SettingsError(file, "expected a folder path (a text)", line=line, key=key)
             out[key] = Path(value.strip()).expanduser()
+            continue
+        if key == "on_hangup":
+            if value not in ON_HANGUP_CHOICES:
+                allowed = " or ".join(repr(choice) for choice in ON_HANGUP_CHOICES)
+                raise SettingsError(file, f"{value!r} is not a hangup action; expected {allowed}", line=line, key=key)
+            out[key] = value
             continue
         try:
             out[key] = parse_field(key, value)

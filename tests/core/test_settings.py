@@ -118,3 +118,28 @@ def test_a_bad_settings_file_exits_2_with_its_line(tmp_path, monkeypatch, capsys
     assert main(["runs"]) == 2
     err = capsys.readouterr().err
     assert f"{path}: line 2: key 'threads'" in err and "an integer from 0 to 4,096" in err
+
+
+def test_on_hangup_is_read_and_checked(tmp_path):
+    path = _write(tmp_path, '[defaults]\non_hangup = "detach"\n')
+    assert load_settings(path).on_hangup == "detach"
+    path = _write(tmp_path, '[defaults]\n\non_hangup = "exit"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert err.value.key == "on_hangup" and err.value.line == 3
+    assert str(err.value).startswith(f"{path}: line 3") and "'stop' or 'detach'" in str(err.value)
+
+
+@pytest.mark.parametrize("command", [[], ["watch"], ["serve"]])
+def test_on_hangup_from_settings_unless_the_flag_says(tmp_path, monkeypatch, command):
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "cfg"))
+
+    def on_hangup(*argv: str) -> str:
+        ns = build_parser().parse_args([*command, *argv])
+        apply_settings(ns)
+        return ns.on_hangup
+
+    assert on_hangup() == "stop"  # no settings file: the built-in default
+    _write(tmp_path / "cfg", '[defaults]\non_hangup = "detach"\n')
+    assert on_hangup() == "detach"
+    assert on_hangup("--on-hangup", "stop") == "stop"  # the flag wins
