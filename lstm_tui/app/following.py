@@ -9,8 +9,10 @@ perplexity, tokens/s). A reset (the run's files rewritten by a resume) redraws t
 
 ctrl+n (or ``u`` on the runs screen) stops following; starting the app's own run drops the followed
 runs (the chart is the new run's). While the app's own run is not going, F6 (pause / resume),
-F7 (stop with a checkpoint) and ctrl+s (checkpoint now) go to the first followed run through its
-control file (:mod:`lstm_tui.core.control_file`), acknowledged on a worker (group "control").
+F7 (stop with a checkpoint) and ctrl+s (checkpoint now) go to every followed run through its
+control file (:mod:`lstm_tui.core.control_file`; F6 pauses them all unless all the running ones are
+paused, then resumes them), acknowledged on a worker (group "control"), in one notice saying which
+runs took the command and which refused it (a run that is not running refuses).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class FollowUpdate(Message):
 
 
 class ControlAnswered(Message):
-    """A control command to a followed run was acknowledged (or not, within the timeout)."""
+    """The answers to a control command sent to followed runs: ``acks`` ``[(run, Ack | None)]``
+    (None: no answer within the timeout), and ``refused`` ``[(name, why)]`` at sending."""
 
-    def __init__(self, run: Path, command: str, ack: Any) -> None:
+    def __init__(self, command: str, acks: list[tuple[Path, Any]], refused: list[tuple[str, str]]) -> None:
         super().__init__()
-        self.run, self.command, self.ack = run, command, ack
+        self.command, self.acks, self.refused = command, acks, refused
 
 
 @dataclass
@@ -288,53 +291,79 @@ class FollowingMixin:
         if not self._controls_followed():
             super().action_pause()  # type: ignore[misc]
             return
-        run = next(iter(self.followed.values()))
-        self._control(run, "resume" if run.paused else "pause")
+        runs = list(self.followed.values())
+        live = [run for run in runs if run.status == "running"] or runs
+        self._control(runs, "resume" if all(run.paused for run in live) else "pause")
 
     def action_stop(self) -> None:
         if not self._controls_followed():
             super().action_stop()  # type: ignore[misc]
             return
-        self._control(next(iter(self.followed.values())), "stop")
+        self._control(list(self.followed.values()), "stop")
 
     def action_save(self) -> None:
         if not self._controls_followed():
             super().action_save()  # type: ignore[misc]
             return
-        self._control(next(iter(self.followed.values())), "checkpoint")
+        self._control(list(self.followed.values()), "checkpoint")
 
-    def _control(self, run: FollowedRun, command: str) -> None:
-        try:
-            sent = send(run.path, command)
-        except ControlRefused as exc:
-            self.log_view.warn(f"{run.name}: {command} refused: {exc.reason}")
-            self.notify(
-                f"{exc.reason}. {exc.hint}", title=f"{run.name} is not running", severity="warning", markup=False
-            )
+    def _control(self, runs: list[FollowedRun], command: str) -> None:
+        """Send ``command`` to each of ``runs`` (each through its control file); one run's
+        refusal says why at once, several runs' answers come in one notice (ControlAnswered)."""
+        sent, refused = [], []
+        for run in runs:
+            try:
+                sent.append((run.path, send(run.path, command)))
+            except ControlRefused as exc:
+                self.log_view.warn(f"{run.name}: {command} refused: {exc.reason}")
+                refused.append((run.name, exc.reason, exc.hint))
+                continue
+            except OSError as exc:
+                refused.append((run.name, f"cannot write its control file: {exc.strerror or exc}", ""))
+                continue
+            self.log_view.info(f"{run.name}: {command} sent")
+        if len(runs) == 1 and refused:
+            name, reason, hint = refused[0]
+            self.notify(f"{reason}. {hint}", title=f"{name} is not running", severity="warning", markup=False)
             return
-        except OSError as exc:
-            self.notify(
-                f"cannot write the control file of {run.name}: {exc.strerror or exc}", severity="error", markup=False
-            )
-            return
-        self.log_view.info(f"{run.name}: {command} sent")
-        self._wait_ack(run.path, command, sent)
+        if sent:
+            self._wait_acks(command, sent, [(name, reason) for name, reason, _ in refused])
+        else:
+            self._summarise(command, [], [(name, reason) for name, reason, _ in refused])
 
     @work(thread=True, group="control", exit_on_error=False)
-    def _wait_ack(self, path: Path, command: str, sent: Any) -> None:
-        self.post_message(ControlAnswered(path, command, wait_for_ack(path, sent, timeout=ACK_TIMEOUT_S)))
+    def _wait_acks(self, command: str, sent: list[tuple[Path, Any]], refused: list[tuple[str, str]]) -> None:
+        deadline = time.monotonic() + ACK_TIMEOUT_S  # (the runs answer at once; waited for in turn)
+        acks = [(path, wait_for_ack(path, ack, timeout=max(0.1, deadline - time.monotonic()))) for path, ack in sent]
+        self.post_message(ControlAnswered(command, acks, refused))
 
     def on_control_answered(self, message: ControlAnswered) -> None:
-        name, ack = message.run.name, message.ack
-        if ack is None:
-            self.notify(f"{name} did not answer {message.command} within {ACK_TIMEOUT_S:.0f} s", severity="warning")
-            return
-        if not ack.applied:
-            self.notify(f"{name}: {message.command} {ack.outcome}: {ack.detail}", severity="warning", markup=False)
-            return
-        run = getattr(self, "followed", {}).get(message.run)
-        if run is not None and message.command in ("pause", "resume"):
-            run.paused = message.command == "pause"
+        took, not_taken = [], list(message.refused)
+        for path, ack in message.acks:
+            if ack is None:
+                not_taken.append((path.name, f"no answer within {ACK_TIMEOUT_S:.0f} s"))
+            elif not ack.applied:
+                not_taken.append((path.name, f"{ack.outcome}: {ack.detail}"))
+            else:
+                took.append(path.name)
+                self.log_view.info(f"{path.name}: {message.command} acknowledged")
+                run = getattr(self, "followed", {}).get(path)
+                if run is not None and message.command in ("pause", "resume"):
+                    run.paused = message.command == "pause"
+        if message.command in ("pause", "resume") and took:
             self._show_followed()
-        self.log_view.info(f"{name}: {message.command} acknowledged")
-        self.notify(f"{name}: {CONTROL_WORDS[message.command]}", title="Acknowledged", markup=False)
+        self._summarise(message.command, took, not_taken)
+
+    def _summarise(self, command: str, took: list[str], refused: list[tuple[str, str]]) -> None:
+        """One notice: which runs took ``command`` and which did not (and why)."""
+        if len(took) + len(refused) == 1:  # one run: as it always said
+            if took:
+                self.notify(f"{took[0]}: {CONTROL_WORDS[command]}", title="Acknowledged", markup=False)
+            else:
+                name, why = refused[0]
+                self.notify(f"{name}: {command} {why}", severity="warning", markup=False)
+            return
+        lines = [f"{CONTROL_WORDS[command]}: {', '.join(took)}"] if took else []
+        lines += [f"{name} refused {command}: {why}" for name, why in refused]
+        title = f"{len(took)} of {len(took) + len(refused)} runs took {command}"
+        self.notify("\n".join(lines), title=title, severity="warning" if refused else "information", markup=False)

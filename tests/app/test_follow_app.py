@@ -233,3 +233,51 @@ def test_help_and_the_palette_list_the_new_keys():
     assert "Follow the marked" in text
     actions = {binding.action for binding in LstmTuiApp.BINDINGS}
     assert {"detach", "unfollow"} <= actions  # (the palette lists every described main binding)
+
+
+def _start_training(runs: Path, corpus: Path, name: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = train_command(runs, corpus, "--name", name)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def _started(runs: Path, name: str) -> Path:
+    _wait(lambda: any(runs.glob(f"*{name}/metrics.jsonl")), 120, f"{name}'s first epoch")
+    run = next(runs.glob(f"*{name}/metrics.jsonl")).parent
+    _wait(lambda: lock_holder(run) is not None, 10, f"{name}'s lock")
+    return run
+
+
+async def test_the_control_keys_go_to_every_followed_run(tmp_path, small_corpus):
+    runs = tmp_path / "runs"
+    procs = [_start_training(runs, small_corpus, name) for name in ("ctl-a", "ctl-b")]
+    try:
+        a, b = _started(runs, "ctl-a"), _started(runs, "ctl-b")
+        done = _hand_made_run(runs, "done")
+        (done / "summary.json").write_text(json.dumps({"status": "finished", "epoch": 1, "epochs": 1}))
+        app = LstmTuiApp(runs_dir=runs, detect_devices=False, follow=[a, b, done])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: line_of(app, a) and line_of(app, b), 30, "both runs drawn")
+            await wait_for(pilot, lambda: app.followed[done.absolute()].status == "finished", 10, "done's status")
+            await pilot.press("f6")  # both running runs pause; the finished one refuses
+            await wait_for(pilot, lambda: notified(app, "2 of 3 runs took pause"), 20, "one summary notice")
+            note = next(n for n in app._notifications if "runs took pause" in (n.title or ""))
+            assert f"paused: {a.name}, {b.name}" in note.message
+            assert "done refused pause" in note.message and "not running" in note.message
+            assert all(app.followed[run.absolute()].paused for run in (a, b))
+            await pilot.pause(0.6)
+            held = {run: len(epochs_written(run)) for run in (a, b)}
+            await pilot.pause(1.5)
+            assert {run: len(epochs_written(run)) for run in (a, b)} == held, "a run trained on while paused"
+            await pilot.press("f6")  # all paused: both resume
+            await wait_for(pilot, lambda: notified(app, "2 of 3 runs took resume"), 20, "the resume summary")
+            await pilot.press("f7")  # both stop, with a checkpoint
+            await wait_for(pilot, lambda: notified(app, "2 of 3 runs took stop"), 20, "the stop summary")
+            for proc in procs:
+                proc.wait(30)
+            assert all(proc.returncode == 0 for proc in procs)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
