@@ -245,7 +245,7 @@ def app_command(ns: argparse.Namespace) -> list[str]:
         args += ["--config", os.path.abspath(ns.config)]
     if ns.runs_dir:
         args += ["--runs-dir", os.path.abspath(ns.runs_dir)]
-    if getattr(ns, "on_hangup", "stop") != "stop":
+    if getattr(ns, "on_hangup", None) not in (None, "stop"):  # (None: not resolved from the settings yet)
         args += ["--on-hangup", ns.on_hangup]
     for name, value in flag_values(ns).items():
         if name in ("preset", "config"):
