@@ -83,12 +83,11 @@ class SweepResultsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="sweep-scan", exit_on_error=False)
     def _scan(self) -> None:
-        self.app.call_from_thread(self.show, *read_sweep(self.root, self.sweep, self.x_axis))
+        found = read_sweep(self.root, self.sweep, self.x_axis)
+        self.app.call_from_thread(lambda: self.show(*found) if self.is_mounted else None)
 
     def show(self, record: SweepRecord | None, results: list[SweepResult], curves: list, problem: str) -> None:
         """Draw the table (the cells of :func:`results_table`) and the curves."""
-        if not self.is_mounted:
-            return
         title = self.query_one("#sweep-title", Static)
         if record is None:
             title.update(Text(problem, style="bold red"))
