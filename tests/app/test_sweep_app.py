@@ -142,3 +142,19 @@ def test_watch_sweep_opens_the_app_following_the_named_sweep(runs, monkeypatch):
     assert main(["watch", "--sweep", SWEEP, "--runs-dir", str(runs)]) == 0
     assert seen["follow_sweep"] == SWEEP and seen["follow"] == []
     assert main(["watch", "some-run", "--sweep", SWEEP, "--runs-dir", str(runs)]) == 2
+
+
+async def test_the_sweep_keys_are_in_the_help_and_the_command_palette(runs):
+    from lstm_tui.app.screens.help import other_screens
+
+    app = _app(runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Sweep (v)" in titles and "Follow sweep (w)" in titles
+        await pilot.press("v")
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Follow sweep (w)" in titles and "Epochs/time (t)" in titles
+    helped = {binding.id for _, bindings in other_screens() for binding in bindings}
+    assert {"runs.sweep_results", "runs.follow_sweep", "sweep_results.follow", "sweep_results.toggle_x"} <= helped

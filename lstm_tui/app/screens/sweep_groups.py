@@ -27,6 +27,7 @@ SWEEP_BINDINGS = [
         "sweep_results",
         "Sweep",
         id="runs.sweep_results",
+        show=False,  # (the table's subtitle names v and w on a sweep's run; F1 and ctrl+p list them)
         tooltip="The highlighted run's sweep: its results table (sorted by validation perplexity) and curves",
     ),
     Binding(
@@ -34,6 +35,7 @@ SWEEP_BINDINGS = [
         "follow_sweep",
         "Follow sweep",
         id="runs.follow_sweep",
+        show=False,
         tooltip="Follow every run of the highlighted run's sweep live on the main screen (and those it starts later)",
     ),
 ]

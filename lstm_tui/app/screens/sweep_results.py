@@ -8,6 +8,7 @@ has yet to start) it is read again every :data:`REFRESH_S` seconds, on a thread.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,8 @@ class SweepResultsScreen(ModalScreen[None]):
         for index, header in enumerate(self.header):
             table.add_column(Text(header, justify="right" if header in NUMERIC else "left"), key=str(index))
         for cells in self.cells:
-            table.add_row(*(self._cell(h, c) for h, c in zip(self.header, cells)), key=cells[0])
+            shown = [short_run(cells[0], self.sweep), *cells[1:]]
+            table.add_row(*(self._cell(h, c) for h, c in zip(self.header, shown)), key=cells[0])
         if self.cells:
             table.move_cursor(row=min(row, len(self.cells) - 1), animate=False)
 
@@ -135,6 +137,13 @@ class SweepResultsScreen(ModalScreen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def short_run(name: str, sweep: str) -> str:
+    """``20261201-100000-lrs-01-lr0.5`` -> ``01-lr0.5``: the folder's stamp and the sweep's name
+    say nothing here (the markdown table keeps the whole name)."""
+    name = re.sub(r"^\d{8}-\d{6}-", "", name)
+    return name[len(sweep) + 1 :] if name.startswith(f"{sweep}-") and len(name) > len(sweep) + 1 else name
 
 
 def read_sweep(root: Path, name: str, x_axis: str = "epoch") -> tuple[SweepRecord | None, list, list, str]:
