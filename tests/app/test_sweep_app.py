@@ -158,3 +158,20 @@ async def test_the_sweep_keys_are_in_the_help_and_the_command_palette(runs):
         assert "Follow sweep (w)" in titles and "Epochs/time (t)" in titles
     helped = {binding.id for _, bindings in other_screens() for binding in bindings}
     assert {"runs.sweep_results", "runs.follow_sweep", "sweep_results.follow", "sweep_results.toggle_x"} <= helped
+
+
+async def test_the_results_view_updates_while_the_sweep_goes_on(runs):
+    record = load_record(runs, SWEEP)
+    later = record.runs[0]
+    folder, later.folder = later.folder, None  # not started yet
+    save_record(runs, record)
+    app = _app(runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2", "v")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepResultsScreen) and app.screen.cells, 10, "the view")
+        screen = app.screen
+        assert screen.cells[-1][-1] == "not started" and len(screen.query_one("#sweep-chart").curves) == 2
+        later.folder = folder
+        save_record(runs, record)
+        await wait_for(pilot, lambda: all(c[-1] == "finished" for c in screen.cells), 10, "the run's numbers")
+        assert len(screen.query_one("#sweep-chart").curves) == 3
