@@ -36,7 +36,7 @@ class SweepFollowingMixin:
     followed_sweep: str | None = None
     #: The sweep to follow once the app is up (``lstm-tui watch --sweep NAME``).
     initial_sweep: str | None = None
-    _sweep_paths: set[Path] = set()
+    _sweep_paths: set[Path]  # (set by follow_sweep, read only while followed_sweep is set)
     _sweep_timer: object | None = None
 
     @property
