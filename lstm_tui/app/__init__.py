@@ -22,10 +22,12 @@ def run_app(
     runs_dir: str | os.PathLike | None = None,
     headless: bool = False,
     follow: list[str | os.PathLike] | None = None,
+    follow_sweep: str | None = None,
     on_hangup: str = "stop",
 ) -> int:
     """Open the app with the form pre-filled from ``config``; ``autostart`` starts training at once;
-    ``follow``: run folders to follow at once (``lstm-tui watch``); ``on_hangup``: "stop" or "detach".
+    ``follow``: run folders to follow at once (``lstm-tui watch``), ``follow_sweep``: a sweep
+    to follow (``watch --sweep``: its runs, and those it starts later); ``on_hangup``: "stop" or "detach".
 
     Returns the process exit code (0 when the user quit normally). When a run was stopped on the
     way out (quit, SIGTERM, SIGHUP), where its checkpoint is and how to continue it go to stderr.
@@ -35,6 +37,7 @@ def run_app(
     from .main import LstmTuiApp
 
     app = LstmTuiApp(config, autostart=autostart, runs_dir=runs_dir, follow=follow or (), on_hangup=on_hangup)
+    app.initial_sweep = follow_sweep
     if not headless:  # hangups end the process, with a checkpoint (see lifecycle.py)
         from .lifecycle import install
 

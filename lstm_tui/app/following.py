@@ -157,6 +157,22 @@ class FollowingMixin:
         self._show_followed()
         self.refresh_bindings()
 
+    def follow_more(self, paths: list[str | Path]) -> None:
+        """Follow these runs too (a sweep's run that started later); the followed ones keep what
+        they show (their worker goes on; one more worker, stopped with it, follows the new ones)."""
+        new = [path for path in map(lambda p: Path(p).absolute(), paths) if path not in self.followed]
+        if not self.following or self._follow_stop is None:
+            self.follow_runs(paths)
+            return
+        if not new:
+            return
+        if len(self.followed) == 1 and not self.run_active:  # (one run's validation line goes: several now)
+            self.chart.set_line(f"{next(iter(self.followed.values())).name} val", [])
+        self.followed.update({path: FollowedRun(path) for path in new})
+        self.log_view.add(f"▶ following {', '.join(path.name for path in new)} too", "bold")
+        self._follow(new, self._follow_generation, self._follow_stop)
+        self._show_followed()
+
     def unfollow(self, say: bool = True) -> None:
         """Stop following (the chart keeps what it shows until the next run)."""
         if not self.following:

@@ -47,6 +47,7 @@ from .screens.runs import RUNS_SCREEN, RunsScreen, book_running, open_runs_scree
 from .session import AppSession
 from .signals import SignalsMixin  # SIGTERM/SIGHUP/SIGINT: stop, save, quit
 from .state import AppState
+from .sweep_following import SweepFollowingMixin  # w in F2, watch --sweep: follow a sweep live
 from .training import TrainingMixin  # the train worker, save, resume
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
 from .widgets.config_form import field_help
@@ -58,6 +59,7 @@ WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 l
 class LstmTuiApp(
     KeymapMixin,
     KnobsMixin,
+    SweepFollowingMixin,
     FollowingMixin,
     DetachMixin,
     TrainingMixin,
@@ -242,7 +244,8 @@ class LstmTuiApp(
         Textual's own; each runs as its key would. Opened from a dialog (runs, gates, help) it
         lists Textual's own only: the main screen's actions are off there (see check_action)."""
         yield from super().get_system_commands(screen)
-        if isinstance(screen, ModalScreen):
+        if isinstance(screen, ModalScreen):  # (a dialog's own keys)
+            yield from action_commands(remapped(screen.BINDINGS, self._keymap), screen.run_action)
             return
         yield from action_commands(remapped(self.BINDINGS, self._keymap), self.run_action)
 

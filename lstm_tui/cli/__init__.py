@@ -33,6 +33,7 @@ examples:
   lstm-tui generate --checkpoint RUN --prefix "time traveller" --length 100
   lstm-tui runs                              list saved runs
   lstm-tui watch RUN                         follow a run another process trains (chart, log, F6/F7)
+  lstm-tui watch --sweep NAME                follow every run of a sweep live (overlaid curves)
   lstm-tui sweep --preset concise --lr 0.5,1,2 --hidden 128,256   6 runs, then a results table
 
 exit status: 0 success (also a stopped run), 1 the run failed or its final checkpoint could not be
@@ -229,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     watch.add_argument("runs", nargs="*", metavar="RUN", help="run name or run folder to follow")
+    watch.add_argument(
+        "--sweep",
+        metavar="NAME",
+        help="follow every run of sweep NAME (from `lstm-tui sweep`), and those it starts later",
+    )
     _add_runs_dir(watch)
     _add_on_hangup(watch)
 

@@ -25,6 +25,7 @@ __all__ = [
     "cmd_train",
     "cmd_watch",
     "watch_paths",
+    "watch_sweep",
 ]
 
 UNK_HINT = "pass --unk to map them to <unk>"  # generate's way past unknown prefix tokens
@@ -54,13 +55,30 @@ def watch_paths(names: list[str], runs_dir: str | None) -> list[Path]:
     return paths
 
 
+def watch_sweep(name: str | None, runs: list[str], runs_dir: str | None) -> str | None:
+    """The sweep ``watch --sweep NAME`` follows, checked: CliError (exit 2) naming the known sweeps."""
+    if name is None:
+        return None
+    if runs:
+        raise CliError("watch: give RUN names or --sweep NAME, not both")
+    from ..core.runs import RunError
+    from ..core.sweep import load_record
+
+    try:
+        load_record(runs_dir, name)
+    except RunError as exc:
+        raise CliError(f"watch --sweep: {exc}") from None
+    return name
+
+
 def cmd_watch(ns: argparse.Namespace) -> int:
+    sweep = watch_sweep(getattr(ns, "sweep", None), ns.runs, ns.runs_dir)
     paths = watch_paths(ns.runs, ns.runs_dir)
     try:
         from ..app import run_app
     except ImportError as exc:
         raise CliError(f"the app cannot start: {exc} (is lstm-tui installed with its dependencies?)", 1) from None
-    return int(run_app(None, runs_dir=ns.runs_dir, follow=paths, on_hangup=ns.on_hangup) or 0)
+    return int(run_app(None, runs_dir=ns.runs_dir, follow=paths, follow_sweep=sweep, on_hangup=ns.on_hangup) or 0)
 
 
 # ----------------------------------------------------------------------------- checkpoints

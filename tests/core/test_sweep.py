@@ -151,7 +151,7 @@ def test_the_markdown_table_has_the_varying_fields_as_columns(tmp_path):
     record = new_record(tmp_path, "md", grid(RunConfig(hidden=16), {"lr": "1,2"}), parallel=1)
     text = results_markdown(record, [_result("x", 3.5, 3.6), _result("y", 2.0, 2.1)])
     lines = text.splitlines()
-    assert lines[2] == "| run | lr | val ppl | train ppl | epochs | status |"
+    assert lines[2] == "| run | lr | val ppl | train ppl | bpc | tok/s | epochs | status |"
     assert lines[4].startswith("| y | y | 2.000 | 2.100 |") and lines[5].startswith("| x | x | 3.500")
 
 

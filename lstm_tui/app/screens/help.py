@@ -57,10 +57,12 @@ def other_screens() -> list[tuple[str, list]]:
     from .gradient import GradientScreen
     from .lens import LensScreen
     from .runs import RunsScreen
+    from .sweep_results import SweepResultsScreen
 
     return [
         ("Runs (F2)", RunsScreen.BINDINGS),
         ("Compare (c in Runs)", CompareScreen.BINDINGS),
+        ("Sweep results (v in Runs)", SweepResultsScreen.BINDINGS),
         ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS),
         ("Probability lens (F4)", LensScreen.BINDINGS + CharStrip.BINDINGS),
         ("Flip-book (b in the lens or the gate inspector)", FlipBookScreen.BINDINGS),

@@ -27,6 +27,7 @@ from .book import BOOK_PRESETS, BookMixin, BookRun
 from .compare import CompareScreen
 from .fork import ForkMixin, fork_note
 from .run_files import RunFilesMixin
+from .sweep_groups import SWEEP_BINDINGS, SweepGroupsMixin, group_of, header_cells
 
 __all__ = ["BOOK_PRESETS", "RUNS_SCREEN", "RunsScreen", "book_running", "open_runs_screen"]
 
@@ -100,7 +101,7 @@ def read_rows(root: Path) -> tuple[list[RunRow], str]:
         return [], str(exc)
 
 
-class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
+class RunsScreen(SweepGroupsMixin, ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
     DEFAULT_CSS = """
     RunsScreen { background: $background; }
     #runs-title { height: 1; padding: 0 1; background: $panel; }
@@ -148,6 +149,7 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
             tooltip="Follow the marked (or highlighted) runs live on the main screen: chart, log, status",
         ),
         Binding("u", "unfollow", "Unfollow", id="runs.unfollow", tooltip="Stop following runs"),
+        *SWEEP_BINDINGS,  # v, w (sweep_groups.py)
         Binding(
             "b",
             "book",
@@ -227,7 +229,7 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         if not self.is_mounted:  # (a scan that finished after the screen closed)
             return
         self.problem = problem
-        self.rows = sort_rows(rows, self.sort_key, self.sort_reverse)
+        self.rows = self.group_rows(sort_rows(rows, self.sort_key, self.sort_reverse))
         self.marked &= {str(row.path) for row in self.rows}
         self._fill(select)
 
@@ -241,8 +243,13 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         for (key, header, field), column in zip(TABLE_COLUMNS, table.columns.values()):
             label = header + ((" ▼" if self.sort_reverse else " ▲") if field == self.sort_key else "")
             column.label = Text(label, justify="right" if key in NUMERIC else "left")
-        for row in self.rows:
-            table.add_row(*self._cells(row), key=str(row.path))
+        for key, row, runs in self.table_entries():  # (a sweep's runs under a row with its name)
+            cells = (
+                self._cells(row)
+                if row
+                else header_cells(group_of(key), runs, (c for c, _, _ in TABLE_COLUMNS), NAME_WIDTH)
+            )
+            table.add_row(*cells, key=key)
         if current is not None and self.rows:
             try:
                 table.move_cursor(row=table.get_row_index(current), animate=False, scroll=True)
@@ -305,7 +312,9 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         row = self.cursor_row()
         note = row.checkpoint_note if row is not None else None
         fork = fork_note(row) if row is not None else None
-        self.table.border_subtitle = " · ".join(([f"* {note}"] if note else []) + ([fork] if fork else []))
+        sweep = self.sweep_note()
+        notes = ([f"* {note}"] if note else []) + ([fork] if fork else []) + ([sweep] if sweep else [])
+        self.table.border_subtitle = " · ".join(notes)
 
     def cursor_row(self) -> RunRow | None:
         key = self.cursor_key()
@@ -317,7 +326,7 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         if marked:
             return marked
         row = self.cursor_row()
-        return [row] if row is not None else []
+        return [row] if row is not None else self.group_runs(self.cursor_key())
 
     # ------------------------------------------------------------------ bindings
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -349,6 +358,9 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         key = self.cursor_key()
         if key is None:
             return
+        if group_of(key) is not None:
+            self.mark_group(key)
+            return
         self.marked.symmetric_difference_update({key})
         row_index = self.table.cursor_row
         self.table.update_cell(key, "mark", Text("●" if key in self.marked else " ", style="bold green"))
@@ -359,12 +371,12 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
         index = SORT_KEYS.index(self.sort_key) if self.sort_key in SORT_KEYS else -1
         self.sort_key = SORT_KEYS[(index + 1) % len(SORT_KEYS)]
         self.sort_reverse = False
-        self.rows = sort_rows(self.rows, self.sort_key, self.sort_reverse)
+        self.rows = self.group_rows(sort_rows(self.rows, self.sort_key, self.sort_reverse))
         self._fill()
 
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.rows = sort_rows(self.rows, self.sort_key, self.sort_reverse)
+        self.rows = self.group_rows(sort_rows(self.rows, self.sort_key, self.sort_reverse))
         self._fill()
 
     # ------------------------------------------------------------------ compare

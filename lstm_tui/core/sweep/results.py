@@ -33,6 +33,7 @@ class SweepResult:
     epochs: int | None = None
     train_ppl: float | None = None
     val_ppl: float | None = None
+    tokens_per_s: float | None = None
     reason: str | None = None
     #: The epoch the run failed in (a failed run's summary epoch), else None.
     failed_epoch: int | None = None
@@ -43,6 +44,12 @@ class SweepResult:
     def score(self) -> float | None:
         """The number the table sorts by: validation perplexity, else training perplexity."""
         return self.val_ppl if self.val_ppl is not None else self.train_ppl
+
+    @property
+    def bpc(self) -> float | None:
+        """Bits per token of the score (log2 of its perplexity), None without one."""
+        score = self.score
+        return math.log2(score) if score is not None and math.isfinite(score) and score > 0 else None
 
 
 def result_of(root: str | os.PathLike[str] | None, run: SweepRun) -> SweepResult:
@@ -64,6 +71,7 @@ def result_of(root: str | os.PathLike[str] | None, run: SweepRun) -> SweepResult
         epochs=row.epochs,
         train_ppl=row.train_ppl,
         val_ppl=row.val_ppl,
+        tokens_per_s=row.tokens_per_s,
         reason=summary.reason if summary is not None and failed else None,
         failed_epoch=summary.epoch if summary is not None and failed else None,
         folder=folder.path,
@@ -96,22 +104,41 @@ def _status(result: SweepResult) -> str:
     return f"{result.status}: {result.reason}" if result.reason else result.status
 
 
-def results_markdown(record: SweepRecord, results: Sequence[SweepResult]) -> str:
-    """A markdown table: the varying fields, then status, epochs and the perplexities."""
-    rows = sort_results(results)
-    header = ["run", *record.varying, "val ppl", "train ppl", "epochs", "status"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for r in rows:
+#: The results table's fixed columns (after "run" and the varying fields).
+RESULT_COLUMNS: tuple[str, ...] = ("val ppl", "train ppl", "bpc", "tok/s", "epochs", "status")
+
+
+def _speed(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def results_table(record: SweepRecord, results: Sequence[SweepResult]) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)``: the varying fields, then the numbers, sorted (:func:`sort_results`);
+    the markdown table and the app's sweep results screen both show these cells."""
+    header = ["run", *record.varying, *RESULT_COLUMNS]
+    rows = []
+    for r in sort_results(results):
         epochs = f"{r.epochs_done}/{r.epochs}" if r.epochs else str(r.epochs_done)
-        cells = [
-            r.name,
-            *(str(r.values.get(f, "")) for f in record.varying),
-            _number(r.val_ppl),
-            _number(r.train_ppl),
-            epochs,
-            _status(r),
-        ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        rows.append(
+            [
+                r.name,
+                *(str(r.values.get(f, "")) for f in record.varying),
+                _number(r.val_ppl),
+                _number(r.train_ppl),
+                "-" if r.bpc is None else f"{r.bpc:.3f}",
+                _speed(r.tokens_per_s),
+                epochs,
+                _status(r),
+            ]
+        )
+    return header, rows
+
+
+def results_markdown(record: SweepRecord, results: Sequence[SweepResult]) -> str:
+    """A markdown table of :func:`results_table`: the varying fields, then the numbers."""
+    header, rows = results_table(record, results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in rows]
     title = f"sweep {record.name}" + (f": {record.title}" if record.title else "")
     return title + "\n\n" + "\n".join(lines)
 
@@ -134,6 +161,8 @@ def results_json(record: SweepRecord, results: Sequence[SweepResult]) -> dict[st
                 "epochs": r.epochs,
                 "val_ppl": r.val_ppl,
                 "train_ppl": r.train_ppl,
+                "bpc": r.bpc,
+                "tokens_per_s": r.tokens_per_s,
                 "reason": r.reason,
                 "folder": str(r.folder) if r.folder else None,
             }
@@ -164,6 +193,8 @@ def group_by_sweep(folders: Sequence[str | os.PathLike[str]]) -> dict[str | None
 
 __all__ = [
     "NOT_STARTED",
+    "RESULT_COLUMNS",
+    "results_table",
     "group_by_sweep",
     "sweep_curves",
     "sweep_folders",
