@@ -153,9 +153,16 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
             "book",
             "Book",
             id="runs.book",
-            tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them",
+            tooltip="Train scratch, concise, deep and bidirectional in a row (each its own process), then compare them",
         ),
         Binding("b", "stop_book", "Stop book", id="runs.stop_book", tooltip="Stop the book run"),
+        Binding(
+            "e",
+            "exercises",
+            "Exercises",
+            id="runs.exercises",
+            tooltip="The book's exercises as runnable cards: baseline vs variant, curves and a verdict",
+        ),
     ]
 
     def __init__(self, host: SessionHost) -> None:
@@ -329,6 +336,11 @@ class RunsScreen(ForkMixin, RunFilesMixin, BookMixin, ModalScreen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_exercises(self) -> None:
+        from .exercises import ExercisesScreen
+
+        self.app.push_screen(ExercisesScreen(self.host, self.root))
 
     def action_follow(self) -> None:
         runs = self.chosen()
