@@ -276,10 +276,12 @@ class SweepingMixin:
             stopped = message.outcome is not None and message.outcome.stopped
             self.log_view.info(f"■ sweep {message.name} {'stopped' if stopped else 'done'}")  # type: ignore[attr-defined]
         self.refresh_bindings()  # type: ignore[attr-defined]
+        if self._quit_after_sweep:  # the app closes: nothing more to show
+            if not self.run_active:  # type: ignore[attr-defined]
+                self.exit(0)  # type: ignore[attr-defined]
+            return
         if sweep.on_done is not None:
             sweep.on_done(message.record, message.outcome, message.problem)
-        if self._quit_after_sweep and not self.run_active:  # type: ignore[attr-defined]
-            self.exit(0)  # type: ignore[attr-defined]
 
     def _follow_sweep(self) -> None:
         """Follow the sweep's run folders on the main screen, each one as soon as it exists."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from lstm_tui.core.config import ConfigError
@@ -179,11 +180,14 @@ class BookMixin:
             return
         self._book.stop_asked.set()
         self.host.stop_sweep()
-        if threading.current_thread() is threading.main_thread() and self.is_mounted:
+        if threading.current_thread() is threading.main_thread():
             self._show_progress(Text("Run the book: stopping at the next batch (each run saves a checkpoint)…"))
 
     def _show_progress(self, text: Text | None) -> None:
-        bar = self.query_one("#book-progress", Static)
+        try:
+            bar = self.query_one("#book-progress", Static)
+        except NoMatches:  # (the screen is being torn down: the app closes)
+            return
         bar.set_class(text is not None, "-shown")
         if text is not None:
             bar.update(text)
