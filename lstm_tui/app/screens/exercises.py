@@ -123,12 +123,12 @@ class ExercisesScreen(ModalScreen[None]):
     ExercisesScreen { background: $background; }
     #ex-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     #ex-body { height: 1fr; }
-    #ex-cards { width: 30; height: 1fr; border: round $primary 60%; }
+    #ex-cards { width: 26; height: 1fr; border: round $primary 60%; }
     #ex-cards:focus { border: round $primary; }
     #ex-right { width: 1fr; }
     #ex-card { height: auto; max-height: 7; padding: 0 1; }
     #ex-chart { height: 1fr; min-height: 6; border: round $primary 60%; }
-    #ex-legend { height: auto; max-height: 4; padding: 0 1; }
+    #ex-legend { height: auto; max-height: 4; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     #ex-verdict { height: auto; max-height: 4; padding: 0 1; background: $boost; }
     """
 
