@@ -47,7 +47,7 @@ FALLBACK_S = 1.0  # the app did not take the hangup (or still trains): stop the 
 GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself (its exit note, the terminal)
 QUICK_S = 0.3  # the same once the app has exited and its terminal is gone (nothing left to show)
 IDLE_TICK_S, BUSY_TICK_S = 0.25, 0.05
-TRAINING_GROUPS = ("train", "book")  # the app's workers that write a checkpoint when they stop
+TRAINING_GROUPS = ("train", "book", "sweep")  # the app's workers that write a checkpoint when they stop
 
 # What the watchdog uses of the app (kept in one place, so a rename is a one-line change here).
 APP_STOP = "stop_on_signal"  # app.stop_on_signal(signum): stop the run with a checkpoint, then exit
@@ -333,6 +333,9 @@ def stop_trainers(app: Any) -> None:
     trainer = _main_trainer(app)
     if trainer is not None:
         trainer.stop()
+    stop_sweep = getattr(app, "stop_sweep", None)  # app/sweeping.py: the sweep's train processes
+    if stop_sweep is not None:
+        stop_sweep()
     try:
         screens = getattr(app, "_installed_screens", {})
         book = screens.get(RUNS_SCREEN)

@@ -43,11 +43,12 @@ from .lenses import LensesMixin  # F4 the probability lens, g the gradient-norm 
 from .loading import LoadingMixin  # ctrl+o: load a saved run
 from .messages import DevicesFound
 from .screens import ConfirmQuit, HelpScreen
-from .screens.runs import RUNS_SCREEN, RunsScreen, book_running, open_runs_screen
+from .screens.runs import RunsScreen, open_runs_screen
 from .session import AppSession
 from .signals import SignalsMixin  # SIGTERM/SIGHUP/SIGINT: stop, save, quit
 from .state import AppState
 from .sweep_following import SweepFollowingMixin  # w in F2, watch --sweep: follow a sweep live
+from .sweeping import SweepingMixin  # sweeps in separate processes (the book, the exercise cards)
 from .training import TrainingMixin  # the train worker, save, resume
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
 from .widgets.config_form import field_help
@@ -59,6 +60,7 @@ WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 l
 class LstmTuiApp(
     KeymapMixin,
     KnobsMixin,
+    SweepingMixin,
     SweepFollowingMixin,
     FollowingMixin,
     DetachMixin,
@@ -256,7 +258,12 @@ class LstmTuiApp(
             return False
         if action in MAIN_ACTIONS and action != "quit" and self.screen.has_class("-too-small"):
             return False  # the notice hides the screen: nothing may start or change unseen
-        if action == "stop" and not self.run_active and not (self.following and not isinstance(self.focused, Input)):
+        if (
+            action == "stop"
+            and not self.run_active
+            and not self.sweep_active
+            and not (self.following and not isinstance(self.focused, Input))
+        ):
             return False  # so ctrl+x still cuts text in an input when no run goes
         if action == "pause" and self.state not in (AppState.TRAINING, AppState.PAUSED) and not self.following:
             return None  # shown dimmed
@@ -326,8 +333,8 @@ class LstmTuiApp(
         if self.state is AppState.LOADING:
             self.notify("A saved run is loading: start once it is shown.", severity="warning")
             return
-        if book_running(self):
-            self.notify("The book's experiments are training: F2 shows them (b there stops them).", severity="warning")
+        if self.sweep_active:
+            self.notify(self.sweep_busy_text(), title="Not started", severity="warning")
             return
         try:
             config = self.form.build_config()  # (prepare_run makes its paths absolute)
@@ -373,7 +380,7 @@ class LstmTuiApp(
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        if self.run_active or book_running(self):
+        if self.run_active or self.sweep_active:
             self.push_screen(ConfirmQuit(stopping=self.state is AppState.STOPPING), self._quit_answer)
         else:
             self.exit(0)
@@ -382,12 +389,8 @@ class LstmTuiApp(
         if not confirmed:
             return
         self._quit_after_stop = True
-        if book_running(self):
-            # The book's trainer checkpoints when it stops; leave once its worker has returned.
-            runs = self.get_screen(RUNS_SCREEN)
-            if isinstance(runs, RunsScreen):
-                runs.stop_book()
-            self.set_interval(0.2, lambda: None if book_running(self) or self.run_active else self.exit(0))
+        if self.sweep_active:
+            self.quit_after_sweep()  # each run checkpoints when it stops; the app quits once they have
         if self.run_active:
             self._request_stop()
         self.set_timer(30, lambda: self.exit(0))  # never hang on a stuck run

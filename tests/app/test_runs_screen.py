@@ -14,7 +14,7 @@ from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens.compare import CompareScreen
 from lstm_tui.app.screens.confirm import Confirm
 from lstm_tui.app.screens.prompt import Prompt
-from lstm_tui.app.screens.runs import BOOK_PRESETS, RunsScreen
+from lstm_tui.app.screens.runs import RunsScreen
 from lstm_tui.core.compare import format_cell, run_rows, sort_rows
 from lstm_tui.core.events import Finished
 from lstm_tui.core.runs import LOCK_FILE
@@ -31,14 +31,6 @@ def runs_copy(trained_runs_root: Path, tmp_path: Path) -> Path:
 
 def make_app(config, runs_dir) -> LstmTuiApp:
     return LstmTuiApp(config, runs_dir=runs_dir, detect_devices=False)
-
-
-def tiny_book(monkeypatch, **sizes) -> None:
-    """The book's four configs made tiny (the screen takes its configs from ``book_configs``)."""
-    import lstm_tui.app.screens.book as book
-
-    real = book.book_configs
-    monkeypatch.setattr(book, "book_configs", lambda shared=None: [c.replace(**sizes) for c in real(shared)])
 
 
 async def open_runs(pilot) -> RunsScreen:
@@ -221,48 +213,6 @@ async def test_export_writes_metrics_and_report(tiny_config, runs_copy, tmp_path
         assert all(row.name in text for row in screen.rows) and "val ppl" in text
 
 
-async def test_run_the_book_trains_four_presets_and_compares(tiny_config, runs_dir, monkeypatch):
-    import sys
-
-    from lstm_tui.app.gil import GIL_SWITCH_INTERVAL_S
-    from lstm_tui.core.engine import Trainer
-
-    switch_intervals = []  # seen by each run: the UI must hand the GIL back fast, as for a main-screen run
-    real_run = Trainer.run
-    monkeypatch.setattr(Trainer, "run", lambda self: switch_intervals.append(sys.getswitchinterval()) or real_run(self))
-    app = make_app(tiny_config, runs_dir)
-    tiny_book(
-        monkeypatch,
-        epochs=2,
-        hidden=16,
-        max_tokens=2000,
-        batch_size=8,
-        num_steps=10,
-        predict_every=0,
-        checkpoint_every=0,
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_runs(pilot)
-        await pilot.press("b")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), 120, "the comparison")
-        assert screen.book_result is not None and not screen.book_result.problems
-        assert switch_intervals == [GIL_SWITCH_INTERVAL_S] * 4 and sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S
-        assert not screen.book_active and screen.check_action("book", ()) and not screen.check_action("stop_book", ())
-        names = sorted(p.name for p in Path(runs_dir).iterdir())
-        assert len(names) == 4
-        for preset in BOOK_PRESETS:
-            assert sum(name.endswith(f"-{preset}") for name in names) == 1, names
-        chart = app.screen.chart
-        assert len(chart.curves) == 4 and all(len(c.xs) == 2 for c in chart.curves)
-        rows = {row.preset: row for row in run_rows(runs_dir)}
-        assert set(rows) == set(BOOK_PRESETS)
-        assert {row.hidden for row in rows.values()} == {16}
-        assert rows["deep"].layers == 2 and all(row.status == "finished" for row in rows.values())
-        assert all(row.device.startswith("cpu") for row in rows.values())
-
-
 async def test_while_a_run_trains_the_table_refreshes_from_a_thread(tiny_config, runs_copy, monkeypatch):
     """The periodic re-read runs off the UI thread, and a run that appears shows up in the table."""
     import threading
@@ -374,58 +324,13 @@ async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, 
         # the book's run in progress
         monkeypatch.setattr(LstmTuiApp, "run_active", property(lambda self: False))
         screen.book_active = True
-        screen._book.training(None, str(held))
+        screen._book.path = str(held)
         app._notifications.clear()
         await pilot.press("d")
         await pilot.pause()
         assert app.screen is screen and held.is_dir() and notified(app, "b here for the book")
         screen.book_active = False
-        screen._book.training(None, None)
-
-
-async def test_book_stop_line_survives_later_progress_and_the_toast_is_honest(tiny_config, runs_dir, monkeypatch):
-    from lstm_tui.app.messages import engine_message
-    from lstm_tui.core.events import EpochEnd
-
-    app = make_app(tiny_config, runs_dir)
-    tiny_book(
-        monkeypatch,
-        epochs=500,
-        hidden=16,
-        max_tokens=2000,
-        batch_size=8,
-        num_steps=10,
-        predict_every=0,
-        checkpoint_every=0,
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_runs(pilot)
-        bar = screen.query_one("#book-progress")
-        await pilot.press("b")
-        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), 15, "the question")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: "ppl" in str(bar.render()), 60, "a progress line")
-        app.status_bar.flush()
-        assert "the book trains: 1/4 scratch" in app.status_bar.text  # the main screen says so too
-        await pilot.press("b")
-        assert "stopping at the next batch" in str(bar.render())
-        # progress the worker sent before it saw the stop arrives afterwards
-        screen.post_message(engine_message(EpochEnd(5, 500, 18.58, 1000.0, 1.0), -1, bubble=False))
-        await pilot.pause()
-        line = str(bar.render())
-        assert "stopping at the next batch" in line and "b stops" not in line and "18.58" not in line
-        await wait_for(pilot, lambda: screen.book_result is not None, 60, "the book to stop")
-        app.status_bar.flush()
-        assert "the book trains" not in app.status_bar.text
-        result = screen.book_result
-        assert result.stopped and result.trained == 0 and result.stopped_in[:2] == (0, "scratch")
-        epoch = result.stopped_in[2]
-        assert epoch < 500
-        assert notified(app, f"Stopped during 1/4 (scratch, epoch {epoch} of 500)")
-        assert notified(app, "0 of 4 trained all their epochs") and not notified(app, "1 of 4 trained")
-        # checkpoint_every is 0, so the stop's own checkpoint is the only one: the toast says it was written
-        assert result.stopped_in[4] is True and (Path(result.paths[0]) / "checkpoint.pt").is_file()
-        assert notified(app, "its checkpoint is saved")
+        screen._book.path = None
 
 
 async def test_a_rename_keeps_the_runs_date(tiny_config, runs_copy):

@@ -1,163 +1,112 @@
-""" "Run the book": the chapter's four experiments trained in a row, on the runs screen (b).
+""" "Run the book": the chapter's four experiments as a sweep, from the runs screen (b).
 
-The runs are prepared by :func:`~lstm_tui.app.worker.prepare_new` (the main screen's run is
-too) and trained in a thread worker of the runs screen (:func:`run_book`). The worker posts
-:class:`BookStarted` per experiment, the trainer's events as the engine messages of
-:mod:`lstm_tui.app.messages` (not bubbling: they are the runs screen's) and :class:`BookDone`
-at the end; it never touches widgets. :class:`BookMixin` is the screen's side.
+The four presets (:func:`~lstm_tui.core.sweep.book_sweep`, with the main form's device, data
+and seed) run through the app's sweep launcher (:mod:`lstm_tui.app.sweeping`, reached through
+the :class:`~lstm_tui.app.session.SessionHost`): one ``train`` process per experiment, one
+after another, each followed live on the main screen (one chart line per run). The screen
+keeps a progress line from the launcher's progress; ``b`` stops every run with a checkpoint.
+When the sweep ends the comparison opens. :class:`BookMixin` is the runs screen's side.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.message import Message
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
-from lstm_tui.core import events as ev
-from lstm_tui.core.config import ConfigError, RunConfig
-from lstm_tui.core.presets import PRESETS
+from lstm_tui.core.config import ConfigError
+from lstm_tui.core.runs import RunStatus
+from lstm_tui.core.sweep import (
+    BOOK_PRESETS,
+    BOOK_SHARED_FIELDS,
+    SweepNote,
+    SweepOutcome,
+    SweepRecord,
+    SweepSpec,
+    book_sweep,
+    sweep_results,
+)
 
-from .. import messages as m
-from ..gil import short_gil_switches
-from ..worker import Preparation, Prepared, Refused, prepare_new
 from .confirm import Confirm
 
-#: The chapter's experiments, trained in this order by "Run the book".
-BOOK_PRESETS: tuple[str, ...] = ("scratch", "concise", "deep", "bidirectional")
-#: Fields of the main form that the book's runs share (the same data, device and seed).
-BOOK_SHARED_FIELDS: tuple[str, ...] = ("device", "data_dir", "corpus", "seed")
+#: Seconds between redraws of the progress line.
+PROGRESS_EVERY_S = 0.5
 
 
-def book_configs(shared: dict[str, Any] | None = None) -> list[RunConfig]:
-    """The book's four experiments: each preset with ``shared`` (from the main form: device,
-    data, seed) applied. Raises ConfigError."""
-    changes = dict(shared or {})
-    changes.pop("preset", None)
-    return [PRESETS[name].config.replace(**changes) for name in BOOK_PRESETS]
+def book_spec(shared: dict[str, Any] | None = None) -> SweepSpec:
+    """The book's four experiments with ``shared`` (the main form's device, data, seed) applied.
+    Raises ConfigError. (Tests replace this to make the runs tiny.)"""
+    return book_sweep(shared)
 
 
-class BookStarted(Message):
-    """Experiment ``index`` of ``total`` (``preset``, ``epochs`` epochs) starts in ``path``."""
+@dataclass
+class BookResult:
+    """What the book's sweep did: the run folders it made, whether it was stopped, what went
+    wrong, how many experiments trained all their epochs (``trained``), and the first one a
+    stop cut short (``stopped_in``: index, preset, epochs done, epochs planned, whether its
+    checkpoint is there)."""
 
-    def __init__(self, index: int, total: int, preset: str, epochs: int, path: str) -> None:
-        super().__init__()
-        self.index, self.total, self.preset, self.epochs, self.path = index, total, preset, epochs, path
-
-
-class BookDone(Message):
-    """The book run ended: the run folders it made, whether it was stopped, what went wrong,
-    how many experiments trained all their epochs (``trained``), and the one a stop cut short
-    (``stopped_in``: index, preset, epochs done, epochs planned, whether its checkpoint was
-    written -- ``Finished.checkpoint_saved``)."""
-
-    def __init__(
-        self,
-        paths: list[str],
-        stopped: bool,
-        problems: list[str],
-        trained: int = 0,
-        stopped_in: tuple[int, str, int, int, bool] | None = None,
-    ) -> None:
-        super().__init__()
-        self.paths, self.stopped, self.problems = paths, stopped, problems
-        self.trained, self.stopped_in = trained, stopped_in
+    paths: list[str]
+    stopped: bool
+    problems: list[str]
+    trained: int = 0
+    stopped_in: tuple[int, str, int, int, bool] | None = None
+    sweep: str = ""
 
 
-def book_outcome(message: BookDone) -> str:
+def book_result(
+    root: Path, record: SweepRecord | None, outcome: SweepOutcome | None, problem: str | None
+) -> BookResult:
+    """The book's result from its runs' own files (never from what the app guessed)."""
+    problems = [problem] if problem else []
+    if record is None:
+        return BookResult([], False, problems)
+    result = BookResult([], outcome is not None and outcome.stopped, problems, sweep=record.name)
+    for run, row in zip(record.runs, sweep_results(root, record)):
+        preset = str(run.values.get("preset", run.name))
+        if row.folder is not None:
+            result.paths.append(str(row.folder))
+        if row.status == RunStatus.FINISHED.value:
+            result.trained += 1
+        elif row.status == RunStatus.FAILED.value:
+            result.problems.append(f"{preset}: {row.reason or 'failed'}")
+        elif row.folder is not None and result.stopped_in is None and result.stopped:
+            saved = (row.folder / "checkpoint.pt").is_file()
+            result.stopped_in = (run.index, preset, row.epochs_done, row.epochs or run.config.epochs, saved)
+    if outcome is not None and not outcome.stopped:
+        result.problems += [
+            f"{run.name}: did not start (see its log in .sweeps/{record.name}/)" for run in outcome.not_started
+        ]
+    return result
+
+
+def book_outcome(result: BookResult) -> str:
     """What the book run did, honestly: an experiment a stop cut short is not "trained"."""
     total = len(BOOK_PRESETS)
-    trained = f"{message.trained} of {total} trained all their epochs"
-    if message.stopped_in is not None:
-        index, preset, epoch, epochs, saved = message.stopped_in
+    trained = f"{result.trained} of {total} trained all their epochs"
+    if result.stopped_in is not None:
+        index, preset, epoch, epochs, saved = result.stopped_in
         return (
             f"Stopped during {index + 1}/{total} ({preset}, epoch {epoch} of {epochs})"
             f"{'; its checkpoint is saved' if saved else ''}. {trained}."
         )
-    if message.stopped:
+    if result.stopped:
         return f"Stopped between experiments: {trained}."
     return f"The book's runs are done: {trained}."
 
 
+@dataclass
 class BookRun:
-    """What the book's worker and the UI share: the stop flag and the trainer that trains now."""
+    """The book's sweep as the runs screen sees it: its name, the stop asked, the run training now."""
 
-    def __init__(self) -> None:
-        self.stop_asked = threading.Event()
-        self._lock = threading.Lock()
-        self._trainer: Any = None
-        self._path: str | None = None
-
-    def training(self, trainer: Any, path: str | None) -> None:
-        with self._lock:
-            self._trainer, self._path = trainer, path
-
-    @property
-    def path(self) -> str | None:
-        """The folder of the book's run that trains now."""
-        with self._lock:
-            return self._path
-
-    def stop(self) -> None:
-        self.stop_asked.set()
-        with self._lock:
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.stop()
-
-
-def run_book(configs: list[RunConfig], root: Path, book: BookRun, post: Callable[[Message], None]) -> None:
-    """Train ``configs`` one after another in ``root`` (worker thread); ends with a BookDone."""
-    paths: list[str] = []
-    problems: list[str] = []
-    stopped, trained, data = False, 0, None
-    stopped_in: tuple[int, str, int, int, bool] | None = None
-    try:
-        for index, config in enumerate(configs):
-            if book.stop_asked.is_set():
-                stopped = True
-                break
-            run_id = -(index + 1)  # (never a main-screen run's id)
-
-            def on_event(event: ev.Event, run_id: int = run_id) -> None:
-                if not isinstance(event, (ev.Finished, ev.Failed)):
-                    post(m.engine_message(event, run_id, bubble=False))
-
-            made = prepare_new(config, root, on_event, data=data)
-            if not isinstance(made, Prepared) or made.run_path is None:
-                problems.append(f"{config.preset}: {_refusal(made)}")
-                break
-            data = made.data  # once: the four runs see exactly the same data
-            paths.append(made.run_path)
-            post(BookStarted(index, len(configs), config.preset, config.epochs, made.run_path))
-            book.training(made.trainer, made.run_path)
-            if book.stop_asked.is_set():
-                made.trainer.stop()
-            with short_gil_switches():
-                result = made.trainer.run()
-            book.training(None, None)
-            if isinstance(result, ev.Failed):
-                problems.append(f"{config.preset}: {result.reason}")
-            elif result.stopped:
-                stopped, stopped_in = True, (index, config.preset, result.epoch, config.epochs, result.checkpoint_saved)
-                break
-            else:
-                trained += 1
-    except BaseException as exc:  # noqa: BLE001 - nothing may take the app down
-        problems.append(f"{type(exc).__name__}: {exc}")
-    post(BookDone(paths, stopped, problems, trained, stopped_in))
-
-
-def _refusal(made: Preparation) -> str:
-    if isinstance(made, Refused):
-        return f"{made.field}: {made.message}"
-    if isinstance(made, ev.Failed):
-        return made.reason
-    return "its run folder could not be made"
+    name: str | None = None
+    path: str | None = None
+    stop_asked: threading.Event = field(default_factory=threading.Event)
 
 
 class BookMixin:
@@ -165,27 +114,29 @@ class BookMixin:
 
     book_active: bool = False
     book_paths: list[str]
-    book_result: BookDone | None = None
+    book_result: BookResult | None = None
     _book: BookRun
-    _book_now: BookStarted | None = None
     _pending_compare: list[str] | None = None
+
+    def on_mount(self) -> None:  # (Textual calls every class's handler: this and the screen's own)
+        self.set_interval(PROGRESS_EVERY_S, self._book_tick)
 
     def action_book(self) -> None:
         if self.book_active:
             return
-        if self.host.run_active:
+        if self.host.run_active or self.host.sweep_active:
             self.notify(
-                "A run is training on the main screen: stop it (F7) before running the book.",
+                "Something trains already (a run on the main screen, or a sweep): F7 there stops it first.",
                 title="Not started",
                 severity="warning",
             )
             return
         try:
-            configs = book_configs(self.host.book_shared_fields(BOOK_SHARED_FIELDS))
+            spec = book_spec(self.host.book_shared_fields(BOOK_SHARED_FIELDS))
         except ConfigError as exc:
             self.notify(f"{exc.field}: {exc.message}", title="Cannot run the book", severity="error", markup=False)
             return
-        first = configs[0]
+        first = spec.points[0].config
         if first.corpus:
             data = first.corpus
         elif first.max_tokens > 0:
@@ -193,102 +144,106 @@ class BookMixin:
         else:
             data = "The Time Machine, whole book"
         message = (
-            f"Trains {', '.join(BOOK_PRESETS)} one after another: {first.epochs} epochs each, "
-            f"hidden {first.hidden}, on {first.device}, seed {first.seed}, data: {data}.\n"
-            f"Each run gets its own folder in {self.root}. b stops; the comparison opens at the end."
+            f"Trains {', '.join(BOOK_PRESETS)} one after another, each in its own process: {first.epochs} epochs "
+            f"each, hidden {first.hidden}, on {first.device}, seed {first.seed}, data: {data}.\n"
+            f"Each run gets its own folder in {self.root}, tagged with the sweep; the main screen follows them. "
+            "b stops (each run saves a checkpoint); the comparison opens at the end."
         )
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.start_book(configs)
+                self.start_book(spec)
 
         self.app.push_screen(
             Confirm("Run the book's four experiments?", message, yes="Train", no="Cancel", danger=False, width=72),
             answer,
         )
 
-    def start_book(self, configs: list[RunConfig]) -> None:
+    def start_book(self, spec: SweepSpec) -> None:
+        name = self.host.start_sweep(spec, parallel=1, purpose="book", on_note=self._book_note, on_done=self._book_done)
+        if name is None:
+            return
         self.book_active = True
         self.book_paths = []
         self.book_result = None
-        self._book_now = None
-        self._book = BookRun()
-        self._show_progress(Text(f"Run the book: preparing {configs[0].preset}…"))
+        self._book = BookRun(name)
+        self._show_progress(Text(f"Run the book: starting {spec.points[0].values.get('preset', '')}…"))
         self.refresh_bindings()
-        book, root = self._book, self.root
-        self.run_worker(
-            lambda: run_book(configs, root, book, self.post_message),
-            thread=True,
-            exclusive=True,
-            group="book",
-            exit_on_error=False,
-        )
 
     def action_stop_book(self) -> None:
         if self.book_active:
             self.stop_book()
-            self._show_progress(Text("Run the book: stopping at the next batch (a checkpoint is saved)…"))
 
     def stop_book(self) -> None:
-        self._book.stop()
+        """Stop the book's runs (each checkpoints); any thread (the hangup watchdog calls it)."""
+        if not self.book_active:
+            return
+        self._book.stop_asked.set()
+        self.host.stop_sweep()
+        if threading.current_thread() is threading.main_thread():
+            self._show_progress(Text("Run the book: stopping at the next batch (each run saves a checkpoint)…"))
 
     def _show_progress(self, text: Text | None) -> None:
-        bar = self.query_one("#book-progress", Static)
+        try:
+            bar = self.query_one("#book-progress", Static)
+        except NoMatches:  # (the screen is being torn down: the app closes)
+            return
         bar.set_class(text is not None, "-shown")
         if text is not None:
             bar.update(text)
 
-    def on_book_started(self, message: BookStarted) -> None:
-        self._book_now = message
-        if message.path not in self.book_paths:
-            self.book_paths.append(message.path)
-        self._scan_runs()  # the new run's row, read off the UI thread
-        self._progress(0, message.epochs)
+    def _book_note(self, note: SweepNote) -> None:
+        if note.kind == "stopping" and not self._book.stop_asked.is_set():  # (F7 on the main screen, a signal)
+            self._book.stop_asked.set()
+            self._show_progress(Text("Run the book: stopping at the next batch (each run saves a checkpoint)…"))
+        if note.kind == "started":
+            self._scan_runs()  # the new run's row, read off the UI thread
+        self._book_tick()
 
-    def on_engine_batch_progress(self, message: m.EngineBatchProgress) -> None:
-        event = message.event
-        self._progress(event.epoch - 1 + event.batch / max(event.batches, 1), None, event.perplexity)
-
-    def on_engine_epoch_end(self, message: m.EngineEpochEnd) -> None:
-        event = message.event
-        self._progress(event.epoch, event.epochs, event.perplexity, event.val_perplexity)
-
-    def _progress(
-        self, epoch: float, epochs: int | None, perplexity: float | None = None, val_perplexity: float | None = None
-    ) -> None:
-        """The progress line; after a stop request the "stopping" line stays (the worker's
-        progress lags behind, and "b stops" would be wrong)."""
-        now = self._book_now
-        if not self.book_active or now is None or self._book.stop_asked.is_set():
+    def _book_tick(self) -> None:
+        """The progress line from the launcher's progress; after a stop request the "stopping"
+        line stays (the processes report their last epochs after it)."""
+        if not self.book_active or self._book.stop_asked.is_set():
             return
-        epochs = epochs or now.epochs
+        progress = self.host.sweep_progress()
+        for run in progress:
+            if run.folder is not None and str(run.folder) not in self.book_paths:
+                self.book_paths.append(str(run.folder))
+        now = next((run for run in reversed(progress) if run.folder is not None), None)
+        self._book.path = str(now.folder) if now is not None else None
+        if now is None:
+            return
+        preset = BOOK_PRESETS[now.index] if now.index < len(BOOK_PRESETS) else now.name
         text = Text()
         text.append("Run the book ", style="bold")
-        text.append(f"{now.index + 1}/{now.total} {now.preset}")
-        text.append(f" · epoch {epoch:.1f}/{epochs}" if epoch % 1 else f" · epoch {epoch:.0f}/{epochs}")
-        if perplexity is not None:
-            text.append(f" · ppl {perplexity:.2f}")
-        if val_perplexity is not None:
-            text.append(f" · val {val_perplexity:.2f}")
+        text.append(f"{now.index + 1}/{len(progress)} {preset}")
+        text.append(f" · epoch {now.epoch}/{now.epochs}")
+        if now.perplexity is not None:
+            text.append(f" · ppl {now.perplexity:.2f}")
+        if now.val_perplexity is not None:
+            text.append(f" · val {now.val_perplexity:.2f}")
         text.append(" · b stops", style="dim")
         self._show_progress(text)
-        self.host.show_status_message(
-            f"the book trains: {now.index + 1}/{now.total} {now.preset}, epoch {epoch:.0f}/{epochs} (F2)"
-        )
 
-    def on_book_done(self, message: BookDone) -> None:
+    def _book_done(self, record: SweepRecord | None, outcome: SweepOutcome | None, problem: str | None) -> None:
+        result = book_result(self.root, record, outcome, problem)
         self.book_active = False
-        self.book_result = message
+        self.book_result = result
+        self._book.path = None
+        if not self.is_mounted:
+            return
         self.refresh_bindings()
         self._show_progress(None)
-        self.host.show_status_message("")
         self.reload()
-        for problem in message.problems:
-            self.notify(problem, title="Book run problem", severity="error", timeout=8, markup=False)
-        if not message.paths:
+        for text in result.problems:
+            self.notify(text, title="Book run problem", severity="error", timeout=8, markup=False)
+        if not result.paths:
             return
-        self.notify(book_outcome(message), title="Run the book", markup=False)
+        self.notify(book_outcome(result), title="Run the book", markup=False)
         if self.is_current:
-            self._open_compare(message.paths, "The book's experiments")
+            self._open_compare(result.paths, "The book's experiments")
         else:
-            self._pending_compare = list(message.paths)
+            self._pending_compare = list(result.paths)
+
+
+__all__ = ["BOOK_PRESETS", "BookMixin", "BookResult", "BookRun", "book_outcome", "book_result", "book_spec"]

@@ -52,6 +52,7 @@ def other_screens() -> list[tuple[str, list]]:
     from ..widgets.char_strip import CharStrip
     from ..widgets.gate_strip import GateStrip
     from .compare import CompareScreen
+    from .exercises import ExercisesScreen
     from .flipbook import FlipBookScreen
     from .gates import GateScreen
     from .gradient import GradientScreen
@@ -62,6 +63,7 @@ def other_screens() -> list[tuple[str, list]]:
     return [
         ("Runs (F2)", RunsScreen.BINDINGS),
         ("Compare (c in Runs)", CompareScreen.BINDINGS),
+        ("Exercises (e in Runs)", ExercisesScreen.BINDINGS),
         ("Sweep results (v in Runs)", SweepResultsScreen.BINDINGS),
         ("Gate inspector (F3)", GateScreen.BINDINGS + GateStrip.BINDINGS),
         ("Probability lens (F4)", LensScreen.BINDINGS + CharStrip.BINDINGS),

@@ -29,7 +29,7 @@ from .fork import ForkMixin, fork_note
 from .run_files import RunFilesMixin
 from .sweep_groups import SWEEP_BINDINGS, SweepGroupsMixin, group_of, header_cells
 
-__all__ = ["BOOK_PRESETS", "RUNS_SCREEN", "RunsScreen", "book_running", "open_runs_screen"]
+__all__ = ["BOOK_PRESETS", "RUNS_SCREEN", "RunsScreen", "open_runs_screen"]
 
 RUNS_SCREEN = "runs"
 
@@ -77,14 +77,6 @@ def open_runs_screen(app: App, make: Callable[[], RunsScreen]) -> RunsScreen:
     if app.screen is not screen:
         app.push_screen(screen)
     return screen  # type: ignore[return-value]
-
-
-def book_running(app: App) -> bool:
-    """Whether "Run the book" is training (the main screen's Start refuses meanwhile)."""
-    if not app.is_screen_installed(RUNS_SCREEN):
-        return False
-    screen = app.get_screen(RUNS_SCREEN)
-    return isinstance(screen, RunsScreen) and screen.book_active
 
 
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
@@ -155,9 +147,16 @@ class RunsScreen(SweepGroupsMixin, ForkMixin, RunFilesMixin, BookMixin, ModalScr
             "book",
             "Book",
             id="runs.book",
-            tooltip="Train scratch, concise, deep and bidirectional in a row, then compare them",
+            tooltip="Train scratch, concise, deep and bidirectional in a row (each its own process), then compare them",
         ),
         Binding("b", "stop_book", "Stop book", id="runs.stop_book", tooltip="Stop the book run"),
+        Binding(
+            "e",
+            "exercises",
+            "Exercises",
+            id="runs.exercises",
+            tooltip="The book's exercises as runnable cards: baseline vs variant, curves and a verdict",
+        ),
     ]
 
     def __init__(self, host: SessionHost) -> None:
@@ -338,6 +337,11 @@ class RunsScreen(SweepGroupsMixin, ForkMixin, RunFilesMixin, BookMixin, ModalScr
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_exercises(self) -> None:
+        from .exercises import ExercisesScreen
+
+        self.app.push_screen(ExercisesScreen(self.host, self.root))
 
     def action_follow(self) -> None:
         runs = self.chosen()
