@@ -169,6 +169,24 @@ def test_early_stopping_keeps_the_best_checkpoint(shared_data_dir, tmp_path, mon
         load_model(tmp_path / "plain", best=True)
 
 
+def test_resuming_an_early_stopped_run_trains_nothing_unless_patience_is_raised(shared_data_dir, tmp_path, monkeypatch):
+    from lstm_tui.core.engine import epochs as epochs_module
+
+    vals = iter([5.0, 4.0, 4.5, 4.6, 3.9])  # stops after epoch 4 (best 2); epoch 5 comes only with more patience
+    monkeypatch.setattr(epochs_module, "evaluate_perplexity", lambda *a, **k: next(vals))
+    config = make_config(shared_data_dir, epochs=6, val_split=0.1, early_stop_patience=2)
+    assert Trainer(config, run_dir=tmp_path / "r").run().epoch == 4
+    metrics = (tmp_path / "r" / "metrics.jsonl").read_text()
+    events = []
+    again = Trainer.resume_from(tmp_path / "r", on_event=events.append).run()
+    assert isinstance(again, Finished) and again.epoch == 4
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == metrics  # not one more epoch
+    said = [e.message for e in events if isinstance(e, Status) and "stopped early" in e.message]
+    assert said and "best 4.000 at epoch 2" in said[0]
+    patient = Trainer.resume_from(tmp_path / "r", early_stop_patience=5, epochs=5).run()
+    assert isinstance(patient, Finished) and patient.epoch == 5
+
+
 def test_generate_best_on_the_command_line(shared_data_dir, tmp_path, capsys):
     from lstm_tui.cli import main
 

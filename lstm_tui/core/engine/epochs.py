@@ -49,6 +49,8 @@ class EpochsMixin(TrainerState):
         last: dict[str, Any] = {"perplexity": float("nan"), "tokens_per_s": 0.0, "val_perplexity": None}
         if self.history:
             last.update({k: self.history[-1].get(k) for k in last})
+            if self._stopped_early_before():  # (a resume of an early-stopped run trains nothing)
+                return False, None, last
         for index in range(self.epoch, cfg.epochs):
             number = index + 1
             outcome = self._train_epoch(number, model, step, train, batches, device)

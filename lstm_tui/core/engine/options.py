@@ -86,20 +86,34 @@ class OptionsMixin(TrainerState):
     def _early_stop(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
         """After an epoch: ``best.pt`` when its validation perplexity is the best so far; True
         when ``early_stop_patience`` epochs have passed without a better one."""
-        patience = self.config.early_stop_patience
-        if not patience or not self.history or self.history[-1].get("val_perplexity") is None:
-            return False
-        since, best = epochs_since_best([row.get("val_perplexity") for row in self.history])
+        since = self._epochs_since_best()
         if since == 0:
             self._save_best(model, optimizer)
             return False
-        if since < patience or best is None:
+        return self._patience_spent(since, "early stopping")
+
+    def _stopped_early_before(self) -> bool:
+        """On a resume: True (and says so) when the run's history already spent its patience,
+        so a resume with unchanged settings trains nothing (raise early_stop_patience to go on)."""
+        return self._patience_spent(self._epochs_since_best(), "stopped early before this resume")
+
+    def _epochs_since_best(self) -> int | None:
+        """Epochs since the best validation perplexity, or None when early stopping is off or the
+        last epoch has no validation figure."""
+        if not self.config.early_stop_patience or not self.history:
+            return None
+        if self.history[-1].get("val_perplexity") is None:
+            return None
+        return epochs_since_best([row.get("val_perplexity") for row in self.history])[0]
+
+    def _patience_spent(self, since: int | None, what: str) -> bool:
+        if since is None or since < self.config.early_stop_patience:
             return False
-        row = self.history[best]
+        best = self.history[len(self.history) - 1 - since]
         self._emit(
             Status(
-                f"early stopping: no better validation perplexity for {since} epochs "
-                f"(best {row['val_perplexity']:.3f} at epoch {row['epoch']}, kept in best.pt)"
+                f"{what}: no better validation perplexity for {since} epochs "
+                f"(best {best['val_perplexity']:.3f} at epoch {best['epoch']}, kept in best.pt)"
             )
         )
         return True

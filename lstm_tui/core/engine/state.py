@@ -83,6 +83,9 @@ class TrainerState:
     def _early_stop(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
         raise NotImplementedError
 
+    def _stopped_early_before(self) -> bool:
+        raise NotImplementedError
+
     def _amp_hint(self, device: torch.device) -> None:
         raise NotImplementedError
 
