@@ -21,7 +21,7 @@ from .data.vocab import Vocab
 from .device import DeviceError, resolve_device
 from .engine.throttle import Throttle
 from .events import DownloadProgress, EventHandler, LoadProgress, Status, ignore
-from .runs import RunDir, RunError, lock_holder
+from .runs import CORPUS_CHANGE_HINT, RunDir, RunError, lock_holder
 from .runs.lock import busy_reason
 
 __all__ = [
@@ -177,7 +177,9 @@ def prepare_resume(
         refusal = _check_prefixes(config, data)
     if refusal is not None or data is None:
         return refusal or Refusal("corpus", "the corpus could not be loaded")
-    trainer = Trainer.from_checkpoint(folder, checkpoint, config, on_event=handler, data=data)
+    trainer = Trainer.from_checkpoint(
+        folder, checkpoint, config, on_event=handler, data=data, allow_corpus_change=allow_corpus_change
+    )
     samples = [row for row in _read(folder.read_samples) if _epoch(row) <= checkpoint.epoch]
     return PreparedRun(
         trainer=trainer,
@@ -263,19 +265,8 @@ def _load(
 
 def _corpus_change_refusal(folder: RunDir, data: CorpusData, allowed: bool) -> Refusal | None:
     """A refusal when the corpus is not the text the run recorded (its summary's SHA-1)."""
-    recorded = folder.summary()
-    if recorded is None or not recorded.corpus_sha1 or recorded.corpus_sha1 == data.sha1 or allowed:
-        return None
-    was = f"SHA-1 {recorded.corpus_sha1}" + (
-        f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else ""
-    )
-    return Refusal(
-        "corpus",
-        f"the corpus has changed since run {folder.name} was trained on it: it was {was}, "
-        f"it is now SHA-1 {data.sha1}, {data.nbytes:,} bytes",
-        "resume over the same text, or pass --allow-corpus-change to train on the new one",
-        code=CORPUS_CHANGED,
-    )
+    reason = None if allowed else folder.corpus_change(data.sha1, data.nbytes)
+    return Refusal("corpus", reason, CORPUS_CHANGE_HINT, code=CORPUS_CHANGED) if reason else None
 
 
 def _vocab_refusal(data: CorpusData, vocab: Vocab) -> Refusal | None:

@@ -67,6 +67,24 @@ def test_the_run_records_its_corpus_and_a_changed_corpus_is_refused_on_resume(tm
     assert first.run.summary().corpus_sha1 == new_sha  # the text it has now trained on
 
 
+def test_a_direct_trainer_resume_over_a_changed_corpus_fails_naming_both_hashes(tmp_path):
+    from lstm_tui.core.engine import Trainer
+    from lstm_tui.core.events import Failed
+
+    corpus = book(tmp_path / "book.txt")
+    first = train(RunConfig.from_mapping({**BASE, "corpus": str(corpus)}), tmp_path / "runs")
+    old_sha = first.run.summary().corpus_sha1
+    metrics = first.run.metrics_path.read_text()
+    book(corpus, "the time traveller was expounding a recondite matter to us\n" * 41)
+    new_sha = hashlib.sha1(corpus.read_bytes()).hexdigest()
+    failed = Trainer.resume_from(first.run.path, epochs=2).run()  # not through prepare_resume
+    assert isinstance(failed, Failed) and old_sha in failed.reason and new_sha in failed.reason
+    assert "--allow-corpus-change" in failed.hint
+    assert first.run.metrics_path.read_text() == metrics and first.run.summary().corpus_sha1 == old_sha
+    allowed = Trainer.resume_from(first.run.path, allow_corpus_change=True, epochs=2).run()
+    assert isinstance(allowed, Finished) and allowed.epoch == 2
+
+
 def test_the_test_split_is_cut_after_validation_and_scored_once_at_the_end(tmp_path):
     corpus = torch.arange(100)
     train_part, val, test = split_parts(corpus, 0.2, 0.1)

@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 from ..checkpoint import Checkpoint, CheckpointError, describe_state_mismatch
+from ..data.dataset import CorpusData
+from ..data.errors import CorpusError
 from ..events import Checkpointed, CheckpointFailed, NoRunFolder, Status
 from ..models.base import RecurrentLM, State
-from ..runs import RunError, RunStatus, Summary, repair_run_files
+from ..runs import CORPUS_CHANGE_HINT, RunError, RunStatus, Summary, repair_run_files
 from ..runs.payload import make_payload
 from .errors import NonFinite
 from .state import TrainerState
@@ -187,6 +189,14 @@ class PersistMixin(TrainerState):
         line and its checkpoint left lines that are trained again, a kill tore one."""
         if self.run_dir is not None:
             repair_run_files(self.run_dir.path, checkpoint.epoch, checkpoint.history, checkpoint.batch)
+
+    def _check_corpus_change(self, data: CorpusData) -> None:
+        """A resume over a corpus that is not the run's recorded text raises CorpusError (both
+        SHA-1s named) unless it was allowed (``allow_corpus_change``)."""
+        if self.run_dir is None or self._allow_corpus_change:
+            return
+        if reason := self.run_dir.corpus_change(data.sha1, data.nbytes):
+            raise CorpusError(reason, CORPUS_CHANGE_HINT)
 
     def _write_summary(self, status: RunStatus, **fields: Any) -> None:
         if self.run_dir is None:

@@ -41,6 +41,7 @@ class TrainerState:
     _control: RunControl
     _model_lock: threading.Lock
     _checkpoint: Checkpoint | None
+    _allow_corpus_change: bool
     _rng: random.Random
     _epoch_rng_state: tuple[Any, ...]
     _elapsed_base: float

@@ -20,7 +20,6 @@ import os
 import random
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,7 +44,7 @@ from ..events import (
 from ..models import build_model
 from ..models.base import RecurrentLM
 from ..models.fused_lstm import WORKSPACES
-from ..runs import RunBusy, RunDir, RunLock, RunStatus, remove_stale_temp_files
+from ..runs import RunBusy, RunDir, RunLock, RunStatus, as_run_dir, remove_stale_temp_files
 from ..timelapse import snapshot_plan
 from .allocator import keep_freed_memory
 from .control import RunControl
@@ -80,7 +79,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
     ):
         self.config = config
         self.on_event: EventHandler = on_event or ignore
-        self.run_dir = _as_run_dir(run_dir)
+        self.run_dir = as_run_dir(run_dir)
         self.data = data
         self.model = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -101,6 +100,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         self._running = False
         self._checkpoint: Checkpoint | None = None
         self._resuming = False  # made by resume_from: the run folder holds a run to protect
+        self._allow_corpus_change = False  # (a resume over another text: from_checkpoint)
         self._announced = False  # Started emitted: the run is under way
         self._rng = random.Random(config.seed)
         self._epoch_rng_state = self._rng.getstate()
@@ -125,6 +125,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         run_dir: RunDir | str | os.PathLike[str],
         on_event: EventHandler | None = None,
         data: CorpusData | None = None,
+        allow_corpus_change: bool = False,
         **changes: Any,
     ) -> Trainer:
         """A trainer that continues ``run_dir`` from its checkpoint.
@@ -137,7 +138,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         run = run_dir if isinstance(run_dir, RunDir) else RunDir.open(run_dir)
         checkpoint = run.load_checkpoint()
         config = checkpoint.config.replace(**changes) if changes else checkpoint.config
-        return cls.from_checkpoint(run, checkpoint, config, on_event=on_event, data=data)
+        return cls.from_checkpoint(run, checkpoint, config, on_event, data, allow_corpus_change)
 
     @classmethod
     def from_checkpoint(
@@ -147,10 +148,13 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         config: RunConfig,
         on_event: EventHandler | None = None,
         data: CorpusData | None = None,
+        allow_corpus_change: bool = False,
     ) -> Trainer:
         """A trainer that continues ``run`` from ``checkpoint`` (already read) with ``config``
-        (the checkpoint's, changed); :func:`~lstm_tui.core.session.prepare_resume` checks both first."""
+        (the checkpoint's, changed); :func:`~lstm_tui.core.session.prepare_resume` checks both first.
+        A corpus that is not the run's recorded text fails the run unless ``allow_corpus_change``."""
         trainer = cls(config, on_event=on_event, run_dir=run, data=data)
+        trainer._allow_corpus_change = allow_corpus_change
         trainer._checkpoint = checkpoint
         trainer._checkpoint_epoch = checkpoint.epoch
         trainer._resuming = True
@@ -312,6 +316,8 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
                 self._emit(Status(warning))
         elif checkpoint is not None:  # given: checked like a loaded one
             check_vocab(data, checkpoint.vocab)
+        if checkpoint is not None:
+            self._check_corpus_change(data)
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
         return data
 
@@ -387,12 +393,3 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
     def _load_progress(self, stage: str, done: int, total: int | None) -> None:
         if self._throttle.due(force=done == total):
             self._emit(LoadProgress(stage=stage, done=int(done), total=total))
-
-
-# ---------------------------------------------------------------------- helpers
-def _as_run_dir(run_dir: RunDir | str | os.PathLike[str] | None) -> RunDir | None:
-    if run_dir is None or isinstance(run_dir, RunDir):
-        return run_dir
-    path = Path(run_dir).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return RunDir(path)

@@ -26,7 +26,7 @@ from .files import (
     RunError,
     is_knob_record,
 )
-from .folder import RunDir, default_runs_dir, safe_name
+from .folder import CORPUS_CHANGE_HINT, RunDir, as_run_dir, default_runs_dir, safe_name
 from .listing import RunInfo, list_runs, run_status
 from .lock import RunBusy, RunLock, lock_holder, owner_gone, read_lock
 from .summary import (
@@ -42,6 +42,8 @@ from .trim import remove_stale_temp_files, repair_run_files
 STATUSES = tuple(status.value for status in WRITTEN_STATUSES)
 
 __all__ = [
+    "CORPUS_CHANGE_HINT",
+    "as_run_dir",
     "BEST_FILE",
     "CHECKPOINT_FILE",
     "CONFIG_FILE",

@@ -78,6 +78,10 @@ def _root(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser() if root is not None else default_runs_dir()
 
 
+#: What to do about :meth:`RunDir.corpus_change`.
+CORPUS_CHANGE_HINT = "resume over the same text, or pass --allow-corpus-change to train on the new one"
+
+
 class RunDir:
     """One run's folder. Make one with :meth:`create` or :meth:`open`."""
 
@@ -304,6 +308,18 @@ class RunDir:
         data = self.read_summary()
         return Summary.from_dict(data) if data is not None else None
 
+    def corpus_change(self, sha1: str, nbytes: int) -> str | None:
+        """Why a corpus of this SHA-1 and size is not the text the run recorded, or ``None`` when
+        it is (or the run recorded none). Every resume asks this (see CORPUS_CHANGE_HINT)."""
+        recorded = self.summary()
+        if recorded is None or not recorded.corpus_sha1 or recorded.corpus_sha1 == sha1:
+            return None
+        size = f", {recorded.corpus_bytes:,} bytes" if recorded.corpus_bytes is not None else ""
+        return (
+            f"the corpus has changed since run {self.name} was trained on it: it was "
+            f"SHA-1 {recorded.corpus_sha1}{size}, it is now SHA-1 {sha1}, {nbytes:,} bytes"
+        )
+
 
 def _json_default(value: Any) -> Any:
     item = getattr(value, "item", None)  # numpy / torch scalars
@@ -364,3 +380,12 @@ def _created(path: Path, summary: dict[str, Any] | None = None) -> datetime:
         except OSError:
             continue
     return datetime.fromtimestamp(0)
+
+
+def as_run_dir(run_dir: RunDir | str | os.PathLike[str] | None) -> RunDir | None:
+    """``run_dir`` as a :class:`RunDir` (its folder made), or ``None``."""
+    if run_dir is None or isinstance(run_dir, RunDir):
+        return run_dir
+    path = Path(run_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return RunDir(path)
