@@ -47,7 +47,7 @@ FALLBACK_S = 1.0  # the app did not take the hangup (or still trains): stop the 
 GRACE_S = 2.5  # after the trainers stopped: time for the app to exit by itself (its exit note, the terminal)
 QUICK_S = 0.3  # the same once the app has exited and its terminal is gone (nothing left to show)
 IDLE_TICK_S, BUSY_TICK_S = 0.25, 0.05
-TRAINING_GROUPS = ("train", "book", "sweep")  # the app's workers that write a checkpoint when they stop
+TRAINING_GROUPS = ("train", "sweep")  # the app's workers that write a checkpoint when they stop
 
 # What the watchdog uses of the app (kept in one place, so a rename is a one-line change here).
 APP_STOP = "stop_on_signal"  # app.stop_on_signal(signum): stop the run with a checkpoint, then exit
