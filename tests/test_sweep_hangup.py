@@ -8,28 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from processes import train_processes
 from test_lifecycle import EXIT_LIMIT_S, PtyApp, assert_resumable, installed
 
 from lstm_tui.core.runs import lock_holder
 from lstm_tui.core.runs.files import SWEEPS_DIR
 
 F2 = b"\x1bOQ"
-
-
-def train_processes(runs_dir: Path) -> list[int]:
-    """Live ``lstm_tui train`` processes working in ``runs_dir`` (they have sessions of their own)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(") ", 1)[-1][:1]
-        except OSError:
-            continue
-        if b"train" in command and str(runs_dir).encode() in command and state != "Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 def sweep_runs(runs_dir: Path) -> list[Path]:

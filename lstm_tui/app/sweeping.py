@@ -36,7 +36,7 @@ from lstm_tui.core.sweep import SweepNote, SweepOutcome, SweepRecord, SweepRunne
 
 #: A second stop within this many seconds of the first is the same stop (the hangup watchdog
 #: asks every second); after it, a stop ends the runs at once (their last checkpoints stay).
-ESCALATE_S = 3.0
+ESCALATE_S = 5.0  # (a loaded machine: a train process may need seconds to checkpoint; DEADLINE_S is 7)
 #: The longest the app's unmount waits for the sweep's processes to end.
 UNMOUNT_WAIT_S = 20.0
 #: Seconds between looks for the run folders the runner has found (to follow them).

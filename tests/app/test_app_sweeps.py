@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import wait_for
+from processes import train_processes
 
 from lstm_tui.app.main import LstmTuiApp
 from lstm_tui.app.screens.compare import CompareScreen
@@ -35,22 +36,6 @@ def tiny_book(monkeypatch, **sizes) -> None:
     import lstm_tui.app.screens.book as book
 
     monkeypatch.setattr(book, "book_spec", lambda shared=None: book_sweep(shared, {**TINY_BOOK, **sizes}))
-
-
-def train_processes(runs_dir: Path) -> list[int]:
-    """The pids of live ``lstm_tui train`` processes working in ``runs_dir`` (from /proc)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().split(") ")[-1][:1]
-        except OSError:
-            continue
-        if b"lstm_tui" in command and b"train" in command and str(runs_dir).encode() in command and state != "Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 def run_folders(runs_dir: Path) -> list[Path]:
