@@ -14,6 +14,7 @@ from ..data.iterators import data_iter
 from ..events import BatchProgress, EpochEnd, Finished, Sample, Status
 from ..generate import GenerationError, generation_perplexity, predict
 from ..models.base import RecurrentLM, State
+from ..models.fused_lstm import prepare_for_compile
 from ..runs import RunStatus
 from ..runs.snapshots import write_snapshot
 from ..schedule import scheduled
@@ -264,6 +265,7 @@ class EpochsMixin(TrainerState):
     def _make_step(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device) -> Step:
         forward = None
         if self.config.compile:
+            prepare_for_compile()  # (the fused kernel stays out of dynamo's graph)
             forward = torch.compile(model)
             self._emit(Status("torch.compile: the first batches are slow while it compiles"))
         graphs = self.config.graphs and device.type == "cuda" and forward is None

@@ -298,7 +298,6 @@ def _not_compiled(fn: _F) -> _F:
     return cast(_F, torch.compiler.disable(fn))  # type: ignore[no-untyped-call]  # torch leaves it unannotated
 
 
-@_not_compiled  # already one hand-written kernel sequence; dynamo cannot trace its reused buffers
 def fused_lstm_layer(
     inputs: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -311,6 +310,19 @@ def fused_lstm_layer(
     from :data:`WORKSPACES` (``H_all`` then stays valid until the next such forward after
     its backward; ``H_last`` and ``C_last`` are copies, safe to keep as the state).
     """
+    return _LAYER[0](inputs, h0, c0, W_x, W_h, b)
+
+
+def prepare_for_compile() -> None:
+    """Call before ``torch.compile``: dynamo must not trace the hand-written kernel sequence (its
+    buffers are reused), so the layer becomes ``torch.compiler.disable``'d. Only then, because that
+    imports ``torch._dynamo`` (~1.5 s), which a run that does not compile never needs."""
+    _LAYER[0] = _not_compiled(_layer)
+
+
+def _layer(
+    inputs: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     index = None
     if inputs.dtype in (torch.int64, torch.int32):
         xw = W_x + b  # (vocab, 4H): one-hot X @ W_x + b is a row of it
@@ -328,6 +340,11 @@ def fused_lstm_layer(
     else:
         outputs, c_last = LSTMSequence.apply(xw, h0, c0, W_h, index, pool)  # type: ignore[no-untyped-call]  # Function.apply is unannotated in torch
     return outputs, outputs[-1].clone(), c_last
+
+
+#: What :func:`fused_lstm_layer` calls: :func:`_layer`, or its dynamo-disabled twin after
+#: :func:`prepare_for_compile`.
+_LAYER: list[Callable[..., tuple[Tensor, Tensor, Tensor]]] = [_layer]
 
 
 def _autocast_on(device_type: str) -> bool:
