@@ -6,6 +6,9 @@ Runs the app headless (``App.run_test``) on real runs of the book's presets (a s
 80x24, then a concise run at 120x40) and saves: mid-training with chart and samples, the
 generate box answering, the gate inspector, the help screen, and the two runs compared.
 ``--only lens`` makes just the probability lens's picture (F4, on a finished concise run).
+``--only sweeps`` makes the sweep pictures: an exercise card (gradient clipping on vs off) run
+from the exercises screen (F2 e) with its verdict, the runs screen grouped by that sweep, the
+sweep's results (v) and the main screen following the sweep (w).
 """
 
 from __future__ import annotations
@@ -106,12 +109,39 @@ async def lens(config, out: Path, runs_dir: Path) -> None:
         await save(app, pilot, out, "lens-120x40.svg")
 
 
+async def sweeps(config, out: Path, runs_dir: Path) -> None:
+    """120x40: the clipping card run as a sweep of real train processes, then its results."""
+    app = LstmTuiApp(config, runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause(0.5)
+        await pilot.press("e")
+        await until(pilot, lambda: getattr(app.screen, "cards", None) is not None, 15)
+        screen = app.screen
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        await pilot.press("y")
+        await until(pilot, lambda: screen.running is not None, 15)
+        await until(pilot, lambda: screen.running is None and screen.view and screen.view.verdict, 1800)
+        await save(app, pilot, out, "exercises-120x40.svg")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is not screen, 10)
+        await pilot.pause(1.5)  # the runs screen re-reads the folder
+        await save(app, pilot, out, "runs-sweep-120x40.svg")
+        await pilot.press("v")
+        await until(pilot, lambda: type(app.screen).__name__ == "SweepResultsScreen", 15)
+        await save(app, pilot, out, "sweep-results-120x40.svg")
+        await pilot.press("w")  # follow the sweep on the main screen
+        await until(pilot, lambda: len(app.chart.lines) >= 2, 30)
+        await save(app, pilot, out, "following-sweep-120x40.svg")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
-    parser.add_argument("--only", choices=["lens"], help="make only this picture")
+    parser.add_argument("--only", choices=["lens", "sweeps"], help="make only these pictures")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +151,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as runs:
         if args.only == "lens":
             asyncio.run(lens(PRESETS["concise"].config.replace(**common, epochs=args.epochs), out, Path(runs)))
+            return 0
+        asyncio.run(sweeps(PRESETS["concise"].config.replace(**common), out, Path(runs) / "sweeps"))
+        if args.only == "sweeps":
             return 0
         asyncio.run(
             small_terminal(PRESETS["scratch"].config.replace(**common, epochs=args.epochs // 2), out, Path(runs))
