@@ -10,6 +10,7 @@ from typing import Any
 
 from lstm_tui.core import events as ev
 
+from ..core.numbers import format_perplexity
 from . import messages as m
 from .state import AppState
 from .widgets.status_bar import bits
@@ -112,7 +113,7 @@ class EngineViewMixin:
         self.status_bar.set_progress(event.epoch, event.epochs)
         if event.generation_perplexity is not None:
             self.log_view.info(
-                f"epoch {event.epoch}: generation perplexity {event.generation_perplexity:.2f} "
+                f"epoch {event.epoch}: generation perplexity {format_perplexity(event.generation_perplexity)} "
                 "(one character at a time, as the model writes)"
             )
 
@@ -172,20 +173,20 @@ class EngineViewMixin:
         if not event.stopped:
             self.status_bar.set_progress(event.epoch, self.status_bar.status.epochs or event.epoch)
         text = (
-            f"■ {state.value} at epoch {event.epoch}: perplexity {event.perplexity:.2f}"
-            + (f", val {event.val_perplexity:.2f}" if event.val_perplexity is not None else "")
+            f"■ {state.value} at epoch {event.epoch}: perplexity {format_perplexity(event.perplexity)}"
+            + (f", val {format_perplexity(event.val_perplexity)}" if event.val_perplexity is not None else "")
             + f", {event.tokens_per_s:,.0f} tokens/s on {event.device}"
         )
         self.log_view.good(text)
         if event.test_perplexity is not None:
             self.log_view.add(
-                f"  test perplexity {event.test_perplexity:.2f} ({bits(event.test_perplexity)} "
+                f"  test perplexity {format_perplexity(event.test_perplexity)} ({bits(event.test_perplexity)} "
                 f"{self.status_bar.status.bits_unit}): the held-out end of the corpus, scored once",
                 "magenta",
             )
         if event.generation_perplexity is not None:
             self.log_view.add(
-                f"  generation perplexity {event.generation_perplexity:.2f} (scored one character at"
+                f"  generation perplexity {format_perplexity(event.generation_perplexity)} (scored one character at"
                 " a time, as the model writes)",
                 "green",
             )

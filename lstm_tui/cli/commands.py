@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..core.numbers import format_perplexity
 from .exitcodes import EXIT_OK
 from .loading import load_for_cli
 from .options import CliError, build_config, flag_name, flag_values
@@ -203,9 +204,9 @@ def _epochs_text(row) -> str:
 def _ppl_text(row) -> str:
     if row.train_ppl is None:
         return "-"
-    text = f"{row.train_ppl:.2f}"
+    text = format_perplexity(row.train_ppl)
     if row.val_ppl is not None:
-        text += f" (val {row.val_ppl:.2f})"
+        text += f" (val {format_perplexity(row.val_ppl)})"
     return text
 
 

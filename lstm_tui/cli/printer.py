@@ -38,6 +38,7 @@ from ..core.events import (
     Started,
     Status,
 )
+from ..core.numbers import format_perplexity
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -68,7 +69,7 @@ def load_line(event: LoadProgress) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else str(value)
+    return format_perplexity(value)
 
 
 def _duration(seconds: float) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .config import RunConfig
 from .fork import read_fork
+from .numbers import format_perplexity
 from .runs import (
     RunDir,
     RunError,
@@ -218,7 +219,7 @@ def format_cell(row: RunRow, column: str) -> str:
     if value is None:
         return "n/a"
     if column in ("train_ppl", "val_ppl", "gen_ppl"):
-        return f"{value:.2f}"
+        return format_perplexity(value)
     if column == "tokens_per_s":
         return f"{value:,.0f}"
     if column == "wall_s":

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import ConfigError
+from .numbers import format_perplexity
 from .presets import PRESETS
 from .runs import RunStatus
 from .sweep.results import SweepResult
@@ -65,10 +66,12 @@ CARDS: dict[str, Card] = {
         Card(
             "clipping",
             "Gradient clipping on vs off",
-            "What happens when the gradients are not clipped? Does training still converge, and how fast?",
+            "What happens when the gradients are not clipped? A plain RNN, whose gradients explode more "
+            "easily than an LSTM's (the LSTM's stay below the threshold of 1 here): does it still converge?",
             "clip",
             1.0,
             (0.0,),
+            base={"cell": "rnn"},
         ),
         Card(
             "sampling",
@@ -159,9 +162,9 @@ def compare_to(baseline: SweepResult, other: SweepResult) -> str:
     if mine is None:
         return f"no result ({other.reason or other.status})"
     if theirs is None:
-        return f"{metric} {mine:.2f} (the baseline has no number to compare with)"
+        return f"{metric} {format_perplexity(mine)} (the baseline has no number to compare with)"
     ratio = theirs / mine
-    numbers = f"{mine:.2f} vs {theirs:.2f}"
+    numbers = f"{format_perplexity(mine)} vs {format_perplexity(theirs)}"
     if abs(mine - theirs) <= SAME_WITHIN * theirs:
         return f"no clear difference in {metric} (within {SAME_WITHIN:.0%}: {numbers})"
     if ratio > 1:

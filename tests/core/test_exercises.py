@@ -28,7 +28,10 @@ def test_every_card_is_a_sweep_on_its_one_field_with_the_same_seed_and_data():
             config.pop(card.field)
             assert config == configs[0]  # only the card's field differs
         assert {p.config.seed for p in spec.points} == {5} and card.question and card.title
-    assert CARDS["clipping"].spec().points[1].config.clip == 0.0
+    clipping = CARDS["clipping"].spec().points
+    assert clipping[1].config.clip == 0.0
+    # a plain RNN: the LSTM's gradient norm stays under the threshold here, so both runs would be the same
+    assert {p.config.cell for p in clipping} == {"rnn"}
     with pytest.raises(ConfigError) as err:
         CARDS["lr"].spec({"lr": 3})
     assert err.value.field == "lr"
@@ -93,6 +96,10 @@ def test_verdict_better_worse_and_same_come_from_the_numbers():
     # one run without validation numbers: like is compared with like (training perplexities)
     assert "training perplexity 2x higher (14.00 vs 7.00)" in verdict(
         CLIP, [_run(1.0, val=2.0, train=7.0), _run(0.0, train=14.0)]
+    )
+    # an exploded run's perplexity in three digits, not thirty-one
+    assert verdict(CLIP, [base, _run(0.0, val=7.2532924803e30, train=4.0)]) == (
+        "against clip 1: clip 0: validation perplexity 9.1e+29x higher (7.25e+30 vs 8.00)"
     )
 
 

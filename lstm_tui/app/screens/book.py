@@ -32,6 +32,7 @@ from lstm_tui.core.sweep import (
     sweep_results,
 )
 
+from ...core.numbers import format_perplexity
 from .confirm import Confirm
 
 #: Seconds between redraws of the progress line.
@@ -219,9 +220,9 @@ class BookMixin:
         text.append(f"{now.index + 1}/{len(progress)} {preset}")
         text.append(f" · epoch {now.epoch}/{now.epochs}")
         if now.perplexity is not None:
-            text.append(f" · ppl {now.perplexity:.2f}")
+            text.append(f" · ppl {format_perplexity(now.perplexity)}")
         if now.val_perplexity is not None:
-            text.append(f" · val {now.val_perplexity:.2f}")
+            text.append(f" · val {format_perplexity(now.val_perplexity)}")
         text.append(" · b stops", style="dim")
         self._show_progress(text)
 

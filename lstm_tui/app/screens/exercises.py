@@ -41,6 +41,7 @@ from lstm_tui.core.sweep import (
     sweep_results,
 )
 
+from ...core.numbers import format_perplexity
 from ..widgets.compare_chart import CompareChart, run_colour
 from .confirm import Confirm
 from .screen_commands import ScreenCommands
@@ -70,7 +71,8 @@ def card_text(card: Card) -> Text:
     text.append(card.field, style="bold cyan")
     text.append(f"  baseline {_value(card.baseline)}", style="bold")
     text.append("  vs  " + ", ".join(_value(v) for v in card.variants))
-    text.append(f"  · preset {card.preset}, same seed and data", style="dim")
+    changed = "".join(f", {key} {_value(value)}" for key, value in card.base.items())
+    text.append(f"  · preset {card.preset}{changed}, same seed and data", style="dim")
     return text
 
 
@@ -111,8 +113,8 @@ def legend(view: CardView) -> Text:
         text.append("■ ", style=f"bold {run_colour(index)[1]}")
         text.append(f"{view.card.field} {_value(value)}", style="bold")
         text.append(" (baseline)" if value == view.card.baseline else "", style="dim")
-        val = "-" if result.val_ppl is None else f"{result.val_ppl:.2f}"
-        train = "-" if result.train_ppl is None else f"{result.train_ppl:.2f}"
+        val = "-" if result.val_ppl is None else format_perplexity(result.val_ppl)
+        train = "-" if result.train_ppl is None else format_perplexity(result.train_ppl)
         epochs = f"{result.epochs_done}/{result.epochs}" if result.epochs else str(result.epochs_done)
         text.append(f"  val {val}  train {train}  · {result.status} {epochs}", style="")
     return text

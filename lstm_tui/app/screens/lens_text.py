@@ -3,12 +3,12 @@ the most surprising characters, as Rich text (no Textual, no torch: scores come 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
+from ...core.numbers import format_perplexity
 from ..widgets.char_strip import text_colour
 from ..widgets.surprisal_strip import LensRow, bits_colour, diff_colour
 
@@ -86,7 +86,7 @@ def detail_text(reading: LensReading, index: int) -> Text:
 
 
 def _ppl(value: float) -> str:
-    return "inf" if math.isinf(value) else f"{value:.2f}"
+    return format_perplexity(value)
 
 
 def totals_text(reading: LensReading) -> Text:

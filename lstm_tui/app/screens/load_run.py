@@ -16,6 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from ...core.numbers import format_perplexity
+
 TITLES = {"load": "Load a run", "resume": "Resume a run (continue training from its checkpoint)"}
 HINTS = {"load": "Enter loads · F8 resumes training · Escape cancels", "resume": "Enter resumes · Escape cancels"}
 
@@ -48,7 +50,7 @@ class LoadRunScreen(ModalScreen["str | None"]):
             ppl = summary.get("perplexity")
             text = f"{run.name}  {run.status}"
             if isinstance(ppl, (int, float)):
-                text += f"  ppl {ppl:.2f}"
+                text += f"  ppl {format_perplexity(ppl)}"
             options.append(Option(Text(text), id=str(run.path)))
         with Vertical(id="load-dialog"):
             yield Label(Text(f"{TITLES[self.mode]} (from {root})"), id="load-title")

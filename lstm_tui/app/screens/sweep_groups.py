@@ -17,6 +17,8 @@ from textual.binding import Binding
 from lstm_tui.core.compare import RunRow
 from lstm_tui.core.sweep import read_tag
 
+from ...core.numbers import format_perplexity
+
 #: A group row's key: this prefix and the sweep's name ("" for the runs of no sweep).
 GROUP_KEY = "\x00sweep:"
 OTHER_RUNS = "other runs"
@@ -70,7 +72,9 @@ def header_cells(sweep: str | None, runs: list[RunRow], columns: Iterable[str], 
     cells = {
         "name": Text(name if len(name) <= width else name[: width - 1] + "…", style="bold magenta", no_wrap=True),
         "status": Text(count, style="magenta"),
-        "val_ppl": Text(f"best {min(vals):.2f}" if vals and sweep else "", style="magenta", justify="right"),
+        "val_ppl": Text(
+            f"best {format_perplexity(min(vals))}" if vals and sweep else "", style="magenta", justify="right"
+        ),
     }
     return [cells.get(column, Text("")) for column in columns]
 

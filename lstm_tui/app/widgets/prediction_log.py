@@ -13,6 +13,8 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import RichLog
 
+from ...core.numbers import format_perplexity
+
 MAX_ENTRIES = 2000
 BREAK_MARK = "↵"  # a line break of a raw corpus's sample: one entry stays one line of the log
 
@@ -98,9 +100,9 @@ class PredictionLog(RichLog):
             self._sample_epoch = epoch
             head = Text(f"epoch {epoch}", style="bold")
             if perplexity is not None:
-                head.append(f"  perplexity {perplexity:.2f}", style="cyan")
+                head.append(f"  perplexity {format_perplexity(perplexity)}", style="cyan")
             if val is not None:
-                head.append(f"  val {val:.2f}", style="yellow")
+                head.append(f"  val {format_perplexity(val)}", style="yellow")
             self.add(head)
         line = Text("  ")
         line.append_text(_one_line(prefix, "bold magenta"))

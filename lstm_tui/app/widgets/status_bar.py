@@ -12,6 +12,8 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ProgressBar
 
+from ...core.numbers import format_perplexity
+
 STATE_STYLES = {
     "idle": "bold",
     "preparing": "bold yellow",
@@ -122,11 +124,11 @@ class StatusText(Widget):
         """'ppl 4.10 2.04 bpc val 5.00 test 5.20' (the bits: log2 of the perplexity beside them)."""
         s = self.status
         assert s.perplexity is not None
-        text = Text(f"ppl {s.perplexity:.2f} {bits(s.perplexity)} {s.bits_unit}", style="cyan")
+        text = Text(f"ppl {format_perplexity(s.perplexity)} {bits(s.perplexity)} {s.bits_unit}", style="cyan")
         if s.val_perplexity is not None:
-            text.append(f" val {s.val_perplexity:.2f}", style="yellow")
+            text.append(f" val {format_perplexity(s.val_perplexity)}", style="yellow")
         if s.test_perplexity is not None:
-            text.append(f" test {s.test_perplexity:.2f}", style="magenta")
+            text.append(f" test {format_perplexity(s.test_perplexity)}", style="magenta")
         return text, None
 
     def line(self, width: int) -> Text:

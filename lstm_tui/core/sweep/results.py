@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import Curve, curves, run_row
+from ..numbers import LARGE
 from ..runs import RunError, RunStatus
 from .record import SweepRecord, SweepRun, read_tag, run_folder
 
@@ -97,7 +98,15 @@ def sort_results(results: Sequence[SweepResult]) -> list[SweepResult]:
 
 
 def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}" if value < 100 else f"{value:,.1f}"
+    return (
+        "-"
+        if value is None
+        else f"{value:.3f}"
+        if value < 100
+        else f"{value:,.1f}"
+        if value < LARGE
+        else f"{value:.3g}"
+    )
 
 
 def _status(result: SweepResult) -> str:
