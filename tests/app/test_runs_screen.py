@@ -233,7 +233,9 @@ async def test_while_a_run_trains_the_table_refreshes_from_a_thread(tiny_config,
         screen = await open_runs(pilot)
         before = screen.table.row_count
         main_thread = threading.current_thread().name
-        assert readers and set(readers) == {main_thread}  # opening the screen reads at once
+        # opening the screen reads at once, on the UI thread (the periodic re-read may already have
+        # come too, off it, on a loaded machine)
+        assert readers and readers[0] == main_thread
         source = next(p for p in runs_copy.iterdir() if p.is_dir())
         shutil.copytree(source, runs_copy / (source.name + "-copy"))
         await wait_for(pilot, lambda: screen.table.row_count == before + 1, 10, "the periodic re-read")
