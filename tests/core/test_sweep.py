@@ -221,3 +221,9 @@ def test_a_run_started_anew_never_takes_its_old_folder(tmp_path):
     outcome = SweepRunner(record, tmp_path, python="/bin/false").run()  # its new process makes nothing
     assert outcome.not_started == [run] and run.folder is None
     assert not (old.path / "sweep.json").exists() and (old.path / "config.toml").is_file()
+
+
+def test_results_numbers_stay_short_for_an_exploded_run():
+    from lstm_tui.core.sweep.results import _number
+
+    assert [_number(v) for v in (None, 9.7049, 1234.56, 7.2532924803e30)] == ["-", "9.705", "1,234.6", "7.25e+30"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import Curve, curves, run_row
-from ..numbers import LARGE
+from ..numbers import LARGE, format_perplexity
 from ..runs import RunError, RunStatus
 from .record import SweepRecord, SweepRun, read_tag, run_folder
 
@@ -98,15 +98,11 @@ def sort_results(results: Sequence[SweepResult]) -> list[SweepResult]:
 
 
 def _number(value: float | None) -> str:
-    return (
-        "-"
-        if value is None
-        else f"{value:.3f}"
-        if value < 100
-        else f"{value:,.1f}"
-        if value < LARGE
-        else f"{value:.3g}"
-    )
+    if value is None:
+        return "-"
+    if value < 100:
+        return f"{value:.3f}"
+    return f"{value:,.1f}" if value < LARGE else format_perplexity(value)
 
 
 def _status(result: SweepResult) -> str:
