@@ -29,6 +29,20 @@ def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tup
     return kept
 
 
+def fit(points: list[tuple[float, float]], columns: int) -> list[tuple[float, float]]:
+    """At most about ``2 * columns`` of ``points`` (every n-th, and the newest): what a braille
+    line of that many cells can show apart. plotext's cost grows with the points it is given;
+    no limit (``columns`` 0) before the chart has a size."""
+    most = 2 * columns
+    if columns <= 0 or len(points) <= most:
+        return points
+    step = -(-len(points) // most)
+    kept = points[::step]
+    if kept[-1] != points[-1]:
+        kept.append(points[-1])
+    return kept
+
+
 def epoch_ticks(lo: float, hi: float, most: int = 6) -> list[int]:
     """Whole-number x ticks (epochs) at a 1-2-5 step, at most ``most`` of them."""
     span, scale = max(hi - lo, 1), 1
@@ -97,9 +111,11 @@ class PerplexityChart(PlotextPlot):
         self.knobs: list[tuple[float, str]] = []  # live-knob changes: (x, knob name), a vertical marker each
         #: Named lines drawn besides train/val (followed runs: one per run, labelled with its name).
         self.lines: dict[str, list[tuple[float, float]]] = {}
+        self._line_seen: dict[str, tuple] = {}  # set_line's last (list id, length, last point) by label
         self._dirty = True
         self._drawn_at = 0.0
         self._soon: Timer | None = None  # a redraw_soon() waiting for its turn
+        self._fitted = False  # whether the last redraw thinned a line to the chart's width
         self.draws = 0
 
     #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
@@ -117,6 +133,7 @@ class PerplexityChart(PlotextPlot):
         self.grad.clear()
         self.knobs.clear()
         self.lines = {}
+        self._line_seen = {}
         self.total_epochs = total_epochs
         self._dirty = True
 
@@ -130,13 +147,21 @@ class PerplexityChart(PlotextPlot):
         self.lines = {
             label: thin([(x, y) for x, y in points if math.isfinite(y) and y > 0]) for label, points in lines.items()
         }
+        self._line_seen = {}
         self._dirty = True
 
     def set_line(self, label: str, points: list[tuple[float, float]]) -> None:
-        """Replace (or add) one named line; the list is kept as given (its owner thins it)."""
-        if points or label in self.lines:
-            self.lines[label] = points
-            self._dirty = True
+        """Replace (or add) one named line; the list is kept as given (its owner thins it, and
+        may append to it in place). Marks the chart dirty only when the line changed since it
+        was last set (the same points again cost no redraw)."""
+        if not points and label not in self.lines:
+            return
+        signature = (len(points), points[-1] if points else None)
+        if self.lines.get(label) is points and self._line_seen.get(label) == signature:
+            return
+        self.lines[label] = points
+        self._line_seen[label] = signature
+        self._dirty = True
 
     @property
     def points(self) -> int:
@@ -180,6 +205,10 @@ class PerplexityChart(PlotextPlot):
         if isinstance(norm, (int, float)) and math.isfinite(norm) and norm > 0:
             self.grad.append((epoch, float(norm)))
             self._dirty = self._dirty or self.show_grad
+
+    def on_resize(self) -> None:
+        if self._fitted:  # (lines thinned to the old width: thin them to the new one)
+            self.redraw()
 
     def toggle_grad(self) -> bool:
         self.show_grad = not self.show_grad
@@ -238,8 +267,11 @@ class PerplexityChart(PlotextPlot):
         if grad:
             xs, ys = zip(*grad)
             plt.plot(list(xs), [math.log10(y) for y in ys], label="grad norm", marker="braille", color="magenta")
+        self._fitted = False
         for index, (label, points) in enumerate(item for item in self.lines.items() if item[1]):
-            xs, ys = zip(*points)
+            shown = fit(points, self.size.width)
+            self._fitted = self._fitted or shown is not points
+            xs, ys = zip(*shown)
             plt.plot(
                 list(xs),
                 [math.log10(y) for y in ys],
