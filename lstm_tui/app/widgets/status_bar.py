@@ -203,10 +203,13 @@ class StatusBar(Horizontal):
 
     def update_status(self, **changes) -> None:
         text = self.query_one(StatusText)
+        # (at once only when a state, message or device really changes: a followed run's every
+        # poll passes them again, and one redraw a second is enough for its numbers)
+        immediate = any(getattr(text.status, key) != changes[key] for key in self._IMMEDIATE.intersection(changes))
         for key, value in changes.items():
             setattr(text.status, key, value)
         self._text_pending = True
-        if self._IMMEDIATE.intersection(changes):
+        if immediate:
             self.flush()
 
     def set_progress(self, done: float | None, total: float | None) -> None:
