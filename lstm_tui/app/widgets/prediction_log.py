@@ -58,7 +58,9 @@ class PredictionLog(RichLog):
         width = self.scrollable_content_region.width
         if width > 0:
             self._wrap_width = width
-            self.write(line, width=width, scroll_end=follow)
+            self.write(line, width=width, scroll_end=False)
+            if follow:  # (now, not after the next refresh: that is a second frame of the whole log)
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_resize(self, event: Resize) -> None:
         """Re-wrap every entry to the new width (RichLog keeps lines as first wrapped)."""
