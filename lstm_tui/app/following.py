@@ -35,15 +35,18 @@ from .worker import record_epoch
 FOLLOW_WAIT_S = 0.5
 #: The least time between two polls: what arrives meanwhile, from all the runs, goes to the app
 #: in one message and one chart redraw (8 busy runs cost one redraw per interval, not one per
-#: epoch). A change after a quiet spell is polled at once; none waits longer than this (plus
-#: the watcher's debounce) to reach the chart, inside the 1 s the benchmark allows.
-MIN_POLL_S = 0.6
+#: epoch; a redraw is ~25-40 ms of plotext and compositor). A change after a quiet spell is
+#: polled at once; none waits longer than this to be read, and the chart draws each message at
+#: once (REDRAW_MIN_S), so a new epoch is on screen within this plus the app's own latency,
+#: inside the 1 s the benchmark allows.
+MIN_POLL_S = 0.8
 #: Samples shown of a run when it is first followed (or redrawn after a reset).
 SAMPLES_SHOWN = 3
 ACK_TIMEOUT_S = 10.0
 #: A followed run's new points are drawn at once when the chart's last draw is this old, else
-#: when it gets so (the worker's MIN_POLL_S spaces the messages; this absorbs their jitter).
-REDRAW_MIN_S = 0.45
+#: when it gets so (the worker's MIN_POLL_S spaces the messages; this absorbs their jitter, and
+#: spaces the draws when a second worker, follow_more's, posts too).
+REDRAW_MIN_S = 0.5
 #: What F6 / F7 / ctrl+s send, and the words of their notifications.
 CONTROL_WORDS = {
     "pause": "paused",
@@ -281,6 +284,7 @@ class FollowingMixin:
             self.chart.set_line(run.name, run.train)
         if len(runs) == 1:
             self.chart.set_line(f"{runs[0].name} val", runs[0].val)
+        draws = self.chart.draws
         self.chart.redraw_soon(REDRAW_MIN_S)
         first = runs[0]
         more = f" (+{len(runs) - 1} more)" if len(runs) > 1 else ""
@@ -297,6 +301,8 @@ class FollowingMixin:
             message=f"following {first.name}{more}",
         )
         self.status_bar.set_progress(first.epoch, first.epochs or None)
+        if self.chart.draws != draws:  # (the numbers in the chart's frame, not one of their own)
+            self.status_bar.flush()
 
     # ------------------------------------------------------------------ control (F6, F7, ctrl+s)
     def _controls_followed(self) -> bool:
