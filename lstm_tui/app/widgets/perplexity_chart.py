@@ -1,7 +1,8 @@
 """Perplexity against epoch, log-scaled by hand (plotext 5's ``yscale("log")`` breaks on redraw).
 
 Points are added cheaply (``add``); a timer redraws at most a few times a second, and only
-when something changed. History is thinned to at most ``MAX_POINTS`` per line.
+when something changed. History is thinned to at most ``MAX_POINTS`` per line, and a named line
+is drawn with about two points a column (``fit``).
 """
 
 from __future__ import annotations
@@ -111,15 +112,16 @@ class PerplexityChart(PlotextPlot):
         self.knobs: list[tuple[float, str]] = []  # live-knob changes: (x, knob name), a vertical marker each
         #: Named lines drawn besides train/val (followed runs: one per run, labelled with its name).
         self.lines: dict[str, list[tuple[float, float]]] = {}
-        self._line_seen: dict[str, tuple] = {}  # set_line's last (list id, length, last point) by label
+        self._line_seen: dict[str, tuple] = {}  # set_line's last (length, last point) by label
         self._dirty = True
         self._drawn_at = 0.0
         self._soon: Timer | None = None  # a redraw_soon() waiting for its turn
         self._fitted = False  # whether the last redraw thinned a line to the chart's width
         self.draws = 0
 
-    #: Seconds between redraws of new points: a plotext rebuild is a few ms of UI-thread (GIL)
-    #: time, and the training thread needs the GIL too.
+    #: Seconds between redraws of new points: a plotext rebuild is ~20-30 ms of UI-thread (GIL)
+    #: time at 90x18 with 8 lines (more with a bigger chart), and the training thread needs the
+    #: GIL too.
     REDRAW_S = 1.0
 
     def on_mount(self) -> None:
