@@ -22,6 +22,7 @@ from ..timelapse import snapshot_interval
 from .grad_stats import GradReading, GradStats
 from .graph_step import StaticStep
 from .metrics import evaluate_perplexity, perplexity
+from .sgd import Optimizer
 from .state import TrainerState
 from .step import Step, make_step
 from .tally import EpochTally
@@ -38,7 +39,7 @@ class EpochsMixin(TrainerState):
     def _epochs(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         step: Step,
         train: torch.Tensor,
         val: torch.Tensor | None,
@@ -112,7 +113,7 @@ class EpochsMixin(TrainerState):
                 self._snapshot(model, number)
         return record
 
-    def _between_epochs(self, number: int, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
+    def _between_epochs(self, number: int, model: RecurrentLM, optimizer: Optimizer) -> bool:
         """Samples and checkpoints due after epoch ``number``; True when the run should stop."""
         cfg = self.config
         if cfg.predict_every and number % cfg.predict_every == 0:
@@ -126,7 +127,7 @@ class EpochsMixin(TrainerState):
     def _finish(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         stopped: bool,
         partial: dict[str, Any] | None,
         last: dict[str, Any],
@@ -262,7 +263,7 @@ class EpochsMixin(TrainerState):
             )
         )
 
-    def _make_step(self, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device) -> Step:
+    def _make_step(self, model: RecurrentLM, optimizer: Optimizer, device: torch.device) -> Step:
         forward = None
         if self.config.compile:
             prepare_for_compile()  # (the fused kernel stays out of dynamo's graph)

@@ -27,6 +27,7 @@ import torch
 
 from ..models.base import State
 from ..models.fused_lstm import WORKSPACES
+from .sgd import Optimizer
 from .step import Step
 
 WARMUP_STEPS = 3
@@ -39,7 +40,7 @@ class StaticStep:
         self,
         step: Step,
         model: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         device: torch.device,
         capture: bool = True,
         restore: tuple[torch.Tensor, ...] = (),
@@ -104,7 +105,7 @@ class StaticStep:
         self.captures += 1
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[tuple[int, str], torch.Tensor]:
+def _optimizer_tensors(optimizer: Optimizer) -> dict[tuple[int, str], torch.Tensor]:
     """Copies of the optimizer's state tensors, by (parameter id, key)."""
     return {
         (id(p), k): v.detach().clone()
@@ -116,7 +117,7 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[tuple[int, str]
 
 def _restore(
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     model_state: dict[str, torch.Tensor],
     optimizer_state: dict[tuple[int, str], torch.Tensor],
 ) -> None:

@@ -22,6 +22,7 @@ from ..runs import RunError
 from ..runs.payload import CheckpointError
 from ..schedule import epochs_since_best, lr_factor, scheduled
 from .graph_step import StaticStep
+from .sgd import Optimizer
 from .state import TrainerState
 
 
@@ -83,7 +84,7 @@ class OptionsMixin(TrainerState):
         return self.config.lr * factor
 
     # ------------------------------------------------------------------ early stopping
-    def _early_stop(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
+    def _early_stop(self, model: RecurrentLM, optimizer: Optimizer) -> bool:
         """After an epoch: ``best.pt`` when its validation perplexity is the best so far; True
         when ``early_stop_patience`` epochs have passed without a better one."""
         since = self._epochs_since_best()
@@ -118,7 +119,7 @@ class OptionsMixin(TrainerState):
         )
         return True
 
-    def _save_best(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> None:
+    def _save_best(self, model: RecurrentLM, optimizer: Optimizer) -> None:
         if self.run_dir is None:
             return
         try:

@@ -20,6 +20,7 @@ from ..models.base import RecurrentLM, State
 from ..runs import CORPUS_CHANGE_HINT, RunError, RunStatus, Summary, repair_run_files
 from ..runs.payload import make_payload
 from .errors import NonFinite
+from .sgd import Optimizer
 from .state import TrainerState
 
 #: Config fields that decide how the corpus is cut into an epoch's batches.
@@ -28,7 +29,7 @@ BATCHING_FIELDS = ("batch_size", "num_steps", "sampling", "max_tokens", "val_spl
 RUNTIME_FLAGS = ("capturable", "foreach", "fused")
 
 
-def _keep_runtime_flags(optimizer: torch.optim.Optimizer) -> None:
+def _keep_runtime_flags(optimizer: Optimizer) -> None:
     """Undo what ``load_state_dict`` copied over from the saved optimizer that is not its state.
 
     torch restores every parameter group's settings from the checkpoint, so a checkpoint of a
@@ -57,7 +58,7 @@ class PersistMixin(TrainerState):
     def _save_checkpoint(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         *,
         carry: State | None = None,
         accum: dict[str, Any] | None = None,
@@ -94,7 +95,7 @@ class PersistMixin(TrainerState):
     def _payload(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         *,
         carry: State | None = None,
         accum: dict[str, Any] | None = None,
@@ -122,9 +123,7 @@ class PersistMixin(TrainerState):
             elapsed_s=self._elapsed(),
         )
 
-    def _restore(
-        self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: torch.optim.Optimizer, device: torch.device
-    ) -> None:
+    def _restore(self, checkpoint: Checkpoint, model: RecurrentLM, optimizer: Optimizer, device: torch.device) -> None:
         problem = describe_state_mismatch(
             model.state_dict(), checkpoint.model_state, self.config, len(checkpoint.vocab)
         )

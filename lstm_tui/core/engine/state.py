@@ -15,6 +15,7 @@ from ..events import Event
 from ..models.base import State
 from ..runs import RunDir, RunStatus
 from .control import RunControl
+from .sgd import Optimizer
 
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
@@ -33,7 +34,7 @@ class TrainerState:
     data: CorpusData | None
     vocab: Vocab | None
     model: RecurrentLM | None
-    optimizer: torch.optim.Optimizer | None
+    optimizer: Optimizer | None
     device: torch.device | None
     history: list[dict[str, Any]]
     epoch: int
@@ -81,7 +82,7 @@ class TrainerState:
     def _schedule_epoch(self, epoch: int) -> float | None:
         raise NotImplementedError
 
-    def _early_stop(self, model: RecurrentLM, optimizer: torch.optim.Optimizer) -> bool:
+    def _early_stop(self, model: RecurrentLM, optimizer: Optimizer) -> bool:
         raise NotImplementedError
 
     def _stopped_early_before(self) -> bool:
@@ -93,7 +94,7 @@ class TrainerState:
     def _payload(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         *,
         carry: State | None = None,
         accum: dict[str, Any] | None = None,
@@ -104,7 +105,7 @@ class TrainerState:
     def _save_checkpoint(
         self,
         model: RecurrentLM,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         *,
         carry: State | None = None,
         accum: dict[str, Any] | None = None,

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ..config import RunConfig
 from ..models.base import State
+from .sgd import SGD, Optimizer
 
 if TYPE_CHECKING:
     from .grad_stats import GradStats
@@ -34,7 +35,7 @@ def autocast_context(device: torch.device, amp: bool, cache: bool = True) -> Abs
     return contextlib.nullcontext()
 
 
-def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> Optimizer:
     """SGD(lr) is d2l's ``sgd(params, lr, batch_size=1)`` (the loss is already a mean); or Adam."""
     # foreach: one kernel call per update for all parameters (torch picks it by default on CUDA
     # only); the same arithmetic as the per-parameter loop.
@@ -49,9 +50,8 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
             foreach=True,
             capturable=config.graphs and on_cuda,
         )
-    return torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True
-    )
+    # (our SGD: torch.optim's would import torch._dynamo, ~1.3 s before the first batch; see sgd.py)
+    return SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 class StepSettings:
@@ -65,7 +65,7 @@ class StepSettings:
 def make_step(
     config: RunConfig,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     device: torch.device,
     *,
     amp: bool = False,

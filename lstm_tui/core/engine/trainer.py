@@ -53,6 +53,7 @@ from .errors import HandlerError
 from .failures import failure_of
 from .options import OptionsMixin
 from .persist import PersistMixin
+from .sgd import Optimizer
 from .step import StepSettings, make_optimizer
 from .throttle import Throttle
 
@@ -82,7 +83,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         self.run_dir = as_run_dir(run_dir)
         self.data = data
         self.model = None
-        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer: Optimizer | None = None
         self.vocab = data.vocab if data is not None else None
         self.device: torch.device | None = None
         self.history: list[dict[str, Any]] = []
@@ -321,7 +322,7 @@ class Trainer(EpochsMixin, OptionsMixin, PersistMixin):
         self.vocab = checkpoint.vocab if checkpoint is not None else data.vocab
         return data
 
-    def _build(self, device: torch.device, vocab_size: int) -> tuple[RecurrentLM, torch.optim.Optimizer]:
+    def _build(self, device: torch.device, vocab_size: int) -> tuple[RecurrentLM, Optimizer]:
         """Seeded model and optimizer (restored from the checkpoint when resuming)."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
