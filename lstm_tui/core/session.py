@@ -10,6 +10,7 @@ before its trainer runs; a new run's folder is made only once its checks have pa
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +19,10 @@ from .config import ConfigError, RunConfig, absolute_paths
 from .data.dataset import CorpusData, check_vocab, corpus_for
 from .data.errors import CorpusError, LoadCancelled
 from .data.vocab import Vocab
-from .device import DeviceError, resolve_device
-from .engine.throttle import Throttle
 from .events import DownloadProgress, EventHandler, LoadProgress, Status, ignore
 from .runs import CORPUS_CHANGE_HINT, RunDir, RunError, lock_holder
 from .runs.lock import busy_reason
+from .throttle import Throttle
 
 __all__ = [
     "CORPUS_CHANGED",
@@ -104,16 +104,12 @@ def prepare_run(
     the corpus is loaded (``DownloadProgress``, ``LoadProgress`` and warnings as ``Status``
     through ``on_event``) unless ``data`` is given; ``cancel()`` True stops the load at once
     (a Refusal with ``cancelled=True``)."""
-    from .engine import Trainer
-
     handler = on_event or ignore
     try:
         config = config.with_absolute_paths()
     except ConfigError as exc:  # pragma: no cover - a path made absolute stays valid
         return Refusal(exc.field, exc.message)
-    refusal = _check_device(config)
-    if refusal is None:
-        data, refusal = _load(config, handler, data, cancel=cancel)
+    data, refusal = _device_and_corpus(config, handler, data, cancel)
     if refusal is not None:
         return refusal
     assert data is not None
@@ -125,6 +121,8 @@ def prepare_run(
         run = RunDir.create(runs_dir, config, name=name)
     except RunError as exc:
         run_error = str(exc)
+    from .engine import Trainer  # (after the load: it imports torch, see _device_and_corpus)
+
     trainer = Trainer(config, on_event=handler, run_dir=run, data=data)
     return PreparedRun(trainer=trainer, config=config, data=data, run=run, run_error=run_error)
 
@@ -227,11 +225,45 @@ def _changed(config: RunConfig, changes: dict[str, Any]) -> tuple[RunConfig, Ref
 
 
 def _check_device(config: RunConfig) -> Refusal | None:
+    from .device import DeviceError, resolve_device  # (imports torch: see _device_and_corpus)
+
     try:
         resolve_device(config.device)
     except DeviceError as exc:
         return Refusal("device", exc.message, exc.hint)
     return None
+
+
+def _device_and_corpus(
+    config: RunConfig, handler: EventHandler, data: CorpusData | None, cancel: Callable[[], bool] | None
+) -> tuple[CorpusData | None, Refusal | None]:
+    """The device check and the corpus, side by side: checking the device imports torch
+    (~1.3 s on 2 cores), which the load needs only for its last step, so a big corpus is read
+    and encoded meanwhile (from the command line, the first batch comes that much sooner). A
+    device refusal wins over the corpus's, as when the device was checked first; a cancelled
+    load returns at once."""
+    if data is not None:
+        return data, _check_device(config)
+    checked: list[Refusal | None] = []
+    failed: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            checked.append(_check_device(config))
+        except BaseException as exc:  # (raised again on the caller's thread)
+            failed.append(exc)
+
+    thread = threading.Thread(target=check, name="lstm-tui-device-check", daemon=True)
+    thread.start()
+    data, refusal = _load(config, handler, None, cancel=cancel)
+    if refusal is not None and refusal.cancelled:
+        return None, refusal
+    thread.join()
+    if failed:
+        raise failed[0]
+    if checked[0] is not None:
+        return None, checked[0]
+    return data, refusal
 
 
 def _load(

@@ -71,6 +71,41 @@ def test_prepare_run_refuses_naming_the_field_and_makes_no_folder(shared_data_di
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_device_is_checked_on_another_thread_while_the_corpus_loads(shared_data_dir, tmp_path, monkeypatch):
+    """The check imports torch (~1.3 s): the corpus is read and encoded meanwhile; a device
+    refusal still wins over the corpus's, as if the device had been checked first."""
+    import threading
+
+    from lstm_tui.core import session
+
+    threads, checked = [], session._check_device
+    monkeypatch.setattr(
+        session, "_check_device", lambda config: threads.append(threading.current_thread()) or checked(config)
+    )
+    assert isinstance(prepare_run(make_config(shared_data_dir), tmp_path / "runs"), PreparedRun)
+    assert threads and threads[0] is not threading.main_thread()
+    monkeypatch.setattr(session, "_check_device", lambda config: Refusal("device", "cuda:7 is not available"))
+    refusal = prepare_run(make_config(shared_data_dir, corpus="/no/such/book.txt"), tmp_path / "other")
+    assert isinstance(refusal, Refusal) and refusal.field == "device" and "cuda:7" in refusal.reason
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_load_imports_no_torch_until_it_makes_the_tensor(shared_data_dir) -> None:
+    """What lets the load run while torch imports: the session and the corpus's reading and
+    encoding import no torch (a fresh process)."""
+    code = (
+        "import sys\n"
+        "import lstm_tui.core.session, lstm_tui.cli.train, lstm_tui.cli.printer\n"
+        "from lstm_tui.core.data.sources import ReadOptions, read_source\n"
+        "from lstm_tui.core.data.encode import encode\n"
+        f"source = read_source('', {str(shared_data_dir)!r}, ReadOptions())\n"
+        "encode(source.data, 'char', False)\n"
+        "sys.stdout.write(str('torch' in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout == "False", result.stderr
+
+
 def test_a_corpus_too_short_for_one_batch_is_the_dataset_rule(shared_data_dir, tmp_path):
     refusal = prepare_run(make_config(shared_data_dir, batch_size=512, num_steps=500), tmp_path)
     assert isinstance(refusal, Refusal) and "too few for one batch" in refusal.reason

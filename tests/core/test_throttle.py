@@ -1,6 +1,6 @@
-"""engine/throttle.py: the one throttle of the trainer's progress events."""
+"""core/throttle.py: the one throttle of the trainer's progress events."""
 
-from lstm_tui.core.engine.throttle import Throttle
+from lstm_tui.core.throttle import Throttle
 
 
 def test_due_at_most_once_an_interval_unless_forced():

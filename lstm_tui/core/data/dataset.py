@@ -13,17 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import torch
-
 from .download import Progress
 from .encode import Encoded, encode
 from .errors import CorpusError
 from .hooks import LoadHooks, LoadProgressFn
-from .iterators import count_batches, min_corpus_tokens
 from .sources import ReadOptions, SourceText, read_source
 from .vocab import Vocab
 
 if TYPE_CHECKING:
+    import torch
+
     from ..config import RunConfig
 
 #: A vocabulary larger than this gets a warning: the output layer scores every token each step.
@@ -69,6 +68,8 @@ def load_corpus(
     encoded = encode(
         source.data, config.token, config.raw, min_freq=config.min_freq, max_size=config.max_vocab, hooks=hooks
     )
+    import torch  # (here, not at the top: the run preparation reads a corpus while torch imports)
+
     corpus = torch.from_numpy(encoded.ids)
     if config.max_tokens > 0 and config.max_tokens < len(corpus):
         corpus = corpus[: config.max_tokens].clone()  # (not a view: the rest of a big text is freed)
@@ -116,6 +117,8 @@ def check_vocab(data: CorpusData, vocab: Vocab) -> None:
 def check_batches(train_tokens: int, config: RunConfig) -> int:
     """Batches per epoch of ``train_tokens`` tokens under ``config``; CorpusError when there is
     not one (the rule "too short for one batch" lives here only)."""
+    from .iterators import count_batches, min_corpus_tokens  # (torch's: see load_corpus)
+
     need = min_corpus_tokens(config.batch_size, config.num_steps)
     batches = count_batches(train_tokens, config.batch_size, config.num_steps, config.sampling)
     if train_tokens < need or batches < 1:

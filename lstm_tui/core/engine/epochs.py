@@ -18,6 +18,7 @@ from ..models.fused_lstm import prepare_for_compile
 from ..runs import RunStatus
 from ..runs.snapshots import write_snapshot
 from ..schedule import scheduled
+from ..throttle import Throttle
 from ..timelapse import snapshot_interval
 from .grad_stats import GradReading, GradStats
 from .graph_step import StaticStep
@@ -26,7 +27,6 @@ from .sgd import Optimizer
 from .state import TrainerState
 from .step import Step, make_step
 from .tally import EpochTally
-from .throttle import Throttle
 
 END_PREFIX = "traveller"  # d2l also predicts from "traveller" when training ends
 GENERATION_PPL_TOKENS = 1000  # tokens scored one at a time for Finished.generation_perplexity

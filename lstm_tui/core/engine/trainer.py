@@ -45,6 +45,7 @@ from ..models import build_model
 from ..models.base import RecurrentLM
 from ..models.fused_lstm import WORKSPACES
 from ..runs import RunBusy, RunDir, RunLock, RunStatus, as_run_dir, remove_stale_temp_files
+from ..throttle import Throttle
 from ..timelapse import snapshot_plan
 from .allocator import keep_freed_memory
 from .control import RunControl
@@ -55,7 +56,6 @@ from .options import OptionsMixin
 from .persist import PersistMixin
 from .sgd import Optimizer
 from .step import StepSettings, make_optimizer
-from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""The one throttle of the trainer's event stream (batch progress, download progress)."""
+"""The one throttle of the event streams (the trainer's batch progress, a corpus load's and a download's progress).
+
+In the core's top level, not the engine: the run preparation throttles a load with it before torch is imported.
+"""
 
 from __future__ import annotations
 
