@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import urllib3
-
 from .errors import CorpusError, LoadCancelled
+
+if TYPE_CHECKING:  # (imported where a download happens: ~0.1 s every run would pay otherwise)
+    import requests
 
 Progress = Callable[[int, int | None], None]
 
@@ -64,6 +64,8 @@ def download(
     the whole download, and ``cancel()`` returning True stops it (:class:`LoadCancelled`);
     a watchdog thread cuts the connection for both, so neither waits for a slow server.
     """
+    import requests
+
     dest = Path(dest)
     _check_scheme(url, url)
     watch = _Watchdog(url, deadline, cancel)
@@ -158,6 +160,9 @@ def _cut(response: requests.Response | None) -> None:
 def _requests_errors(url: str, timeout: float, watch: _Watchdog) -> Iterator[None]:
     """Turn any requests/urllib3 failure (connect, read, timeout) into a one-line CorpusError;
     one the watchdog caused (it cut the connection) says why it did."""
+    import requests
+    import urllib3
+
     try:
         yield
     except LoadCancelled:
@@ -197,6 +202,8 @@ def _temp_file(dest: Path) -> IO[bytes]:
 
 def _open(url: str, timeout: float) -> requests.Response:
     """GET ``url`` following redirects by hand, so each hop's scheme can be checked."""
+    import requests
+
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         response = requests.get(current, stream=True, timeout=timeout, allow_redirects=False)
