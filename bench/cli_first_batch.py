@@ -25,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 import common  # noqa: F401  (puts the repository on sys.path)
-from common import DEFAULT_OUT, REPO, cpu_model, now_iso, write_results
+from common import DEFAULT_OUT, REPO, machine_info, machine_line, now_iso, write_results
 from corpus_pipeline import generate
 
 TRAIN_FLAGS = ["--raw", "--max-tokens", "0", "--batch-size", "256", "--num-steps", "64"]
@@ -122,11 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(temp)
         folder.mkdir(parents=True, exist_ok=True)
         rows = measure(args.sizes, args.tries, folder)
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    header = f"{now_iso()} · {cpu_model()} · {os.cpu_count()} cores · load average {load[0]:.1f}" if load else now_iso()
-    markdown = f"{header}\n\n{table(rows)}"
+    info = machine_info(torch.device("cpu"))
+    markdown = f"{now_iso()} · {machine_line(info)}\n\n{table(rows)}"
     print(markdown)
-    write_results(args.out, "cli-first-batch", {"when": now_iso(), "cpu": cpu_model(), "rows": rows}, markdown)
+    write_results(args.out, "cli-first-batch", {"when": now_iso(), "machine": info, "rows": rows}, markdown)
     return 0
 
 
