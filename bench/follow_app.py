@@ -9,9 +9,10 @@ of ``follow_cost.py``), waits until each has trained an epoch, then runs the app
   measuring itself cost (timed around each of its checks); then, as a reference measured in the
   same run with the same trainers going, the same app following no run (its own idle cost:
   timers, the screen's compositor), and the difference;
-* the delay from each new metrics line's write (the metrics file's mtime, taken only when one
-  line arrived) to its point in the chart's data, and to the chart's redraw that drew it (the
-  chart's ``redraw`` is wrapped: what is in its data then is drawn), median and max.
+* the delay from each new metrics line's write to its point in the chart's data, and to the
+  chart's redraw that drew it (the chart's ``redraw`` is wrapped: what is in its data then is
+  drawn), median and max. A line's write time is when an observer thread of this script first
+  saw it (it stats each metrics file every OBSERVE_S; its own CPU time is left out).
 
     python bench/follow_app.py                  # 8 runs, 30 s
     python bench/follow_app.py --profile /tmp/follow.prof   # and a cProfile of the app thread
@@ -24,6 +25,7 @@ import asyncio
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +34,43 @@ from common import DEFAULT_DATA_DIR, DEFAULT_OUT, cpu_model, now_iso, write_resu
 from follow_cost import start_trainers, stop_trainers, wait_started
 
 CHECK_S = 0.05
+OBSERVE_S = 0.01
+
+
+class Observer(threading.Thread):
+    """Notes when each metrics line of each run appears (its time, by line number); lines there
+    before it started have ``None``. ``cpu`` is its own CPU time, to leave out of the app's."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        super().__init__(name="bench-observer", daemon=True)
+        self.folders = folders
+        self.times: dict[str, list[float | None]] = {path.name: [] for path in folders}
+        self.sizes = {path.name: 0 for path in folders}
+        self.first = True
+        self.cpu = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        begin = time.thread_time()
+        while not self.done.is_set():
+            self.look()
+            self.first = False
+            time.sleep(OBSERVE_S)
+        self.cpu = time.thread_time() - begin
+
+    def look(self) -> None:
+        now = time.time()
+        for path in self.folders:
+            metrics = path / "metrics.jsonl"
+            size = os.stat(metrics).st_size
+            if size == self.sizes[path.name]:
+                continue
+            with open(metrics, "rb") as handle:
+                handle.seek(self.sizes[path.name])
+                new = handle.read(size - self.sizes[path.name])
+            complete = new.rfind(b"\n") + 1  # (a line still being written: next time)
+            self.sizes[path.name] += complete
+            self.times[path.name] += [None if self.first else now] * new[:complete].count(b"\n")
 
 
 def thread_cpu() -> dict[str, float]:
@@ -51,8 +90,8 @@ def thread_cpu() -> dict[str, float]:
 class Watch:
     """Checks the app's chart every CHECK_S seconds: when each run's line grows, and when drawn."""
 
-    def __init__(self, app, folders: list[Path]) -> None:
-        self.app, self.folders = app, folders
+    def __init__(self, app, folders: list[Path], observer: Observer) -> None:
+        self.app, self.folders, self.observer = app, folders, observer
         self.seen = {path.name: 0 for path in folders}
         self.to_data: list[float] = []
         self.to_draw: list[float] = []
@@ -84,13 +123,13 @@ class Watch:
         now, chart = time.time(), self.app.chart
         for path in self.folders:
             count = len(chart.lines.get(path.name, []))
-            new, self.seen[path.name] = count - self.seen[path.name], count
-            if new > 0:
-                self.epochs += new
-                if new == 1:
-                    written = os.stat(path / "metrics.jsonl").st_mtime
-                    self.to_data.append(now - written)
-                    self.pending.append(written)
+            old, self.seen[path.name] = self.seen[path.name], count
+            if count > old:
+                self.epochs += count - old
+                for written in self.observer.times[path.name][old:count]:
+                    if written is not None:
+                        self.to_data.append(now - written)
+                        self.pending.append(written)
         self.overhead += time.process_time() - begin
 
 
@@ -112,11 +151,12 @@ async def follow(folders: list[Path], seconds: float, profile: Path | None = Non
 
     app = LstmTuiApp(runs_dir=folders[0].parent, detect_devices=False, follow=folders)
     profiler = None
+    observer = Observer(folders)
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 30
         while not all(app.chart.lines.get(path.name) for path in folders) and time.monotonic() < deadline:
             await pilot.pause(0.1)  # each run's history so far: not part of the measurement
-        watch = Watch(app, folders)
+        watch = Watch(app, folders, observer)
         watch.check()
         watch.hook()
         watch.to_data, watch.to_draw, watch.pending, watch.epochs = [], [], [], 0
@@ -125,11 +165,14 @@ async def follow(folders: list[Path], seconds: float, profile: Path | None = Non
 
             profiler = cProfile.Profile()
             profiler.enable()
+        observer.start()  # (the lines it finds there at first are not timed)
         wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu()
         while time.monotonic() - wall0 < seconds:
             await asyncio.sleep(CHECK_S)
             watch.check()
-        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        observer.done.set()
+        observer.join()
+        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0 - observer.cpu
         threads = thread_cpu()
         watch.threads = {name: 100 * (threads[name] - threads0.get(name, 0.0)) / wall for name in threads}
         if profiler is not None:
