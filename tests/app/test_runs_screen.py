@@ -296,7 +296,8 @@ async def test_a_stale_running_run_is_deleted_and_renamed_after_a_question(tiny_
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen, 15, "the rename")
         assert not held.exists() and (runs_copy / "was-killed").is_dir()
-        assert table_names(screen) == ["was-killed"]
+        # (the folder is renamed first; the table reloads after it, a frame or more later)
+        await wait_for(pilot, lambda: table_names(screen) == ["was-killed"], 15, "the table to show the new name")
 
 
 async def test_the_run_this_app_trains_is_still_refused(tiny_config, runs_copy, monkeypatch):
