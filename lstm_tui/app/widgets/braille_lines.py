@@ -1,0 +1,167 @@
+"""plotext's braille lines, drawn fast: the same cells as plotext 5.3.2 draws, computed with numpy.
+
+plotext draws a ``plot(..., marker="braille")`` line point by point in Python (its
+``get_matrix_data``, ``get_lines``, ``hd_group``), then turns its cell matrix into an ANSI string
+that ``Text.from_ansi`` parses again; with 8 lines of ~180 points that is ~30-50 ms a chart, on
+the UI thread. Here plotext still draws the frame (axes, ticks, legend, vertical markers) with
+one point a line (:func:`stub`), and :func:`overlay` puts each line's cells into its matrix, in
+plot order, where plotext would have put them (never over the legend, which plotext draws after
+the data). :func:`matrix_text` turns the matrix into Rich text without the ANSI round trip.
+``tests/app/test_braille_lines.py`` checks both against plotext's own output, cell by cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from plotext import _utility as ut
+from rich.style import Style
+from rich.text import Text
+
+#: plotext's braille dot order in a cell's code (its ``hd_group``): rows from the top, two columns.
+_BIT_ROWS = 4
+_BIT_COLS = 2
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line to draw: data coordinates (already log-scaled where the chart is), its colour and
+    legend label (what the chart gives plotext's ``plot`` for its :func:`stub`)."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    color: str
+    label: str | None = None
+
+
+def stub(series: Series) -> tuple[list[float], list[float]]:
+    """What plotext is given for ``series``: its first point (its legend entry and colour)."""
+    return [series.xs[0]], [series.ys[0]]
+
+
+def matrix_data(values: np.ndarray, lim: tuple[float, float], bins: int) -> np.ndarray:
+    """plotext's ``get_matrix_data`` for finite values: canvas sub-cell coordinates, as ints."""
+    change = 0.5 + (bins - 1) * (values - lim[0]) / (lim[1] - lim[0])
+    scaled = change * 10**8  # plotext's own round(x, 8): half up, then floor
+    floor = np.floor(scaled)
+    rounded = np.where(scaled - floor < 0.5, floor, np.ceil(scaled)) * 10 ** (-8)
+    return np.floor(rounded).astype(np.int64)
+
+
+def line_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """plotext's ``get_lines`` for int coordinates: each segment as ``max(|dx|, |dy|) + 1`` evenly
+    spaced points truncated to ints, less its last (the next segment's first), then the last."""
+    if len(x) < 2:
+        return x, y
+    x0, x1, y0, y1 = x[:-1], x[1:], y[:-1], y[1:]
+    count = np.maximum(np.abs(x1 - x0), np.abs(y1 - y0)) + 1  # points a segment, its end included
+    steps = count - 1
+    xslope = np.where(count > 1, (x1 - x0) / np.maximum(steps, 1), 0.0)
+    yslope = np.where(count > 1, (y1 - y0) / np.maximum(steps, 1), 0.0)
+    # a segment of one point (both ends in one sub-cell) keeps that point: plotext's linspace of
+    # length 1, less its last, is empty, so such a segment adds nothing
+    segment = np.repeat(np.arange(len(x0)), steps)
+    starts = np.cumsum(steps) - steps
+    index = np.arange(int(steps.sum())) - np.repeat(starts, steps)
+    xs = np.trunc(x0[segment] + index * xslope[segment]).astype(np.int64)
+    ys = np.trunc(y0[segment] + index * yslope[segment]).astype(np.int64)
+    return np.append(xs, x[-1]), np.append(ys, y[-1])
+
+
+def braille_cells(x: np.ndarray, y: np.ndarray) -> dict[tuple[int, int], str]:
+    """plotext's ``hd_group`` and braille lookup: ``{(col, row): character}`` of sub-cell points."""
+    cols, rows = np.floor_divide(x, _BIT_COLS), np.floor_divide(y, _BIT_ROWS)
+    # a dot's place in plotext's code: rows from the top (3 - row within the cell), then column
+    place = (_BIT_ROWS - 1 - np.mod(y, _BIT_ROWS)) * _BIT_COLS + np.mod(x, _BIT_COLS)
+    keys = cols * 1_000_003 + rows  # (one int per cell; canvases are far smaller than that)
+    order = np.argsort(keys, kind="stable")
+    keys, cols, rows, place = keys[order], cols[order], rows[order], place[order]
+    bits = np.left_shift(1, place)
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    codes = np.bitwise_or.reduceat(bits, first) if len(bits) else bits
+    return {(int(c), int(r)): _CHARS[int(code)] for c, r, code in zip(cols[first], rows[first], codes, strict=True)}
+
+
+def _braille_chars() -> list[str]:
+    """plotext's braille character for each 8-dot code (bit i: dot i in its order)."""
+    chars = []
+    for code in range(256):
+        dots = tuple((code >> place) & 1 for place in range(_BIT_ROWS * _BIT_COLS))
+        chars.append(ut.get_hd_marker(dots))
+    return chars
+
+
+_CHARS = _braille_chars()
+
+
+def legend_cells(monitor, labels: list[str]) -> tuple[range, range] | None:
+    """The (columns, rows) plotext's legend covers (drawn after the data), or None if none is drawn."""
+    matrix = monitor.matrix
+    cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+    if not labels or not len(cols) or not len(rows):
+        return None
+    widths = [len(ut.space + label + ut.space) for label in labels]
+    sides = [ut.space + ut.side_symbols[(monitor.xside[s], monitor.yside[s])] for s in range(len(monitor.label))]
+    sides = [side for side, label in zip(sides, monitor.label, strict=True) if label is not None]
+    side = 2 if ut.no_duplicates(sides) != [" L"] and len(labels) != 1 else 0  # (plotext: side symbols)
+    if not (len(cols) >= side + 3 + max(widths) and len(rows) >= len(labels)):
+        return None
+    row_end = rows.stop
+    return range(cols.start, cols.start + side + 3 + max(widths)), range(row_end - len(labels), row_end)
+
+
+def overlay(monitor, series: list[Series]) -> None:
+    """Put each of ``series``'s braille cells into ``monitor``'s built matrix, as plotext would."""
+    matrix = monitor.matrix
+    cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+    width, height = len(cols), len(rows)
+    if not width or not height:
+        return
+    xlim, ylim = monitor.xlim[0], monitor.ylim[0]
+    legend = legend_cells(monitor, [s.label for s in series if s.label is not None])
+    for index, line in enumerate(series):  # (plotext's signals are the series, in order)
+        color, style = monitor.color[index][0], monitor.style[index][0]
+        x = matrix_data(np.asarray(line.xs, dtype=float), xlim, width * _BIT_COLS)
+        y = matrix_data(np.asarray(line.ys, dtype=float), ylim, height * _BIT_ROWS)
+        x, y = line_points(x, y)
+        for (col, row), char in braille_cells(x, y).items():
+            if not (0 <= col < width and 0 <= row < height):
+                continue
+            col, row = col + cols.start, row + rows.start
+            if legend is not None and col in legend[0] and row in legend[1]:
+                continue
+            matrix.marker[row][col] = char  # (plotext's insert_element: None leaves a colour be)
+            if color is not None:
+                matrix.fullground[row][col] = color
+            if style is not None:
+                matrix.style[row][col] = style
+
+
+def matrix_text(matrix, styles: dict[tuple, Style | None]) -> Text:
+    """The matrix as Rich text: what ``Text.from_ansi`` makes of plotext's canvas, without the
+    string (``styles`` caches the style of each (colour, style, background), filled as met)."""
+    text = Text()
+    for row in reversed(range(matrix.rows)):
+        markers, fulls, kinds, backs = (
+            matrix.marker[row],
+            matrix.fullground[row],
+            matrix.style[row],
+            matrix.background[row],
+        )
+        start = 0
+        for col in range(1, matrix.cols + 1):
+            if col < matrix.cols and (fulls[col], kinds[col], backs[col]) == (fulls[start], kinds[start], backs[start]):
+                continue
+            key = (fulls[start], kinds[start], backs[start])
+            if key not in styles:
+                styles[key] = _style(key)
+            text.append("".join(markers[start:col]), styles[key])
+            start = col
+        text.append("\n")  # (as from_ansi keeps each of the canvas's line ends, the last one too)
+    return text
+
+
+def _style(colors: tuple) -> Style | None:
+    decoded = Text.from_ansi(ut.colors_to_ansi(*colors) + "x" + ut.ansi_end)
+    return decoded.spans[0].style if decoded.spans else None  # type: ignore[return-value]
