@@ -301,8 +301,9 @@ class FollowingMixin:
             message=f"following {first.name}{more}",
         )
         self.status_bar.set_progress(first.epoch, first.epochs or None)
-        if self.chart.draws != draws:  # (the numbers in the chart's frame, not one of their own)
-            self.status_bar.flush()
+        if self.chart.draws != draws:  # (the numbers just after the chart: a frame of their own, as
+            # one frame with both would repaint every screen line between them, the form's too)
+            self.call_after_refresh(self.status_bar.flush)
 
     # ------------------------------------------------------------------ control (F6, F7, ctrl+s)
     def _controls_followed(self) -> bool:
