@@ -35,6 +35,9 @@ from follow_cost import start_trainers, stop_trainers, wait_started
 
 CHECK_S = 0.05
 OBSERVE_S = 0.01
+#: Seconds from the followed runs' history on the chart to the measurement: the app's start-up
+#: work (the footer recomposed as focus and bindings settle) is not following's cost.
+SETTLE_S = 3.0
 
 
 class Observer(threading.Thread):
@@ -133,20 +136,22 @@ class Watch:
         self.overhead += time.process_time() - begin
 
 
-async def idle(runs: Path, seconds: float) -> tuple[float, float]:
+async def idle(runs: Path, seconds: float, settle: float = 0.0) -> tuple[float, float]:
     """The reference: the same app following no run, same size, same wall time (wall, cpu)."""
     from lstm_tui.app.main import LstmTuiApp
 
     app = LstmTuiApp(runs_dir=runs, detect_devices=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(1.0)
+        await pilot.pause(1.0 + settle)
         wall0, cpu0 = time.monotonic(), time.process_time()
         while time.monotonic() - wall0 < seconds:
             await asyncio.sleep(CHECK_S)
         return time.monotonic() - wall0, time.process_time() - cpu0
 
 
-async def follow(folders: list[Path], seconds: float, profile: Path | None = None) -> tuple[Watch, float, float]:
+async def follow(
+    folders: list[Path], seconds: float, profile: Path | None = None, settle: float = 0.0
+) -> tuple[Watch, float, float]:
     from lstm_tui.app.main import LstmTuiApp
 
     app = LstmTuiApp(runs_dir=folders[0].parent, detect_devices=False, follow=folders)
@@ -156,6 +161,7 @@ async def follow(folders: list[Path], seconds: float, profile: Path | None = Non
         deadline = time.monotonic() + 30
         while not all(app.chart.lines.get(path.name) for path in folders) and time.monotonic() < deadline:
             await pilot.pause(0.1)  # each run's history so far: not part of the measurement
+        await pilot.pause(settle)  # nor the app's settling after it (the footer, focus): steady state
         watch = Watch(app, folders, observer)
         watch.check()
         watch.hook()
@@ -195,6 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the app's thread while following (adds its own cost)"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help="seconds after the runs' history is drawn before measuring (the app's start-up settles)",
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -204,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         procs = start_trainers(args.runs, runs, args.data_dir)
         try:
             folders = wait_started(runs, args.runs, procs)
-            watch, wall, cpu = asyncio.run(follow(folders, args.seconds, args.profile))
-            ref = None if args.no_reference else asyncio.run(idle(runs, args.seconds))
+            watch, wall, cpu = asyncio.run(follow(folders, args.seconds, args.profile, args.settle))
+            ref = None if args.no_reference else asyncio.run(idle(runs, args.seconds, args.settle))
         finally:
             stop_trainers(procs)
     report(args, watch, wall, cpu, ref)
