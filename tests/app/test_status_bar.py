@@ -71,3 +71,17 @@ def test_bits_per_character_sit_beside_the_perplexity_and_the_vocabulary_shows_w
 def test_a_long_message_of_wide_characters_is_cut_by_cells_not_dropped():
     line = _line(60, state="preparing", device="cpu", message="run folder: /tmp/語料/" + "長い名前" * 10)
     assert "語料" in line and line.endswith("…")
+
+
+async def test_a_huge_perplexity_is_drawn_in_e_notation_in_the_app():
+    """An early word-level epoch (perplexity ~1e5) fits the line as '1.23e+05', not 123456.79;
+    its bits beside it and the validation value too, and the drawn line shows them."""
+    app = StatusApp()
+    async with app.run_test(size=(100, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        bar.update_status(state="training", epoch=1, epochs=5, perplexity=123_456.789, val_perplexity=2.5e6)
+        bar.flush()
+        await pilot.pause()
+        drawn = "".join(segment.text for segment in app.screen._compositor.render_strips()[0])
+        assert "ppl 1.23e+05 16.91 bpc val 2.5e+06" in drawn
+        assert "123456" not in drawn
