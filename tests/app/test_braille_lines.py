@@ -15,10 +15,20 @@ import pytest
 from plotext import _utility as ut
 from rich.console import Console
 from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.visual import Visual, visualize
 from textual_plotext.plot import Plot
 
-from lstm_tui.app.widgets.braille_lines import Series, line_points, matrix_data, matrix_text, overlay, stub
-from lstm_tui.app.widgets.perplexity_chart import LINE_COLORS, epoch_ticks, log_y_axis
+from lstm_tui.app.widgets.braille_lines import (
+    MatrixVisual,
+    Series,
+    line_points,
+    matrix_data,
+    matrix_text,
+    overlay,
+    stub,
+)
+from lstm_tui.app.widgets.perplexity_chart import LINE_COLORS, PerplexityChart, epoch_ticks, log_y_axis
 
 
 def _frame(plot: Plot, series: list[Series], width: int, height: int, theme: str, knobs: list[float]) -> None:
@@ -110,3 +120,43 @@ def test_line_points_match_plotexts_get_lines():
         expected_x, expected_y, _ = ut.get_lines(x, y, ["braille"] * n)
         got_x, got_y = line_points(np.asarray(x), np.asarray(y))
         assert (got_x.tolist(), got_y.tolist()) == (expected_x, expected_y)
+
+
+class ChartApp(App):
+    CSS = "PerplexityChart { width: 90; height: 18; }"
+
+    def compose(self) -> ComposeResult:
+        yield PerplexityChart()
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "nord"])
+async def test_the_charts_visual_gives_the_strips_textual_makes_of_its_text(theme):
+    """MatrixVisual's own strips are the ones Textual makes of the same Rich text, segment for
+    segment (text, colours, the offsets its selection reads), in the chart as mounted."""
+    app = ChartApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.theme = theme
+        chart = app.query_one(PerplexityChart)
+        rnd = random.Random(5)
+        chart.set_lines(
+            {
+                f"run-{i}": [(float(e), 20 * math.exp(-e / 40) + 2 + rnd.random()) for e in range(1, 150)]
+                for i in range(8)
+            }
+        )
+        chart.add_knob(30.5, "lr")
+        chart.redraw()
+        await pilot.pause()
+        visual = chart.render()
+        assert isinstance(visual, MatrixVisual)
+        width, height = chart.size
+        fast = Visual.to_strips(chart, visual, width, height, chart.visual_style)
+        slow = Visual.to_strips(chart, visualize(chart, visual.text()), width, height, chart.visual_style)
+        assert len(fast) == height and any("⠉" in strip.text or "⣀" in strip.text for strip in fast)
+        assert [list(strip) for strip in fast] == [list(strip) for strip in slow]
+        # a width it was not built for (mid-resize): the text's own rendering
+        narrow = Visual.to_strips(chart, visual, width - 7, height, chart.visual_style)
+        assert [strip.text for strip in narrow] == [
+            strip.text
+            for strip in Visual.to_strips(chart, visualize(chart, visual.text()), width - 7, height, chart.visual_style)
+        ]

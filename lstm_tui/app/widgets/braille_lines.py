@@ -12,12 +12,20 @@ the data). :func:`matrix_text` turns the matrix into Rich text without the ANSI 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from plotext import _utility as ut
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._context import active_app
+from textual.content import Content
+from textual.css.styles import RulesMap
+from textual.strip import Strip
+from textual.style import Style as TStyle
+from textual.visual import RenderOptions, Visual
 
 #: plotext's braille dot order in a cell's code (its ``hd_group``): rows from the top, two columns.
 _BIT_ROWS = 4
@@ -138,10 +146,14 @@ def overlay(monitor, series: list[Series]) -> None:
                 matrix.style[row][col] = style
 
 
-def matrix_text(matrix, styles: dict[tuple, Style | None]) -> Text:
-    """The matrix as Rich text: what ``Text.from_ansi`` makes of plotext's canvas, without the
-    string (``styles`` caches the style of each (colour, style, background), filled as met)."""
-    text = Text()
+Run = tuple[str, Style | None]
+
+
+def matrix_runs(matrix, styles: dict[tuple, Style | None]) -> list[list[Run]]:
+    """The matrix's rows, top first, as runs of characters of one (colour, style, background),
+    each with the Rich style ``Text.from_ansi`` gives plotext's ANSI code for it (``styles``
+    caches them by colours, filled as met)."""
+    rows = []
     for row in reversed(range(matrix.rows)):
         markers, fulls, kinds, backs = (
             matrix.marker[row],
@@ -149,17 +161,66 @@ def matrix_text(matrix, styles: dict[tuple, Style | None]) -> Text:
             matrix.style[row],
             matrix.background[row],
         )
-        start = 0
+        runs, start = [], 0
         for col in range(1, matrix.cols + 1):
             if col < matrix.cols and (fulls[col], kinds[col], backs[col]) == (fulls[start], kinds[start], backs[start]):
                 continue
             key = (fulls[start], kinds[start], backs[start])
             if key not in styles:
                 styles[key] = _style(key)
-            text.append("".join(markers[start:col]), styles[key])
+            chars = "".join(markers[start:col])
+            if runs and styles[key] is None and runs[-1][1] is None:  # (plain text runs on, as in Text)
+                runs[-1] = (runs[-1][0] + chars, None)
+            else:
+                runs.append((chars, styles[key]))
             start = col
+        rows.append(runs)
+    return rows
+
+
+def matrix_text(matrix, styles: dict[tuple, Style | None]) -> Text:
+    """The matrix as Rich text: what ``Text.from_ansi`` makes of plotext's canvas, without the
+    string."""
+    text = Text()
+    for runs in matrix_runs(matrix, styles):
+        for chars, style in runs:
+            text.append(chars, style)
         text.append("\n")  # (as from_ansi keeps each of the canvas's line ends, the last one too)
     return text
+
+
+class MatrixVisual(Visual):
+    """The matrix's runs as a Textual visual: the strips Textual makes of :func:`matrix_text`
+    (style for style, with the offsets its text selection reads), without its wrapping and
+    span bookkeeping, when each row fills the width; else that text's own visual."""
+
+    def __init__(self, rows: list[list[Run]], text: Callable[[], Text]) -> None:
+        self.rows, self.text = rows, text
+        self.width = sum(len(chars) for chars, _ in rows[0]) if rows else 0
+
+    def render_strips(self, width: int, height: int | None, style: TStyle, options: RenderOptions) -> list[Strip]:
+        if width != self.width or options.selection is not None or options.post_style is not None:
+            return Content.from_rich_text(self.text()).render_strips(width, height, style, options)
+        theme = active_app.get().ansi_theme
+        combined: dict[Style | None, TStyle] = {}
+        strips = []
+        for y, runs in enumerate(self.rows if height is None else self.rows[:height]):
+            segments, x = [], 0
+            for chars, rich in runs:
+                if rich not in combined:  # (as Content.render: the base, then the span's style)
+                    combined[rich] = style + (
+                        style if rich is None else TStyle.combine([style, TStyle.from_rich_style(rich, theme)])
+                    )
+                segments.append(Segment(chars, combined[rich].rich_style_with_offset(x, y)))
+                x += len(chars)
+            strips.append(Strip(segments, x))
+        return strips
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.width
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return len(self.rows)
 
 
 def _style(colors: tuple) -> Style | None:

@@ -15,7 +15,7 @@ from textual.app import RenderResult
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from .braille_lines import Series, matrix_text, overlay, stub
+from .braille_lines import MatrixVisual, Series, matrix_runs, matrix_text, overlay, stub
 
 MAX_POINTS = 500
 #: Colours of the named lines (followed runs), in turn.
@@ -145,7 +145,8 @@ class PerplexityChart(PlotextPlot):
         plot._set_sizes()
         plot._build_matrix()
         overlay(plot.monitor, self._series)
-        return matrix_text(plot.monitor.matrix, self._styles)
+        matrix = plot.monitor.matrix
+        return MatrixVisual(matrix_runs(matrix, self._styles), lambda: matrix_text(matrix, self._styles))
 
     def on_mount(self) -> None:
         super().on_mount()
