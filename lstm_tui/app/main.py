@@ -26,7 +26,7 @@ from textual.events import Resize
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from lstm_tui.core.config import ConfigError, RunConfig
 from lstm_tui.core.presets import BIDIRECTIONAL_NOTE, PRESETS
@@ -52,6 +52,7 @@ from .sweeping import SweepingMixin  # sweeps in separate processes (the book, t
 from .training import TrainingMixin  # the train worker, save, resume
 from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
 from .widgets.config_form import field_help
+from .widgets.footer import KeyFooter
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."
@@ -129,7 +130,7 @@ class LstmTuiApp(
                 yield gen
         yield Static("", id="too-small")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def form(self) -> ConfigForm:

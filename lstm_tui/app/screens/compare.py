@@ -14,12 +14,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lstm_tui.core.compare import RunRow, curves, format_cell, run_row
 from lstm_tui.core.runs import RunError
 
 from ..widgets.compare_chart import CompareChart, run_colour
+from ..widgets.footer import KeyFooter
 
 
 def legend_text(rows: list[RunRow]) -> Text:
@@ -85,7 +86,7 @@ class CompareScreen(ModalScreen[None]):
         chart.border_title = "Perplexity (log scale) · lines: train · dots: validation"
         yield chart
         yield Static("", id="compare-legend")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def chart(self) -> CompareChart:

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from lstm_tui.core.compare import Curve, curves
@@ -43,6 +43,7 @@ from lstm_tui.core.sweep import (
 
 from ...core.numbers import format_perplexity
 from ..widgets.compare_chart import CompareChart, run_colour
+from ..widgets.footer import KeyFooter
 from .confirm import Confirm
 from .screen_commands import ScreenCommands
 
@@ -176,7 +177,7 @@ class ExercisesScreen(ModalScreen[None]):
                 yield chart
                 yield Static("", id="ex-legend")
                 yield Static("", id="ex-verdict")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def cards(self) -> OptionList:

@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..errors import readable_error
+from ..widgets.footer import KeyFooter
 
 __all__ = ["FlipBookScreen", "FlipBookComputed", "flip_book_text", "LENGTH"]
 
@@ -69,7 +70,7 @@ class FlipBookScreen(ModalScreen[None]):
         )
         with VerticalScroll(id="flipbook-scroll"):
             yield Static(Text("writing…", style="italic"), id="flipbook-pages")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         if not self.run_path:

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..errors import readable_error
 from ..sources import open_folder_run
 from ..widgets.compare_chart import run_colour
+from ..widgets.footer import KeyFooter
 from ..widgets.gradient_chart import GradientChart
 
 __all__ = ["GradientScreen", "GradientComputed", "MAX_STEPS", "steps_for"]
@@ -74,7 +75,7 @@ class GradientScreen(ModalScreen[None]):
         chart.border_title = "gradient norm (log) · x: steps back"
         yield chart
         yield Static("", id="gradient-legend")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def chart(self) -> GradientChart:

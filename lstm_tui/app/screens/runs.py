@@ -17,12 +17,13 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from lstm_tui.core.compare import RunRow, format_cell, run_rows, sort_rows
 from lstm_tui.core.runs import RunError, default_runs_dir
 
 from ..session import SessionHost
+from ..widgets.footer import KeyFooter
 from .book import BOOK_PRESETS, BookMixin, BookRun
 from .compare import CompareScreen
 from .fork import ForkMixin, fork_note
@@ -182,7 +183,7 @@ class RunsScreen(SweepGroupsMixin, ForkMixin, RunFilesMixin, BookMixin, ModalScr
         yield table
         yield Static("", id="runs-empty")
         yield Static("", id="book-progress")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def table(self) -> DataTable:

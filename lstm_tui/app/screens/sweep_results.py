@@ -17,13 +17,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from lstm_tui.core.runs import RunError
 from lstm_tui.core.sweep import SweepRecord, SweepResult, load_record, results_table, sweep_results
 from lstm_tui.core.sweep.results import RESULT_COLUMNS, sweep_curves
 
 from ..widgets.compare_chart import CompareChart
+from ..widgets.footer import KeyFooter
 
 REFRESH_S = 1.0
 #: Statuses after which a run's numbers no longer change.
@@ -68,7 +69,7 @@ class SweepResultsScreen(ModalScreen[None]):
         chart = CompareChart(id="sweep-chart")
         chart.border_title = "Perplexity (log scale) · lines: train · dots: validation"
         yield chart
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def table(self) -> DataTable:
