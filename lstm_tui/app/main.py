@@ -50,9 +50,8 @@ from .state import AppState
 from .sweep_following import SweepFollowingMixin  # w in F2, watch --sweep: follow a sweep live
 from .sweeping import SweepingMixin  # sweeps in separate processes (the book, the exercise cards)
 from .training import TrainingMixin  # the train worker, save, resume
-from .widgets import ConfigForm, GenerateBox, PerplexityChart, PredictionLog, StatusBar
+from .widgets import ConfigForm, GenerateBox, KeyFooter, PerplexityChart, PredictionLog, StatusBar
 from .widgets.config_form import field_help
-from .widgets.footer import KeyFooter
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 WELCOME = "Choose a preset or edit the fields on the left; F5 starts a run, F1 lists every key."

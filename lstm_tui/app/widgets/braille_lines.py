@@ -67,8 +67,8 @@ def line_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     steps = count - 1
     xslope = np.where(count > 1, (x1 - x0) / np.maximum(steps, 1), 0.0)
     yslope = np.where(count > 1, (y1 - y0) / np.maximum(steps, 1), 0.0)
-    # a segment of one point (both ends in one sub-cell) keeps that point: plotext's linspace of
-    # length 1, less its last, is empty, so such a segment adds nothing
+    # (a segment with both ends in one sub-cell adds nothing: plotext's linspace of length 1,
+    # less its last point, is empty; the next segment or the final point covers that sub-cell)
     segment = np.repeat(np.arange(len(x0)), steps)
     starts = np.cumsum(steps) - steps
     index = np.arange(int(steps.sum())) - np.repeat(starts, steps)

@@ -2,7 +2,8 @@
 
 Points are added cheaply (``add``); a timer redraws at most a few times a second, and only
 when something changed. History is thinned to at most ``MAX_POINTS`` per line, and a named line
-is drawn with about two points a column (``fit``).
+is drawn with about two points a column (``fit``). plotext draws the frame; the lines are
+drawn into its matrix by :mod:`.braille_lines`, which also hands the result to Textual.
 """
 
 from __future__ import annotations
@@ -130,9 +131,9 @@ class PerplexityChart(PlotextPlot):
         self._series: list[Series] = []  # the lines of the last redraw, drawn by render()
         self._styles: dict[tuple, Style | None] = {}  # (matrix_text's cache)
 
-    #: Seconds between redraws of new points: a plotext rebuild is ~20-30 ms of UI-thread (GIL)
-    #: time at 90x18 with 8 lines (more with a bigger chart), and the training thread needs the
-    #: GIL too.
+    #: Seconds between redraws of new points: a redraw and render is ~10-15 ms of UI-thread (GIL)
+    #: time at 90x18 with 8 lines on a slow 2-core machine (more with a bigger chart), and the
+    #: training thread needs the GIL too.
     REDRAW_S = 1.0
 
     def render(self) -> RenderResult:
