@@ -16,6 +16,7 @@ of ``follow_cost.py``), waits until each has trained an epoch, then runs the app
 
     python bench/follow_app.py                  # 8 runs, 30 s
     python bench/follow_app.py --profile /tmp/follow.prof   # and a cProfile of the app thread
+    python bench/follow_app.py --breakdown      # and CPU-time counters around the app's parts
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository on sys.path)
+from breakdown import Breakdown
 from common import DEFAULT_DATA_DIR, DEFAULT_OUT, cpu_model, now_iso, write_results
 from follow_cost import start_trainers, stop_trainers, wait_started
 
@@ -77,12 +79,14 @@ class Observer(threading.Thread):
 
 
 def thread_cpu() -> dict[str, float]:
-    """CPU seconds of each of this process's threads by name (Linux; empty elsewhere)."""
+    """CPU seconds of each of this process's threads by name (Linux; empty elsewhere): a Python
+    thread's own name (the app's workers, the change watcher), else the system's."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
     out: dict[str, float] = {}
     for task in Path("/proc/self/task").glob("*"):
         try:
-            name = (task / "comm").read_text().strip()
+            name = names.get(int(task.name)) or (task / "comm").read_text().strip()
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
@@ -103,6 +107,8 @@ class Watch:
         self.overhead = 0.0
         self.epochs = 0
         self.threads: dict[str, float] = {}  # % of one core by thread name, over the measurement
+        self.parts: Breakdown | None = None  # (--breakdown)
+        self.app_thread = 0.0  # CPU seconds of the app's own thread (this one), measuring included
 
     def hook(self) -> None:
         """Wrap the chart's redraw: what is in its data when it redraws is what it draws."""
@@ -150,7 +156,11 @@ async def idle(runs: Path, seconds: float, settle: float = 0.0) -> tuple[float, 
 
 
 async def follow(
-    folders: list[Path], seconds: float, profile: Path | None = None, settle: float = 0.0
+    folders: list[Path],
+    seconds: float,
+    profile: Path | None = None,
+    settle: float = 0.0,
+    parts: Breakdown | None = None,
 ) -> tuple[Watch, float, float]:
     from lstm_tui.app.main import LstmTuiApp
 
@@ -163,6 +173,9 @@ async def follow(
             await pilot.pause(0.1)  # each run's history so far: not part of the measurement
         await pilot.pause(settle)  # nor the app's settling after it (the footer, focus): steady state
         watch = Watch(app, folders, observer)
+        if parts is not None:  # (before the hook, which keeps the chart's redraw as it finds it)
+            watch.parts = parts
+            parts.install()
         watch.check()
         watch.hook()
         watch.to_data, watch.to_draw, watch.pending, watch.epochs = [], [], [], 0
@@ -172,10 +185,15 @@ async def follow(
             profiler = cProfile.Profile()
             profiler.enable()
         observer.start()  # (the lines it finds there at first are not timed)
-        wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu()
+        wall0, cpu0, threads0, own0 = time.monotonic(), time.process_time(), thread_cpu(), time.thread_time()
+        if parts is not None:
+            parts.reset()
         while time.monotonic() - wall0 < seconds:
             await asyncio.sleep(CHECK_S)
             watch.check()
+        watch.app_thread = time.thread_time() - own0
+        if parts is not None:
+            parts.uninstall()
         observer.done.set()
         observer.join()
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0 - observer.cpu
@@ -202,6 +220,11 @@ def main(argv: list[str] | None = None) -> None:
         "--profile", type=Path, help="write a cProfile of the app's thread while following (adds its own cost)"
     )
     parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="count the CPU time of the app's parts (compositor, chart, log, status, polls) while following",
+    )
+    parser.add_argument(
         "--settle",
         type=float,
         default=SETTLE_S,
@@ -216,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         procs = start_trainers(args.runs, runs, args.data_dir)
         try:
             folders = wait_started(runs, args.runs, procs)
-            watch, wall, cpu = asyncio.run(follow(folders, args.seconds, args.profile, args.settle))
+            parts = Breakdown() if args.breakdown else None
+            watch, wall, cpu = asyncio.run(follow(folders, args.seconds, args.profile, args.settle, parts))
             ref = None if args.no_reference else asyncio.run(idle(runs, args.seconds, args.settle))
         finally:
             stop_trainers(procs)
@@ -246,6 +270,14 @@ def report(args: argparse.Namespace, watch: Watch, wall: float, cpu: float, ref:
         f"| epochs drawn within 1 s | {100 * draw_within:.1f}% of {len(watch.to_draw)} |",
         "",
     ]
+    if watch.parts is not None:
+        lines += [
+            f"Where it went (CPU-time counters; parts nest; the app's thread {100 * watch.app_thread / wall:.2f}% "
+            "of one core, measuring included):",
+            "",
+            watch.parts.table(wall),
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
     payload = {
