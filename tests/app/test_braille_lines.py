@@ -122,21 +122,36 @@ def test_line_points_match_plotexts_get_lines():
         assert (got_x.tolist(), got_y.tolist()) == (expected_x, expected_y)
 
 
+class SelectableChart(PerplexityChart):
+    ALLOW_SELECT = True
+
+
 class ChartApp(App):
     CSS = "PerplexityChart { width: 90; height: 18; }"
 
+    def __init__(self, chart: type[PerplexityChart] = PerplexityChart) -> None:
+        super().__init__()
+        self.chart_type = chart
+
     def compose(self) -> ComposeResult:
-        yield PerplexityChart()
+        yield self.chart_type()
 
 
+def _without_offsets(strip) -> list:
+    return [(segment.text, segment.style.clear_meta_and_links() if segment.style else None) for segment in strip]
+
+
+@pytest.mark.parametrize("selectable", [True, False])
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "nord"])
-async def test_the_charts_visual_gives_the_strips_textual_makes_of_its_text(theme):
+async def test_the_charts_visual_gives_the_strips_textual_makes_of_its_text(theme, selectable):
     """MatrixVisual's own strips are the ones Textual makes of the same Rich text, segment for
-    segment (text, colours, the offsets its selection reads), in the chart as mounted."""
-    app = ChartApp()
+    segment (text, colours, and the offsets its selection reads where the chart can be
+    selected; the app's chart cannot, and its strips carry none), in the chart as mounted."""
+    app = ChartApp(SelectableChart if selectable else PerplexityChart)
     async with app.run_test(size=(100, 24)) as pilot:
         app.theme = theme
         chart = app.query_one(PerplexityChart)
+        assert chart.allow_select is selectable
         rnd = random.Random(5)
         chart.set_lines(
             {
@@ -153,7 +168,11 @@ async def test_the_charts_visual_gives_the_strips_textual_makes_of_its_text(them
         fast = Visual.to_strips(chart, visual, width, height, chart.visual_style)
         slow = Visual.to_strips(chart, visualize(chart, visual.text()), width, height, chart.visual_style)
         assert len(fast) == height and any("⠉" in strip.text or "⣀" in strip.text for strip in fast)
-        assert [list(strip) for strip in fast] == [list(strip) for strip in slow]
+        if selectable:
+            assert [list(strip) for strip in fast] == [list(strip) for strip in slow]
+        else:
+            assert [_without_offsets(strip) for strip in fast] == [_without_offsets(strip) for strip in slow]
+            assert not any(segment.style and segment.style.meta for strip in fast for segment in strip)
         # a width it was not built for (mid-resize): the text's own rendering
         narrow = Visual.to_strips(chart, visual, width - 7, height, chart.visual_style)
         assert [strip.text for strip in narrow] == [

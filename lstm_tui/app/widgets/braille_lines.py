@@ -77,18 +77,24 @@ def line_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.append(xs, x[-1]), np.append(ys, y[-1])
 
 
-def braille_cells(x: np.ndarray, y: np.ndarray) -> dict[tuple[int, int], str]:
-    """plotext's ``hd_group`` and braille lookup: ``{(col, row): character}`` of sub-cell points."""
-    cols, rows = np.floor_divide(x, _BIT_COLS), np.floor_divide(y, _BIT_ROWS)
+#: Columns a cell key leaves room for (canvases are far narrower).
+CELL_KEY = 1 << 20
+
+
+def braille_groups(x: np.ndarray, y: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """plotext's ``hd_group`` of sub-cell points (non-negative ints), each point of line
+    ``owner``: ``(owners, cells, codes)``, one per (line, cell) that has a dot, ordered by
+    cell and then line (a later line's cell goes over an earlier one's, as plotext writes
+    them). ``cells`` is ``row * CELL_KEY + col``; ``codes`` holds the dots in plotext's order."""
     # a dot's place in plotext's code: rows from the top (3 - row within the cell), then column
     place = (_BIT_ROWS - 1 - np.mod(y, _BIT_ROWS)) * _BIT_COLS + np.mod(x, _BIT_COLS)
-    keys = cols * 1_000_003 + rows  # (one int per cell; canvases are far smaller than that)
+    cells = np.floor_divide(y, _BIT_ROWS) * CELL_KEY + np.floor_divide(x, _BIT_COLS)
+    keys = cells * (int(owner.max(initial=0)) + 1) + owner  # (by cell, then line)
     order = np.argsort(keys, kind="stable")
-    keys, cols, rows, place = keys[order], cols[order], rows[order], place[order]
-    bits = np.left_shift(1, place)
+    keys, bits = keys[order], np.left_shift(1, place[order])
     first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     codes = np.bitwise_or.reduceat(bits, first) if len(bits) else bits
-    return {(int(c), int(r)): _CHARS[int(code)] for c, r, code in zip(cols[first], rows[first], codes, strict=True)}
+    return owner[order][first], cells[order][first], codes
 
 
 def _braille_chars() -> list[str]:
@@ -119,31 +125,51 @@ def legend_cells(monitor, labels: list[str]) -> tuple[range, range] | None:
     return range(cols.start, cols.start + side + 3 + max(widths)), range(row_end - len(labels), row_end)
 
 
-def overlay(monitor, series: list[Series]) -> None:
-    """Put each of ``series``'s braille cells into ``monitor``'s built matrix, as plotext would."""
-    matrix = monitor.matrix
-    cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
-    width, height = len(cols), len(rows)
-    if not width or not height:
-        return
+def canvas_points(monitor, series: list[Series], width: int, height: int) -> tuple[np.ndarray, ...]:
+    """Every line's sub-cell points (plotext's ``get_lines``) on a canvas of ``width`` x
+    ``height`` cells, all lines in one array each: ``(x, y, owner)`` (the line's index), the
+    points outside the canvas left out."""
     xlim, ylim = monitor.xlim[0], monitor.ylim[0]
-    legend = legend_cells(monitor, [s.label for s in series if s.label is not None])
-    for index, line in enumerate(series):  # (plotext's signals are the series, in order)
-        color, style = monitor.color[index][0], monitor.style[index][0]
+    xs, ys, owners = [], [], []
+    for index, line in enumerate(series):
         x = matrix_data(np.asarray(line.xs, dtype=float), xlim, width * _BIT_COLS)
         y = matrix_data(np.asarray(line.ys, dtype=float), ylim, height * _BIT_ROWS)
         x, y = line_points(x, y)
-        for (col, row), char in braille_cells(x, y).items():
-            if not (0 <= col < width and 0 <= row < height):
-                continue
-            col, row = col + cols.start, row + rows.start
-            if legend is not None and col in legend[0] and row in legend[1]:
-                continue
-            matrix.marker[row][col] = char  # (plotext's insert_element: None leaves a colour be)
-            if color is not None:
-                matrix.fullground[row][col] = color
-            if style is not None:
-                matrix.style[row][col] = style
+        xs.append(x)
+        ys.append(y)
+        owners.append(np.full(len(x), index, dtype=np.int64))
+    x, y, owner = np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
+    # (the chart's limits hold all its data, as plotext's build needs; a point outside would
+    # be written over the frame, or through a negative index at the matrix's other end)
+    inside = (x >= 0) & (x < width * _BIT_COLS) & (y >= 0) & (y < height * _BIT_ROWS)
+    return x[inside], y[inside], owner[inside]
+
+
+def overlay(monitor, series: list[Series]) -> None:
+    """Put each of ``series``'s braille cells into ``monitor``'s built matrix, as plotext would:
+    in plot order (a later line's cell over an earlier one's), never over the legend. All the
+    lines' cells are computed at once; only the writes into plotext's lists are a loop."""
+    matrix = monitor.matrix
+    cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+    width, height = len(cols), len(rows)
+    if not width or not height or not series:
+        return
+    owners, cells, codes = braille_groups(*canvas_points(monitor, series, width, height))
+    col, row = cells % CELL_KEY + cols.start, cells // CELL_KEY + rows.start
+    legend = legend_cells(monitor, [s.label for s in series if s.label is not None])
+    if legend is not None:  # (plotext draws the legend after the data: its cells stay)
+        cover = legend[0], legend[1]
+        under = (col >= cover[0].start) & (col < cover[0].stop) & (row >= cover[1].start) & (row < cover[1].stop)
+        owners, col, row, codes = owners[~under], col[~under], row[~under], codes[~under]
+    colors = [monitor.color[index][0] for index in range(len(series))]
+    styles = [monitor.style[index][0] for index in range(len(series))]
+    markers, fulls, kinds = matrix.marker, matrix.fullground, matrix.style
+    for index, c, r, code in zip(owners.tolist(), col.tolist(), row.tolist(), codes.tolist(), strict=True):
+        markers[r][c] = _CHARS[code]  # (plotext's insert_element: None leaves a colour be)
+        if colors[index] is not None:
+            fulls[r][c] = colors[index]
+        if styles[index] is not None:
+            kinds[r][c] = styles[index]
 
 
 Run = tuple[str, Style | None]
@@ -191,11 +217,12 @@ def matrix_text(matrix, styles: dict[tuple, Style | None]) -> Text:
 
 class MatrixVisual(Visual):
     """The matrix's runs as a Textual visual: the strips Textual makes of :func:`matrix_text`
-    (style for style, with the offsets its text selection reads), without its wrapping and
-    span bookkeeping, when each row fills the width; else that text's own visual."""
+    (style for style, with the offsets its text selection reads unless ``offsets`` is False: a
+    widget that cannot be selected needs none), without its wrapping and span bookkeeping, when
+    each row fills the width; else that text's own visual."""
 
-    def __init__(self, rows: list[list[Run]], text: Callable[[], Text]) -> None:
-        self.rows, self.text = rows, text
+    def __init__(self, rows: list[list[Run]], text: Callable[[], Text], offsets: bool = True) -> None:
+        self.rows, self.text, self.offsets = rows, text, offsets
         self.width = sum(len(chars) for chars, _ in rows[0]) if rows else 0
 
     def render_strips(self, width: int, height: int | None, style: TStyle, options: RenderOptions) -> list[Strip]:
@@ -203,6 +230,7 @@ class MatrixVisual(Visual):
             return Content.from_rich_text(self.text()).render_strips(width, height, style, options)
         theme = active_app.get().ansi_theme
         combined: dict[Style | None, TStyle] = {}
+        plain: dict[Style | None, Style] = {}  # (without offsets: one Rich style per run style)
         strips = []
         for y, runs in enumerate(self.rows if height is None else self.rows[:height]):
             segments, x = [], 0
@@ -211,7 +239,10 @@ class MatrixVisual(Visual):
                     combined[rich] = style + (
                         style if rich is None else TStyle.combine([style, TStyle.from_rich_style(rich, theme)])
                     )
-                segments.append(Segment(chars, combined[rich].rich_style_with_offset(x, y)))
+                    plain[rich] = combined[rich].rich_style
+                segments.append(
+                    Segment(chars, combined[rich].rich_style_with_offset(x, y) if self.offsets else plain[rich])
+                )
                 x += len(chars)
             strips.append(Strip(segments, x))
         return strips
