@@ -231,7 +231,8 @@ class FollowingMixin:
     def on_follow_update(self, message: FollowUpdate) -> None:
         if message.generation != self._follow_generation:
             return
-        changed = [run for update in message.updates if (run := self._take_update(update)) is not None]
+        with self.log_view.batched_lines():  # (its lines laid out once)
+            changed = [run for update in message.updates if (run := self._take_update(update)) is not None]
         if changed:
             self._show_followed(changed)
 
@@ -269,10 +270,9 @@ class FollowingMixin:
         vals = {int(x): p for x, p in run.val}
         for sample in shown:
             epoch = record_epoch(sample)
-            if several:
-                self.log_view.add(f"{run.name}:", "dim")
+            prefix, text = str(sample.get("prefix", "")), str(sample.get("text", ""))
             self.log_view.sample(
-                epoch, by_epoch.get(epoch), vals.get(epoch), str(sample.get("prefix", "")), str(sample.get("text", ""))
+                epoch, by_epoch.get(epoch), vals.get(epoch), prefix, text, run=run.name if several else ""
             )
 
     def _show_followed(self, changed: list[FollowedRun] | None = None) -> None:

@@ -6,6 +6,8 @@ Follows new lines while it is scrolled to the end; keeps its place when the user
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.text import Text
 from textual.events import Resize
@@ -42,17 +44,22 @@ class PredictionLog(RichLog):
     virtual_size = Reactive(Size(0, 0), layout=False)
 
     def watch_virtual_size(self, virtual_size: Size) -> None:
-        self._scroll_update(virtual_size)
+        if self._batched is None:
+            self._scroll_update(virtual_size)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(wrap=True, markup=False, highlight=False, max_lines=5000, auto_scroll=True, **kwargs)
-        self._sample_epoch: int | None = None
+        self._sample_head: tuple[str, int] | None = None  # (run, epoch) of the last sample's head
+        self._batched: bool | None = None  # in batched_lines(): whether the log followed its end before it
         self.entries = 0  # samples written (for tests and the status of the log)
         self._lines: deque[Text] = deque(maxlen=MAX_ENTRIES)
         self._wrap_width = 0
 
+    def _at_end(self) -> bool:
+        return self.is_vertical_scroll_end or self.max_scroll_y == 0
+
     def add(self, text: str | Text, style: str = "") -> None:
-        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        follow = self._at_end() if self._batched is None else False
         line = text if isinstance(text, Text) else Text(text, style=style)
         self._lines.append(line)
         width = self.scrollable_content_region.width
@@ -60,6 +67,23 @@ class PredictionLog(RichLog):
             self._wrap_width = width
             self.write(line, width=width, scroll_end=False)
             if follow:  # (now, not after the next refresh: that is a second frame of the whole log)
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    @contextmanager
+    def batched_lines(self) -> Iterator[None]:
+        """Lines added within are laid out once, at the end: the scrollbars updated and the log
+        scrolled to its end (if it was there) once for all of them, not once a line (each is a
+        round of Textual's reactives, about half of a line's cost)."""
+        if self._batched is not None:  # (nested: the outer batch finishes)
+            yield
+            return
+        self._batched = self._at_end()
+        try:
+            yield
+        finally:
+            follow, self._batched = self._batched, None
+            self._scroll_update(self.virtual_size)
+            if follow:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_resize(self, event: Resize) -> None:
@@ -93,14 +117,24 @@ class PredictionLog(RichLog):
         self.add(text, "bold red")
 
     def sample(
-        self, epoch: int, perplexity: float | None, val: float | None, prefix: str, text: str, warning: str = ""
+        self,
+        epoch: int,
+        perplexity: float | None,
+        val: float | None,
+        prefix: str,
+        text: str,
+        warning: str = "",
+        run: str = "",
     ) -> None:
         """One prediction; ``text`` is the prefix and its continuation (d2l's ``predict_ch8``);
-        a ``warning`` (``Sample.warning``: a bidirectional model's) marks the line."""
+        a ``warning`` (``Sample.warning``: a bidirectional model's) marks the line. An epoch's
+        samples share one head line (the epoch and its perplexities); ``run`` names the run in
+        it (several followed runs: each run's epoch has a head of its own)."""
         continuation = text[len(prefix) :] if text.startswith(prefix) else text
-        if self._sample_epoch != epoch:
-            self._sample_epoch = epoch
-            head = Text(f"epoch {epoch}", style="bold")
+        if self._sample_head != (run, epoch):
+            self._sample_head = (run, epoch)
+            head = Text(f"{run}  ", style="dim") if run else Text()
+            head.append(f"epoch {epoch}", style="bold")
             if perplexity is not None:
                 head.append(f"  perplexity {format_perplexity(perplexity)}", style="cyan")
             if val is not None:
@@ -115,6 +149,6 @@ class PredictionLog(RichLog):
         self.entries += 1
 
     def clear(self) -> PredictionLog:
-        self._sample_epoch = None
+        self._sample_head = None
         self._lines.clear()
         return super().clear()
