@@ -16,7 +16,10 @@ the lock of a ``running`` run is looked at again every :data:`LIVENESS_S` second
 uses ``watchfiles`` (inotify and its kin: no work while nothing happens); where that cannot be
 imported, or a folder is on a network file system (where another host's writes raise no local
 event), or a followed folder does not exist yet, it stats the run files every ``poll_interval``
-seconds. ``force_polling=True`` makes it poll always, ``False`` watch wherever it can. Typical use, on a worker thread::
+seconds. ``force_polling=True`` makes it poll always, ``False`` watch wherever it can. While the
+runs keep changing (the last poll found news) it stats too, with the watcher stopped: busy runs
+write many times a poll, and the watcher's thread would handle every write only to say what the
+next stat says anyway; after a poll with no news it watches again. Typical use, on a worker thread::
 
     with RunFollower([run_a, run_b]) as follower:
         while not done:
@@ -237,6 +240,9 @@ class RunFollower:
         self._wake = threading.Event()
         self._stop_watch = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._watch_lock = threading.RLock()  # (the watcher is started and stopped from two threads)
+        self._watchable = False  # whether these runs are watched (else polled) while quiet
+        self._busy = False  # whether the last poll found news (then the files are statted)
         self._closed = False
         for path in paths:
             self._runs.setdefault(Path(path).absolute(), _Run(Path(path).absolute()))
@@ -250,9 +256,15 @@ class RunFollower:
 
     @property
     def backend(self) -> str:
-        """``"watchfiles"`` while a change watcher runs, else ``"polling"``."""
+        """``"watchfiles"`` where a change watcher is used while the runs are quiet, else
+        ``"polling"`` (network file systems, no watchfiles, a watcher that failed)."""
+        return "watchfiles" if self._watchable else "polling"
+
+    @property
+    def watching(self) -> bool:
+        """Whether the change watcher runs now (not while the runs are busy: see the module)."""
         watcher = self._watcher
-        return "watchfiles" if watcher is not None and watcher.is_alive() else "polling"
+        return watcher is not None and watcher.is_alive()
 
     def add(self, path: str | os.PathLike[str]) -> None:
         """Follow one more run (its first update, with ``reset``, comes at the next poll)."""
@@ -276,7 +288,9 @@ class RunFollower:
         now = time.monotonic()
         with self._lock:
             runs = list(self._runs.values())
-        return [update for run in runs if (update := run.poll(now)) is not None]
+        updates = [update for run in runs if (update := run.poll(now)) is not None]
+        self._busy = bool(updates)
+        return updates
 
     def wait(self, timeout: float) -> bool:
         """Block until something may have changed (True) or ``timeout`` seconds pass (False)."""
@@ -289,20 +303,39 @@ class RunFollower:
             if left <= 0:
                 return False
             step = min(left, LIVENESS_S)
-            if self.backend == "watchfiles":
+            if self._fit_watcher():
+                return True
+            if self.watching:
                 if self._wake.wait(step):
                     return True
             elif self._changed_within(min(step, self.poll_interval)):
                 return True
         return False
 
+    def _fit_watcher(self) -> bool:
+        """Stop the watcher while the runs are busy, start it again once they are quiet; True
+        when a file changed while it was starting (its events would be lost)."""
+        with self._watch_lock:
+            if self._busy or not self._watchable or self._closed:
+                self._stop_watcher()
+                return False
+            if self.watching:
+                return False
+            self._start_watcher()
+        return self._files_changed()
+
     def _liveness_due(self, now: float) -> bool:
         with self._lock:
             return any(run.liveness_due(now) for run in self._runs.values())
 
     def _changed_within(self, seconds: float) -> bool:
-        if self._wake.wait(seconds):  # (set by add, or by a watcher that failed)
+        """Whether a run's files changed since the last poll: looked at now, then in ``seconds``
+        (a change made while the caller was busy elsewhere is seen without waiting)."""
+        if self._wake.is_set() or self._files_changed():  # (wake: set by add, or a watcher that failed)
             return True
+        return self._wake.wait(seconds) or self._files_changed()
+
+    def _files_changed(self) -> bool:
         with self._lock:
             runs = list(self._runs.values())
         return any(run.signature() != run.seen for run in runs)
@@ -316,12 +349,18 @@ class RunFollower:
         return all(path.is_dir() for path in paths)
 
     def _restart_watcher(self) -> None:
-        self._stop_watcher()
+        with self._watch_lock:
+            self._stop_watcher()
+            with self._lock:
+                paths = list(self._runs)
+            self._wake.set()  # a new run has a first update to give
+            self._watchable = not self._closed and self._use_watcher(paths)
+            if self._watchable and not self._busy:
+                self._start_watcher()
+
+    def _start_watcher(self) -> None:
         with self._lock:
             paths = list(self._runs)
-        self._wake.set()  # a new run has a first update to give
-        if self._closed or not self._use_watcher(paths):
-            return
         self._stop_watch = threading.Event()
         self._watcher = threading.Thread(
             target=self._watch, args=(paths, self._stop_watch), name="lstm-tui-follow", daemon=True
@@ -349,14 +388,17 @@ class RunFollower:
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - a folder removed, out of inotify watches: poll instead
             log.info("watching %d run folders failed (%s); polling them instead", len(paths), exc)
+            self._watchable = False
         finally:
-            self._wake.set()
+            if not stop.is_set():  # (it ended by itself: a waiting wait() polls from now on)
+                self._wake.set()
 
     def _stop_watcher(self) -> None:
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            self._stop_watch.set()
-            watcher.join(timeout=2.0)
+        with self._watch_lock:
+            watcher, self._watcher = self._watcher, None
+            if watcher is not None:
+                self._stop_watch.set()
+                watcher.join(timeout=2.0)
 
     def close(self) -> None:
         """Stop the change watcher (and wake a waiting :meth:`wait`)."""

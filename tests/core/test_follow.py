@@ -178,6 +178,39 @@ def test_wait_wakes_on_a_new_epoch_and_times_out_when_nothing_happens(lock: Path
         assert [m["epoch"] for m in update.metrics] == [3]
 
 
+def test_busy_runs_are_statted_with_the_watcher_stopped_and_quiet_ones_watched(lock: Path) -> None:
+    """A poll with news (busy runs) stops the change watcher: the next wait stats the files
+    (and still wakes on a new epoch); a poll with none starts it again, and it wakes the wait."""
+    folder = lock
+    with RunFollower([folder], force_polling=False, poll_interval=2.0) as follower:
+        assert follower.watching and follower.backend == "watchfiles"
+        assert follower.poll()  # (the first update: news)
+        assert follower.wait(0.2) is False and not follower.watching
+        add_epoch(folder, 3)  # (while the caller was away: seen at once, not a poll_interval later)
+        start = time.monotonic()
+        assert follower.wait(5.0) is True and time.monotonic() - start < 1.0  # (a stat saw it)
+        assert not follower.watching and [m["epoch"] for m in follower.poll()[0].metrics] == [3]
+        assert follower.poll() == []  # quiet: watched again from the next wait
+        writer = threading.Timer(0.4, add_epoch, (folder, 4))
+        writer.start()
+        assert follower.wait(5.0) is True
+        assert follower.watching and follower.backend == "watchfiles"
+        writer.join()
+        assert [m["epoch"] for m in follower.poll()[0].metrics] == [4]
+    assert not follower.watching
+
+
+def test_a_change_while_the_watcher_starts_is_not_lost(lock: Path) -> None:
+    folder = lock
+    with RunFollower([folder], force_polling=False) as follower:
+        assert follower.poll() and follower.wait(0.1) is False and not follower.watching  # (busy)
+        assert follower.poll() == []  # quiet: the next wait starts the watcher
+        add_epoch(folder, 3)  # (before it starts: no event of its own says so)
+        start = time.monotonic()
+        assert follower.wait(5.0) is True and time.monotonic() - start < 0.5
+        assert [m["epoch"] for m in follower.poll()[0].metrics] == [3]
+
+
 def test_runs_can_be_added_and_removed_while_followed(lock: Path, tmp_path: Path) -> None:
     other = make_run(tmp_path, "other", status="finished", epochs=3)
     with RunFollower([lock]) as follower:
