@@ -35,6 +35,28 @@ async def test_numbers_are_drawn_on_the_next_flush_and_a_state_change_at_once(mo
         assert "paused" in bar.text
 
 
+async def test_a_progress_step_too_small_to_see_costs_no_redraw():
+    """Epoch 8 of a million shows as 0% with an empty bar, as epoch 7 did: the bar is not
+    redrawn; a step that shows (a tenth of a percent or more) is."""
+    app = StatusApp()
+    async with app.run_test(size=(100, 3)):
+        bar = app.query_one(StatusBar)
+        progress = app.query_one(ProgressBar)
+        bar.set_progress(0, 1_000_000)
+        updates = []
+        original = progress.update
+        progress.update = lambda **kw: (updates.append(kw), original(**kw))  # type: ignore[method-assign]
+        for epoch in (7, 8, 900):
+            bar.set_progress(epoch, 1_000_000)
+            bar.flush()
+        assert updates == [] and progress.progress == 0
+        bar.set_progress(1_000, 1_000_000)  # 0.1%
+        bar.flush()
+        assert updates[:1] == [{"total": 1_000_000, "progress": 1_000}] and progress.percentage == 0.001
+        bar.set_progress(3, 10)  # a new total: at once, as always
+        assert progress.total == 10 and progress.progress == 3
+
+
 def _line(width: int, **status) -> str:
     text = StatusText()
     for key, value in status.items():

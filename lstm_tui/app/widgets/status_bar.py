@@ -163,6 +163,18 @@ class StatusText(Widget):
         return self.line(self.size.width or 80)
 
 
+#: Steps of progress the bar is drawn at: finer than what it shows (whole percents; 12 cells
+#: of half-cell steps), so a step too small to see (epoch 8 of a million) costs no redraw.
+PROGRESS_STEPS = 1000
+
+
+def _shown(done: float | None, total: float | None) -> int | None:
+    """The drawn step of ``done`` out of ``total`` (None: no total, the bar's own pulse)."""
+    if not total:
+        return None
+    return int(PROGRESS_STEPS * min(max((done or 0) / total, 0.0), 1.0))
+
+
 def _shortest(parts: list[tuple[Text, Text | None]]) -> int:
     return sum((short or long).cell_len for long, short in parts) + 2 * (len(parts) - 1)
 
@@ -228,7 +240,9 @@ class StatusBar(Horizontal):
         if self._progress_pending is not None:
             done, total = self._progress_pending
             self._progress_pending = None
-            self.query_one(ProgressBar).update(total=total, progress=done if done is not None else 0)
+            bar = self.query_one(ProgressBar)
+            if total != bar.total or _shown(done, total) != _shown(bar.progress, bar.total):
+                bar.update(total=total, progress=done if done is not None else 0)
 
     @property
     def text(self) -> str:
