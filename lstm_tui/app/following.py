@@ -229,8 +229,8 @@ class FollowingMixin:
 
     # ------------------------------------------------------------------ drawing (app thread)
     def on_follow_update(self, message: FollowUpdate) -> None:
-        if message.generation != self._follow_generation:
-            return
+        if message.generation != self._follow_generation or not self.is_running:  # type: ignore[attr-defined]
+            return  # (an old worker's; or the app is closing: its screens are gone)
         with self.log_view.batched_lines():  # (its lines laid out once)
             changed = [run for update in message.updates if (run := self._take_update(update)) is not None]
         if changed:
@@ -361,6 +361,8 @@ class FollowingMixin:
         self.post_message(ControlAnswered(command, acks, refused))
 
     def on_control_answered(self, message: ControlAnswered) -> None:
+        if not self.is_running:  # type: ignore[attr-defined]  # (the app is closing: its screens are gone)
+            return
         took, not_taken = [], list(message.refused)
         for path, ack in message.acks:
             if ack is None:

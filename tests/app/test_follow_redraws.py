@@ -2,7 +2,7 @@
 new epoch is drawn at once after a quiet spell, or once the chart's spacing has passed when it
 comes right after a draw (within REDRAW_MIN_S, not the chart's 1 s tick); a message with nothing
 new for the chart (a sample, the same status again) costs no redraw; the status line's numbers
-are drawn in the chart's frame, not in one of their own. The follow worker is replaced by
+are drawn just after the chart, in a frame of their own. The follow worker is replaced by
 messages posted here, so what arrives and when is the test's."""
 
 from __future__ import annotations
@@ -94,3 +94,20 @@ async def test_the_status_numbers_come_with_the_charts_draw(tmp_path, monkeypatc
         await wait_for(pilot, lambda: app.chart.draws > draws, 2, "the draw")
         assert flushes == [draws + 1], "the status line was not drawn with the chart"
         assert app.status_bar.status.epoch == 1
+
+
+async def test_a_follow_message_handled_as_the_app_closes_is_dropped(tmp_path, monkeypatch):
+    """Quitting while busy runs are followed: an update the worker posted just before is
+    handled after the screens are gone; it is dropped, not a NoMatches traceback on exit."""
+    monkeypatch.setattr(FollowingMixin, "_follow", lambda self, paths, generation, stop: None)
+    run = _run(tmp_path / "runs")
+    app = LstmTuiApp(runs_dir=tmp_path / "runs", detect_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.follow_runs([run])
+        await pilot.pause()
+    assert not app.is_running
+    sample = {"epoch": 1, "prefix": "time", "text": "time traveller"}
+    late = RunUpdate(run.absolute(), metrics=(_metric(1, 20.0),), samples=(sample,), status="running", reset=True)
+    # (as in the moment between Textual pruning the screens and the app's unmount, which ends
+    # the follow worker: the update is of the current worker)
+    app.on_follow_update(FollowUpdate(app._follow_generation, [late]))  # (raised NoMatches before)

@@ -77,14 +77,15 @@ class PredictionLog(RichLog):
         if self._batched is not None:  # (nested: the outer batch finishes)
             yield
             return
-        self._batched = self._at_end()
+        self._batched, size = self._at_end(), self.virtual_size
         try:
             yield
         finally:
             follow, self._batched = self._batched, None
-            self._scroll_update(self.virtual_size)
-            if follow:
-                self.scroll_end(animate=False, immediate=True, x_axis=False)
+            if self.virtual_size != size:  # (no line added: nothing to lay out)
+                self._scroll_update(self.virtual_size)
+                if follow:
+                    self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_resize(self, event: Resize) -> None:
         """Re-wrap every entry to the new width (RichLog keeps lines as first wrapped)."""
