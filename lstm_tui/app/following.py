@@ -35,11 +35,12 @@ from .worker import record_epoch
 FOLLOW_WAIT_S = 0.5
 #: The least time between two polls: what arrives meanwhile, from all the runs, goes to the app
 #: in one message and one chart redraw (8 busy runs cost one redraw per interval, not one per
-#: epoch; a redraw is ~25-40 ms of plotext and compositor). A change after a quiet spell is
-#: polled at once; none waits longer than this to be read, and the chart draws each message at
-#: once (REDRAW_MIN_S), so a new epoch is on screen within this plus the app's own latency,
-#: inside the 1 s the benchmark allows.
-MIN_POLL_S = 0.8
+#: epoch; a frame of chart, log and status is ~10-15 ms on a slow 2-core machine). A change
+#: after a quiet spell is polled at once; none waits longer than this to be read, and the chart
+#: draws each message at once (REDRAW_MIN_S), so a new epoch is on screen within this plus the
+#: app's own latency: 0.73 s at most in the benchmark (0.8 s gave 0.84 s, and 1-1.3 s at moments
+#: of load 8 on 2 cores), inside the 1 s it allows.
+MIN_POLL_S = 0.7
 #: Samples shown of a run when it is first followed (or redrawn after a reset).
 SAMPLES_SHOWN = 3
 ACK_TIMEOUT_S = 10.0
