@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .mounts import network_file_system
 from .runs import is_knob_record, lock_holder, run_status
 from .tail import JsonlTail
 
@@ -51,33 +52,6 @@ METRICS_NAME, SAMPLES_NAME, SUMMARY_NAME, LOCK_NAME = "metrics.jsonl", "samples.
 WATCHED = (METRICS_NAME, SAMPLES_NAME, SUMMARY_NAME, LOCK_NAME)
 #: Seconds between looks at the lock of a run that says it is running (a killed trainer).
 LIVENESS_S = 2.0
-#: File systems where another host's writes raise no local change events.
-NETWORK_FS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "ncpfs",
-        "afs",
-        "9p",
-        "ceph",
-        "glusterfs",
-        "lustre",
-        "gpfs",
-        "beegfs",
-        "fuse.sshfs",
-        "fuse.glusterfs",
-        "fuse.s3fs",
-        "fuse.rclone",
-        "fuse.gcsfuse",
-        "fuse.ceph",
-        "davfs",
-        "fuse.davfs2",
-    }
-)
-
 Stat = tuple[int, int, int, int] | None  # (st_dev, st_ino, st_size, st_mtime_ns), None: missing
 
 
@@ -192,32 +166,6 @@ def watchfiles_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _mounts() -> list[tuple[str, str]]:
-    """``(mount point, file system type)`` of each mount (Linux; empty elsewhere)."""
-    try:
-        text = Path("/proc/self/mountinfo").read_text()
-    except OSError:
-        return []
-    mounts = []
-    for line in text.splitlines():
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) > 4 and tail:
-            mounts.append((fields[4].replace("\\040", " "), tail[0]))
-    return mounts
-
-
-def network_file_system(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` lies on a network file system (by the longest matching mount point)."""
-    target = os.path.realpath(path)
-    best, kind = "", ""
-    for point, fstype in _mounts():
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, kind = point, fstype
-    return kind in NETWORK_FS or kind.startswith("nfs")
 
 
 class RunFollower:

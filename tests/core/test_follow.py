@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lstm_tui.core import follow as follow_module
+from lstm_tui.core import mounts
 from lstm_tui.core.atomic import append_line, atomic_write_text
 from lstm_tui.core.follow import RunFollower, RunUpdate, network_file_system
 
@@ -226,7 +227,7 @@ def test_runs_can_be_added_and_removed_while_followed(lock: Path, tmp_path: Path
 
 def test_network_file_systems_are_polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = str(tmp_path / "shared")
-    monkeypatch.setattr(follow_module, "_mounts", lambda: [("/", "ext4"), (shared, "nfs4")])
+    monkeypatch.setattr(mounts, "_mounts", lambda: [("/", "ext4"), (shared, "nfs4")])
     assert network_file_system(tmp_path / "shared" / "runs" / "a") is True
     assert network_file_system(tmp_path / "sharedother") is False
     run = make_run(tmp_path / "shared" / "runs")
