@@ -158,8 +158,8 @@ def overlay(monitor, series: list[Series]) -> None:
     col, row = cells % CELL_KEY + cols.start, cells // CELL_KEY + rows.start
     legend = legend_cells(monitor, [s.label for s in series if s.label is not None])
     if legend is not None:  # (plotext draws the legend after the data: its cells stay)
-        cover = legend[0], legend[1]
-        under = (col >= cover[0].start) & (col < cover[0].stop) & (row >= cover[1].start) & (row < cover[1].stop)
+        across, down = legend
+        under = (col >= across.start) & (col < across.stop) & (row >= down.start) & (row < down.stop)
         owners, col, row, codes = owners[~under], col[~under], row[~under], codes[~under]
     colors = [monitor.color[index][0] for index in range(len(series))]
     styles = [monitor.style[index][0] for index in range(len(series))]
